@@ -1,0 +1,3 @@
+"""zorgbroker: care data to registries, safely."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,293 @@
+"""Turns a dataset specification into check plans: Polars expressions, compiled once per run.
+
+A plan knows, for one table, how to normalise and type each field, the field checks in the order
+that decides which single message a value gets, the cross-field rules, and what other tables the
+rules reach into (references to follow, `exists` flags to compute).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from zorgbroker.intake.checks import rule_language as rl
+from zorgbroker.intake.spec.model import DatasetSpec, FieldSpec, TableSpec
+
+#: A text field without its own maximum still may not be longer than this (F-005): it bounds
+#: what a hostile file can make the engine carry around.
+DEFAULT_MAX_LENGTH = 4096
+
+ISO = "%Y-%m-%d"
+DMY = "%d-%m-%Y"
+_ISO_RE = r"^\d{4}-\d{2}-\d{2}$"
+_DMY_RE = r"^\d{2}-\d{2}-\d{4}$"
+
+
+def text_col(name: str) -> str:
+    """Column holding a field's normalised text; the field's own name holds its typed value."""
+    return f"__text__{name}"
+
+
+def msg_col(name: str) -> str:
+    return f"__msg__{name}"
+
+
+def rule_col(index: int) -> str:
+    return f"__rule__{index}"
+
+
+ROW = "__row"
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    index: int
+    code: str
+    field: str | None
+    scope: str
+    condition: rl.Node
+    reads: frozenset[str]
+
+
+@dataclass
+class TablePlan:
+    table: TableSpec
+    rules: list[CompiledRule]
+    #: (head, field) of every dotted reference the rules use, with its column name.
+    dotted: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (child table, condition) of every exists() the rules use, with its column name.
+    exists: dict[tuple[str, rl.Node], str] = field(default_factory=dict)
+    required_when: dict[str, rl.Node] = field(default_factory=dict)
+    derive: dict[str, rl.Node] = field(default_factory=dict)
+
+    @property
+    def fields(self) -> list[FieldSpec]:
+        return self.table.fields
+
+    @property
+    def needs_whole_table(self) -> bool:
+        """Whether the checks compare rows with each other (so batches must be joined first)."""
+        return (
+            any(f.unique or f.references for f in self.fields)
+            or any(r.scope == "file" for r in self.rules)
+            or bool(self.dotted)
+            or bool(self.exists)
+            or self.table.rows == "one"
+        )
+
+
+def _dotted_name(head: str, fld: str) -> str:
+    return f"__ref__{head}__{fld}"
+
+
+def build_plans(spec: DatasetSpec) -> dict[str, TablePlan]:
+    """Parse every expression of the specification and check the names it uses."""
+    plans: dict[str, TablePlan] = {}
+    tables = {t.name: t for t in spec.tables}
+    for table in spec.tables:
+        names = {f.name for f in table.fields}
+        plan = TablePlan(table=table, rules=[])
+        for rule in table.rules:
+            for values, text in rl.expand_each(rule.when, rule.each):
+                fld = rule.field
+                for var, value in values.items():
+                    fld = fld.replace("{" + var + "}", str(value)) if fld else fld
+                plan.rules.append(_compile_rule(plan, names, rule.code, fld, rule.scope, text))
+        for f in table.fields:
+            if isinstance(f.required, str):
+                node = rl.parse(f.required)
+                _check_names(node, names, f"{table.name}.{f.name} required")
+                plan.required_when[f.name] = node
+        for name, text in table.derive.items():
+            node = rl.parse(text)
+            _check_names(node, names, f"{table.name} derive {name}")
+            plan.derive[name] = node
+        # Register dotted/exists used by the rules now that every rule is parsed.
+        for r in plan.rules:
+            for node in rl.walk(r.condition):
+                if isinstance(node, rl.Dotted):
+                    _resolve_dotted(spec, table, node.head, node.field)
+                    plan.dotted[(node.head, node.field)] = _dotted_name(node.head, node.field)
+                if isinstance(node, rl.Call) and node.function == "exists":
+                    child = node.args[0]
+                    assert isinstance(child, rl.FieldRef)
+                    cond = node.args[1] if len(node.args) > 1 else rl.Literal(1)
+                    _resolve_exists(spec, table, child.name)
+                    child_names = {f.name for f in tables[child.name].fields}
+                    _check_names(cond, child_names, f"{table.name} exists({child.name})")
+                    plan.exists[(child.name, cond)] = f"__exists__{len(plan.exists)}"
+        plans[table.name] = plan
+        # Compile once against a dummy context so unknown functions and names fail at load.
+        ctx = context_for(plan, today=dt.date(2000, 1, 1), organisation=None)
+        for r in plan.rules:
+            rl.compile_condition(r.condition, ctx)
+        for node in [*plan.required_when.values(), *plan.derive.values()]:
+            rl.compile_expr(node, ctx)
+        for f in table.fields:
+            if f.pattern:
+                try:
+                    re.compile(f.pattern)
+                except re.error as exc:
+                    raise ValueError(f"{table.name}.{f.name}: bad pattern: {exc}") from None
+    return plans
+
+
+def _compile_rule(
+    plan: TablePlan, names: set[str], code: str, fld: str | None, scope: str, text: str
+) -> CompiledRule:
+    node = rl.parse(text)
+    _check_names(node, names, f"{plan.table.name} rule {code}")
+    if fld is not None and fld not in names:
+        raise ValueError(f"{plan.table.name} rule {code} names unknown field {fld!r}")
+    return CompiledRule(len(plan.rules), code, fld, scope, node, frozenset(rl.field_names(node)))
+
+
+def _check_names(node: rl.Node, names: set[str], where: str) -> None:
+    unknown = sorted(rl.field_names(node) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {unknown}")
+    for n in rl.walk(node):
+        if isinstance(n, rl.Call) and n.function not in rl.FUNCTIONS:
+            raise ValueError(f"{where}: unknown function {n.function}()")
+
+
+def _resolve_dotted(spec: DatasetSpec, table: TableSpec, head: str, fld: str) -> tuple[str, str | None]:
+    """A dotted name is a one-row table's field, or a field reached through a reference."""
+    names = {f.name for f in table.fields}
+    if head in names:
+        ref = table.field(head).references
+        if ref is None:
+            raise ValueError(f"{table.name}: {head}.{fld}: {head} is not a reference")
+        target = spec.table(ref.table)
+        target.field(fld)
+        return ref.table, ref.field
+    try:
+        target = spec.table(head)
+    except KeyError:
+        raise ValueError(f"{table.name}: {head}.{fld}: no such table or reference") from None
+    if target.rows != "one":
+        raise ValueError(f"{table.name}: {head}.{fld}: {head} is not a one-row table")
+    target.field(fld)
+    return head, None
+
+
+def _resolve_exists(spec: DatasetSpec, table: TableSpec, child: str) -> FieldSpec:
+    try:
+        child_table = spec.table(child)
+    except KeyError:
+        raise ValueError(f"{table.name}: exists({child}): no such table") from None
+    for f in child_table.fields:
+        if f.references and f.references.table == table.name:
+            return f
+    raise ValueError(f"{table.name}: exists({child}): {child} has no reference to {table.name}")
+
+
+def context_for(plan: TablePlan, *, today: dt.date, organisation: str | None) -> rl.Context:
+    def dotted(head: str, fld: str) -> str:
+        return plan.dotted.get((head, fld), _dotted_name(head, fld))
+
+    def exists(child: str, cond: rl.Node) -> str:
+        return plan.exists.get((child, cond), "__exists__unknown")
+
+    return rl.Context(
+        fields=frozenset(f.name for f in plan.fields),
+        today=today,
+        organisation=organisation,
+        dotted=dotted,
+        exists=exists,
+    )
+
+
+# --- field expressions ---------------------------------------------------------------------------
+
+
+def normalise_expr(f: FieldSpec) -> pl.Expr:
+    """The field's text as checks see it: trimmed, empty as null, normalised per the spec."""
+    raw = pl.col(f.name).cast(pl.String).str.strip_chars()
+    raw = pl.when(raw.str.len_bytes() == 0).then(None).otherwise(raw)
+    match f.normalise:
+        case "bsn":
+            # A BSN loses its leading zero in spreadsheet programs, and people write it with dots.
+            digits = raw.str.replace_all(r"[\s.\-]", "")
+            raw = pl.when(digits.str.contains(r"^\d{8}$")).then(pl.lit("0") + digits).otherwise(digits)
+        case "upper":
+            raw = raw.str.to_uppercase()
+        case "digits":
+            raw = raw.str.replace_all(r"\D", "")
+    return raw.alias(f.name)
+
+
+def typed_expr(f: FieldSpec, date_format: str) -> pl.Expr:
+    """The field's value in its type, read from its normalised text; null where it does not parse."""
+    text = pl.col(text_col(f.name))
+    match f.type:
+        case "integer":
+            ok = text.str.contains(r"^[+-]?\d{1,18}$")
+            return pl.when(ok).then(text.cast(pl.Int64, strict=False)).alias(f.name)
+        case "number":
+            # Dutch exports write decimals with a comma as often as with a point.
+            num = text.str.replace(",", ".", literal=True)
+            ok = num.str.contains(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+            return pl.when(ok).then(num.cast(pl.Float64, strict=False)).alias(f.name)
+        case "date":
+            return text.str.to_date(date_format, strict=False).alias(f.name)
+    return text.alias(f.name)
+
+
+def field_message_expr(f: FieldSpec, spec: DatasetSpec, required_when: pl.Expr | None) -> pl.Expr:
+    """The one code a field gets (the first check it fails), or null."""
+    text = pl.col(text_col(f.name))
+    typed = pl.col(f.name)
+    present = text.is_not_null()
+    branches: list[tuple[pl.Expr, str]] = []
+    if f.required is True:
+        branches.append((~present, f.missing_code))
+    elif required_when is not None:
+        branches.append((~present & required_when, f.missing_code))
+    if f.type in ("integer", "number", "date"):
+        branches.append((present & typed.is_null(), f.format_code))
+    if f.pattern:
+        branches.append((present & ~text.str.contains(f.pattern), f.format_code))
+    max_length = f.max_length if f.max_length is not None else DEFAULT_MAX_LENGTH
+    length = text.str.len_chars()
+    too_long = length > max_length
+    if f.min_length is not None:
+        too_long = too_long | (length < f.min_length)
+    branches.append((present & too_long, f.length_code))
+    if f.codes is not None:
+        codes = spec.code_lists[f.codes] if isinstance(f.codes, str) else dict.fromkeys(f.codes, "")
+        branches.append((present & ~text.is_in(list(codes)), f.codes_code))
+    out_of_range = pl.lit(False)
+    if f.minimum is not None:
+        out_of_range = out_of_range | (typed < f.minimum)
+    if f.maximum is not None:
+        out_of_range = out_of_range | (typed > f.maximum)
+    if f.minimum is not None or f.maximum is not None:
+        branches.append((out_of_range.fill_null(False), f.range_code))
+    if f.unique:
+        branches.append((present & text.is_duplicated(), f.unique_code))
+    chain: pl.Expr | None = None
+    for i, (cond, code) in enumerate(branches):
+        cond = cond.fill_null(False)
+        if i == 0:
+            chain = pl.when(cond).then(pl.lit(code))  # type: ignore[assignment]
+        else:
+            chain = chain.when(cond).then(pl.lit(code))  # type: ignore[attr-defined]
+    if chain is None:
+        return pl.lit(None, dtype=pl.String).alias(msg_col(f.name))
+    return chain.otherwise(pl.lit(None, dtype=pl.String)).alias(msg_col(f.name))  # type: ignore[attr-defined]
+
+
+def detect_date_format(frame: pl.DataFrame, date_fields: list[str]) -> str:
+    """One date format per file: the one most date values in the first batch are written in."""
+    iso = dmy = 0
+    for name in date_fields:
+        if name not in frame.columns:
+            continue
+        col = frame.get_column(name).str.strip_chars()
+        iso += int(col.str.contains(_ISO_RE).sum())
+        dmy += int(col.str.contains(_DMY_RE).sum())
+    return DMY if dmy > iso else ISO

@@ -1,0 +1,72 @@
+"""What the human-readable reports (text and Excel) share: Dutch labels and the code table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zorgbroker.intake.report.model import CLASSES, Report
+
+#: What each message class means, in the words a data manager reads.
+CLASS_LEGEND: dict[str, str] = {
+    "BF": "bestand afgewezen",
+    "BW": "waarschuwing voor het hele bestand",
+    "F": "record afgewezen",
+    "W": "waarschuwing",
+    "TF": "afgewezen wegens conflict met eerder aangeleverde gegevens",
+    "TW": "waarschuwing voor mogelijk conflict met eerder aangeleverde gegevens",
+}
+
+MODE_LABELS: dict[str, str] = {"test": "test", "production": "productie"}
+
+NO_MESSAGES = "Geen meldingen: het bestand voldoet aan de specificatie."
+FILE_REJECTED = "BESTAND AFGEWEZEN"
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    code: str
+    klass: str
+    count: int
+    explanation: str
+
+
+def class_of(code: str) -> str:
+    return code.split("-", 1)[0]
+
+
+def _class_rank(klass: str) -> int:
+    # Unknown classes (should not occur) go last rather than breaking the report.
+    return CLASSES.index(klass) if klass in CLASSES else len(CLASSES)
+
+
+def code_rows(report: Report) -> list[CodeRow]:
+    """One row per code that occurs, ordered by class (BF, BW, F, W, TF, TW), then code."""
+    rows = [
+        CodeRow(code, class_of(code), count, report.code_texts.get(code, ""))
+        for code, count in report.by_code().items()
+    ]
+    return sorted(rows, key=lambda row: (_class_rank(row.klass), row.code))
+
+
+def classes_present(rows: list[CodeRow]) -> list[str]:
+    seen = {row.klass for row in rows}
+    return [klass for klass in CLASSES if klass in seen]
+
+
+def format_count(n: int) -> str:
+    """Dutch digit grouping: 1.234.567."""
+    return f"{n:,}".replace(",", ".")
+
+
+def format_size(n_bytes: int) -> str:
+    """A size a person grasps at a glance, with the exact byte count behind it."""
+    exact = f"{format_count(n_bytes)} bytes"
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+        if n_bytes >= factor:
+            approx = f"{n_bytes / factor:.1f}".replace(".", ",")
+            return f"{approx} {unit} ({exact})"
+    return exact
+
+
+def yes_no(flag: bool) -> str:
+    return "ja" if flag else "nee"
