@@ -54,7 +54,9 @@ def parse_today(value: str | None) -> dt.date | None:
         raise fail_usage(f"--peildatum '{value}' is geen datum JJJJ-MM-DD") from None
 
 
-def run_check(file: Path, dataset: str, organisation: str | None, today: dt.date | None) -> CheckOutcome:
+def run_check(
+    file: Path, dataset: str, organisation: str | None, today: dt.date | None
+) -> CheckOutcome:
     from zorgbroker.intake.service import check_file
 
     if not file.is_file():
@@ -75,7 +77,10 @@ def run_check(file: Path, dataset: str, organisation: str | None, today: dt.date
         ) as bar:
             task = bar.add_task(f"Controle {file.name}", total=size)
             return check_file(
-                file, dataset, organisation=organisation, today=today,
+                file,
+                dataset,
+                organisation=organisation,
+                today=today,
                 progress=lambda done, total: bar.update(task, completed=done, total=total or size),
             )
     except SpecError as exc:
@@ -104,15 +109,24 @@ def emit(report: Report, fmt: Format, output: Path | None, source: Path) -> None
 
 def check_command(
     file: Annotated[Path, typer.Argument(help="Het bestand (CSV, XLSX of ZIP) om te controleren.")],
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Naam van de dataset, zie 'zorgbroker datasets'.")],
+    dataset: Annotated[
+        str, typer.Option("--dataset", "-d", help="Naam van de dataset, zie 'zorgbroker datasets'.")
+    ],
     organisation: Annotated[
-        str | None, typer.Option("--organisation", "-o", help="AGB-code van de aanleverende organisatie.")
+        str | None,
+        typer.Option("--organisation", "-o", help="AGB-code van de aanleverende organisatie."),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Vorm van het rapport.")] = Format.text,
-    output: Annotated[Path | None, typer.Option("--output", help="Schrijf het rapport naar dit bestand.")] = None,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="Vorm van het rapport.")
+    ] = Format.text,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Schrijf het rapport naar dit bestand.")
+    ] = None,
     today: Annotated[
         str | None,
-        typer.Option("--peildatum", help="Datum (JJJJ-MM-DD) waartegen termijnen gelden; standaard vandaag."),
+        typer.Option(
+            "--peildatum", help="Datum (JJJJ-MM-DD) waartegen termijnen gelden; standaard vandaag."
+        ),
     ] = None,
 ) -> None:
     """Controleer een bestand als testaanlevering: niets wordt opgeslagen of verstuurd."""
@@ -123,7 +137,9 @@ def check_command(
 
 def demo_command(
     rows: Annotated[int, typer.Option(help="Aantal procedures in het demobestand.")] = 20_000,
-    error_rate: Annotated[float, typer.Option(help="Aandeel records met een ingebouwde fout.")] = 0.01,
+    error_rate: Annotated[
+        float, typer.Option(help="Aandeel records met een ingebouwde fout.")
+    ] = 0.01,
 ) -> None:
     """Maak een demobestand (nhr-pmicd, synthetisch) en controleer het."""
     from zorgbroker.intake.generate import generate
@@ -131,8 +147,9 @@ def demo_command(
 
     folder = get_settings().home / "demo"
     folder.mkdir(parents=True, exist_ok=True)
-    made = generate("nhr-pmicd", rows=rows, out=folder / "demo-nhr-pmicd.csv",
-                    error_rate=error_rate, seed=2026)
+    made = generate(
+        "nhr-pmicd", rows=rows, out=folder / "demo-nhr-pmicd.csv", error_rate=error_rate, seed=2026
+    )
     Console(stderr=True).print(
         f"Demobestand met {made.rows} synthetische procedures: {made.path}", highlight=False
     )

@@ -22,7 +22,6 @@ import polars as pl
 
 from zorgbroker.intake.checks import plan as p
 from zorgbroker.intake.checks import rule_language as rl
-
 from zorgbroker.intake.readers.base import Limits, ReadError, Table, Upload
 from zorgbroker.intake.report.model import (
     MESSAGE_SCHEMA,
@@ -32,7 +31,7 @@ from zorgbroker.intake.report.model import (
     Report,
     empty_messages,
 )
-from zorgbroker.intake.spec.model import DatasetSpec, FieldSpec, TableSpec
+from zorgbroker.intake.spec.model import DatasetSpec, TableSpec
 
 #: Called with (table, field, normalised values) for fields whose role is `pseudonymise`.
 Pseudonymise = Callable[[str, str, pl.Series], pl.Series]
@@ -73,8 +72,14 @@ class Messages:
         self.file_level: list[pl.DataFrame] = []
         self.tables: dict[str, list[pl.DataFrame]] = {}
 
-    def file(self, code: str, *, table: str | None = None, field: str | None = None,
-             value: str | None = None) -> None:
+    def file(
+        self,
+        code: str,
+        *,
+        table: str | None = None,
+        field: str | None = None,
+        value: str | None = None,
+    ) -> None:
         self.file_level.append(_message_frame([(table, None, field, code, value)], self.spec))
 
     def add_table(self, table: str, frame: pl.DataFrame) -> None:
@@ -93,8 +98,9 @@ class Messages:
         return pl.concat(parts, how="vertical")
 
 
-def _message_frame(rows: list[tuple[str | None, int | None, str | None, str, str | None]],
-                   spec: DatasetSpec) -> pl.DataFrame:
+def _message_frame(
+    rows: list[tuple[str | None, int | None, str | None, str, str | None]], spec: DatasetSpec
+) -> pl.DataFrame:
     frame = pl.DataFrame(
         {
             "table": [r[0] for r in rows],
@@ -132,34 +138,35 @@ class Evaluated:
         return self.plan.table.name
 
 
-def prepare(plan: p.TablePlan, raw: pl.DataFrame, offset: int, date_format: str) -> pl.DataFrame:
-    """Normalised text and typed value of every field; absent optional columns read as empty."""
+def texts(plan: p.TablePlan, raw: pl.DataFrame, offset: int, spec: DatasetSpec) -> pl.DataFrame:
+    """The record number and each field's normalised text; absent optional columns read empty."""
     present = set(raw.columns)
-    texts = [
-        (p.normalise_expr(f) if f.name in present else pl.lit(None, dtype=pl.String)).alias(
-            text_col(f.name)
-        )
+    row = pl.int_range(offset + 1, offset + 1 + pl.len(), dtype=pl.Int64).alias(p.ROW)
+    stripped = [
+        p.strip_expr(f)
+        if f.name in present
+        else pl.lit(None, dtype=pl.String).alias(text_col(f.name))
         for f in plan.fields
     ]
-    frame = raw.select(
-        pl.int_range(offset + 1, offset + 1 + pl.len(), dtype=pl.Int64).alias(p.ROW), *texts
-    )
-    typed = [p.typed_expr(f, date_format) for f in plan.fields]
-    return frame.with_columns(typed)
+    frame = raw.lazy().select(row, *stripped).collect()
+    if frame.height == 0:
+        return frame
+    needs = frame.select(p.normalisation_probe(plan.fields, spec)).row(0, named=True)
+    more = p.normalise_exprs(plan.fields, needs)
+    return frame.with_columns(more) if more else frame
 
 
-def field_checks(ev_frame: pl.DataFrame, plan: p.TablePlan, spec: DatasetSpec,
-                 ctx: rl.Context) -> pl.DataFrame:
+def field_exprs(plan: p.TablePlan, spec: DatasetSpec, ctx: rl.Context) -> list[pl.Expr]:
     exprs = []
     for f in plan.fields:
         required_when = None
         if f.name in plan.required_when:
             required_when = rl.compile_condition(plan.required_when[f.name], ctx)
         exprs.append(p.field_message_expr(f, spec, required_when))
-    return ev_frame.with_columns(exprs)
+    return exprs
 
 
-def rule_checks(ev_frame: pl.DataFrame, plan: p.TablePlan, ctx: rl.Context) -> pl.DataFrame:
+def rule_exprs(plan: p.TablePlan, ctx: rl.Context) -> list[pl.Expr]:
     exprs = []
     for rule in plan.rules:
         cond = rl.compile_condition(rule.condition, ctx)
@@ -168,7 +175,24 @@ def rule_checks(ev_frame: pl.DataFrame, plan: p.TablePlan, ctx: rl.Context) -> p
             if blocked:
                 cond = cond & ~pl.any_horizontal(blocked)
         exprs.append(cond.alias(p.rule_col(rule.index)))
-    return ev_frame.with_columns(exprs) if exprs else ev_frame
+    return exprs
+
+
+def prepare(
+    plan: p.TablePlan,
+    raw: pl.DataFrame,
+    offset: int,
+    date_format: str,
+    spec: DatasetSpec,
+    ctx: rl.Context,
+) -> pl.LazyFrame:
+    """Text, typed values and field messages of every field, as one lazy query."""
+    return (
+        texts(plan, raw, offset, spec)
+        .lazy()
+        .with_columns([p.typed_expr(f, date_format) for f in plan.fields])
+        .with_columns(field_exprs(plan, spec, ctx))
+    )
 
 
 def rejected_flag(plan: p.TablePlan) -> pl.Expr:
@@ -184,14 +208,20 @@ def rejected_flag(plan: p.TablePlan) -> pl.Expr:
     return pl.any_horizontal(flags) if flags else pl.lit(False)
 
 
-def extract_messages(ev_frame: pl.DataFrame, plan: p.TablePlan, spec: DatasetSpec,
-                     table: str | None) -> pl.DataFrame:
+def message_flag(plan: p.TablePlan) -> pl.Expr:
+    """True for a record with any record-level message."""
+    flags = [pl.col(p.msg_col(f.name)).is_not_null() for f in plan.fields]
+    flags += [pl.col(p.rule_col(r.index)) for r in plan.rules if r.scope == "record"]
+    return pl.any_horizontal(flags)
+
+
+def extract_messages(
+    ev_frame: pl.DataFrame, plan: p.TablePlan, spec: DatasetSpec, table: str | None
+) -> pl.DataFrame:
     """Record-level messages as rows, ordered by record and then by the spec's check order."""
     fields = plan.fields
     record_rules = [r for r in plan.rules if r.scope == "record"]
-    flags = [pl.col(p.msg_col(f.name)).is_not_null() for f in fields]
-    flags += [pl.col(p.rule_col(r.index)) for r in record_rules]
-    small = ev_frame.filter(pl.any_horizontal(flags))
+    small = ev_frame.filter(message_flag(plan)) if "__any" not in ev_frame.columns else ev_frame
     if small.height == 0:
         return empty_messages()
     identifying = {f.name for f in fields if f.identifying}
@@ -231,8 +261,9 @@ def extract_messages(ev_frame: pl.DataFrame, plan: p.TablePlan, spec: DatasetSpe
     return _finish(out, spec)
 
 
-def file_rule_messages(ev_frame: pl.DataFrame, plan: p.TablePlan, messages: Messages,
-                       table: str | None) -> None:
+def file_rule_messages(
+    ev_frame: pl.DataFrame, plan: p.TablePlan, messages: Messages, table: str | None
+) -> None:
     for r in plan.rules:
         if r.scope == "file" and ev_frame.height and bool(ev_frame[p.rule_col(r.index)].any()):
             messages.file(r.code, table=table, field=r.field)
@@ -247,14 +278,16 @@ def match_header(header: list[str], table: TableSpec) -> dict[str, str]:
     return {col: known[col.strip().lower()] for col in header if col.strip().lower() in known}
 
 
-def structure_messages(header: list[str], table: TableSpec, messages: Messages,
-                       table_key: str | None) -> bool:
+def structure_messages(
+    header: list[str], table: TableSpec, messages: Messages, table_key: str | None
+) -> bool:
     """Header checks; returns True when the table can be read on."""
     import re
 
     ok = True
     forbidden = [
-        col for col in header
+        col
+        for col in header
         if any(re.fullmatch(rx, col.strip(), flags=re.IGNORECASE) for rx in table.forbidden_columns)
     ]
     if forbidden and table.forbidden_code:
@@ -294,8 +327,9 @@ def file_info_fallback(path: Path, display_name: str | None) -> FileInfo:
     return FileInfo(display_name or path.name, digest.hexdigest(), size, "unknown", None)
 
 
-def check_upload(path: Path, spec: DatasetSpec, options: CheckOptions,
-                 display_name: str | None = None) -> CheckOutcome:
+def check_upload(
+    path: Path, spec: DatasetSpec, options: CheckOptions, display_name: str | None = None
+) -> CheckOutcome:
     """Check one uploaded file against a dataset specification."""
     plans = p.build_plans(spec)
     messages = Messages(spec)
@@ -303,8 +337,9 @@ def check_upload(path: Path, spec: DatasetSpec, options: CheckOptions,
     from zorgbroker.intake.readers import open_upload
 
     try:
-        upload = open_upload(path, tables=table_names, limits=options.limits,
-                             display_name=display_name)
+        upload = open_upload(
+            path, tables=table_names, limits=options.limits, display_name=display_name
+        )
     except ReadError as exc:
         info = file_info_fallback(path, display_name)
         messages.file(exc.code, table=exc.table)
@@ -312,8 +347,13 @@ def check_upload(path: Path, spec: DatasetSpec, options: CheckOptions,
     return check_tables(upload, spec, plans, options, messages)
 
 
-def check_tables(upload: Upload, spec: DatasetSpec, plans: dict[str, p.TablePlan],
-                 options: CheckOptions, messages: Messages) -> CheckOutcome:
+def check_tables(
+    upload: Upload,
+    spec: DatasetSpec,
+    plans: dict[str, p.TablePlan],
+    options: CheckOptions,
+    messages: Messages,
+) -> CheckOutcome:
     multi = spec.multi_table
     for warning in upload.warnings:
         messages.file(warning.code, table=warning.table if multi else None)
@@ -352,8 +392,13 @@ def _context(plan: p.TablePlan, options: CheckOptions) -> rl.Context:
     return p.context_for(plan, today=options.today, organisation=options.organisation)
 
 
-def _check_streaming(upload: Upload, spec: DatasetSpec, plans: dict[str, p.TablePlan],
-                     options: CheckOptions, messages: Messages) -> CheckOutcome:
+def _check_streaming(
+    upload: Upload,
+    spec: DatasetSpec,
+    plans: dict[str, p.TablePlan],
+    options: CheckOptions,
+    messages: Messages,
+) -> CheckOutcome:
     table = spec.main_table
     plan = plans[table.name]
     source = upload.tables["main"]
@@ -367,15 +412,25 @@ def _check_streaming(upload: Upload, spec: DatasetSpec, plans: dict[str, p.Table
         batch = _renamed(raw, table)
         if date_format is None:
             date_format = p.detect_date_format(batch, _date_fields(table))
-        frame = prepare(plan, batch, records, date_format)
-        frame = field_checks(frame, plan, spec, ctx)
-        frame = rule_checks(frame, plan, ctx)
-        frame = frame.with_columns(rejected_flag(plan).alias("__rejected"))
-        messages.add_table(table.name, extract_messages(frame, plan, spec, None))
-        rejected += int(frame["__rejected"].sum())
-        records += frame.height
+        evaluated = (
+            prepare(plan, batch, records, date_format, spec, ctx)
+            .with_columns(rule_exprs(plan, ctx))
+            .with_columns(
+                rejected_flag(plan).alias("__rejected"), message_flag(plan).alias("__any")
+            )
+        )
+        # A check only needs the records that have messages (rejected ones always do); the wide
+        # frame of every record is materialised only when the registry wants the accepted rows.
+        queries = [evaluated.filter(pl.col("__any"))]
         if options.collect_accepted:
-            accepted.append(_accepted_rows(frame.filter(~pl.col("__rejected")), plan, ctx, options))
+            queries.append(accepted_query(evaluated.filter(~pl.col("__rejected")), plan, ctx))
+        results = pl.collect_all(queries)
+        with_messages = results[0]
+        messages.add_table(table.name, extract_messages(with_messages, plan, spec, None))
+        rejected += int(with_messages["__rejected"].sum())
+        records += batch.height
+        if options.collect_accepted:
+            accepted.append(pseudonymised(results[1], plan, options))
     if records == 0:
         messages.file("BF-005")
         return CheckOutcome(_report(spec, options, upload.info, messages, 0, 0))
@@ -400,8 +455,13 @@ def _duplicate_rows(hashes: list[pl.Series], messages: Messages, table: str | No
         messages.file("BW-003", table=table, value=f"{repeated} rijen")
 
 
-def _check_whole(upload: Upload, spec: DatasetSpec, plans: dict[str, p.TablePlan],
-                 options: CheckOptions, messages: Messages) -> CheckOutcome:
+def _check_whole(
+    upload: Upload,
+    spec: DatasetSpec,
+    plans: dict[str, p.TablePlan],
+    options: CheckOptions,
+    messages: Messages,
+) -> CheckOutcome:
     multi = spec.multi_table
     frames: dict[str, pl.DataFrame] = {}
     # Phase A: text, types and field messages of every table.
@@ -410,12 +470,16 @@ def _check_whole(upload: Upload, spec: DatasetSpec, plans: dict[str, p.TablePlan
         if source is None:
             continue
         raws = list(_batches(source, upload, options))
-        raw = pl.concat(raws) if raws else pl.DataFrame(schema={c: pl.String for c in source.header})
-        _duplicate_rows([raw.hash_rows()] if raw.height else [], messages, t.name if multi else None)
+        raw = (
+            pl.concat(raws) if raws else pl.DataFrame(schema={c: pl.String for c in source.header})
+        )
+        _duplicate_rows(
+            [raw.hash_rows()] if raw.height else [], messages, t.name if multi else None
+        )
         batch = _renamed(raw, t)
         date_format = p.detect_date_format(batch, _date_fields(t))
-        frame = prepare(plans[t.name], batch, 0, date_format)
-        frames[t.name] = field_checks(frame, plans[t.name], spec, _context(plans[t.name], options))
+        ctx = _context(plans[t.name], options)
+        frames[t.name] = prepare(plans[t.name], batch, 0, date_format, spec, ctx).collect()
     main = spec.main_table
     for t in spec.tables:
         if t.rows == "one" and t.name in frames and frames[t.name].height != 1:
@@ -425,13 +489,15 @@ def _check_whole(upload: Upload, spec: DatasetSpec, plans: dict[str, p.TablePlan
             messages.file("BF-005", table=main.name if multi else None)
         return CheckOutcome(_report(spec, options, upload.info, messages, 0, 0))
     if messages.has_file_rejection():
-        return CheckOutcome(_report(spec, options, upload.info, messages,
-                                    frames[main.name].height, 0))
+        return CheckOutcome(
+            _report(spec, options, upload.info, messages, frames[main.name].height, 0)
+        )
     # Phase B: rules, with columns from other tables joined in where rules reach for them.
     for t in spec.tables:
         plan = plans[t.name]
         frame = _with_lookups(frames[t.name], plan, spec, frames, plans, options)
-        frames[t.name] = rule_checks(frame, plan, _context(plan, options))
+        rules = rule_exprs(plan, _context(plan, options))
+        frames[t.name] = frame.with_columns(rules) if rules else frame
     # Phase C: references, in an order where a referenced table is settled first.
     for name in _reference_order(spec):
         frames[name] = _check_references(frames[name], plans[name], frames, plans, spec)
@@ -447,14 +513,20 @@ def _check_whole(upload: Upload, spec: DatasetSpec, plans: dict[str, p.TablePlan
     if options.collect_accepted:
         for t in spec.tables:
             plan = plans[t.name]
-            keep = frames[t.name].filter(~pl.col("__rejected"))
-            accepted[t.name] = _accepted_rows(keep, plan, _context(plan, options), options)
+            keep = frames[t.name].lazy().filter(~pl.col("__rejected"))
+            rows = accepted_query(keep, plan, _context(plan, options)).collect()
+            accepted[t.name] = pseudonymised(rows, plan, options)
     return CheckOutcome(_report(spec, options, upload.info, messages, records, rejected), accepted)
 
 
-def _with_lookups(frame: pl.DataFrame, plan: p.TablePlan, spec: DatasetSpec,
-                  frames: dict[str, pl.DataFrame], plans: dict[str, p.TablePlan],
-                  options: CheckOptions) -> pl.DataFrame:
+def _with_lookups(
+    frame: pl.DataFrame,
+    plan: p.TablePlan,
+    spec: DatasetSpec,
+    frames: dict[str, pl.DataFrame],
+    plans: dict[str, p.TablePlan],
+    options: CheckOptions,
+) -> pl.DataFrame:
     for (head, fld), column in plan.dotted.items():
         names = {f.name for f in plan.fields}
         if head in names:
@@ -478,7 +550,9 @@ def _with_lookups(frame: pl.DataFrame, plan: p.TablePlan, spec: DatasetSpec,
     for (child, cond), column in plan.exists.items():
         child_frame = frames.get(child)
         child_plan = plans[child]
-        fk = next(f for f in child_plan.fields if f.references and f.references.table == plan.table.name)
+        fk = next(
+            f for f in child_plan.fields if f.references and f.references.table == plan.table.name
+        )
         assert fk.references is not None
         if child_frame is None:
             frame = frame.with_columns(pl.lit(False).alias(column))
@@ -506,8 +580,13 @@ def _reference_order(spec: DatasetSpec) -> list[str]:
     return order
 
 
-def _check_references(frame: pl.DataFrame, plan: p.TablePlan, frames: dict[str, pl.DataFrame],
-                      plans: dict[str, p.TablePlan], spec: DatasetSpec) -> pl.DataFrame:
+def _check_references(
+    frame: pl.DataFrame,
+    plan: p.TablePlan,
+    frames: dict[str, pl.DataFrame],
+    plans: dict[str, p.TablePlan],
+    spec: DatasetSpec,
+) -> pl.DataFrame:
     for f in plan.fields:
         ref = f.references
         if ref is None:
@@ -521,13 +600,18 @@ def _check_references(frame: pl.DataFrame, plan: p.TablePlan, frames: dict[str, 
             keys = target.filter(~pl.col("__rejected"))[text_col(ref.field)]
         msg = pl.col(p.msg_col(f.name))
         text = pl.col(text_col(f.name))
-        broken = msg.is_null() & text.is_not_null() & ~text.is_in(keys.drop_nulls().unique().implode())
-        frame = frame.with_columns(pl.when(broken).then(pl.lit(ref.code)).otherwise(msg).alias(msg.meta.output_name()))
+        broken = (
+            msg.is_null() & text.is_not_null() & ~text.is_in(keys.drop_nulls().unique().implode())
+        )
+        frame = frame.with_columns(
+            pl.when(broken).then(pl.lit(ref.code)).otherwise(msg).alias(msg.meta.output_name())
+        )
     return frame.with_columns(rejected_flag(plan).alias("__rejected"))
 
 
-def _settle_parts(spec: DatasetSpec, plans: dict[str, p.TablePlan],
-                  frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+def _settle_parts(
+    spec: DatasetSpec, plans: dict[str, p.TablePlan], frames: dict[str, pl.DataFrame]
+) -> dict[str, pl.DataFrame]:
     """A rejected part rejects its record; a rejected record takes its parts along."""
     for t in spec.tables:
         for f in t.fields:
@@ -537,23 +621,29 @@ def _settle_parts(spec: DatasetSpec, plans: dict[str, p.TablePlan],
             parts, parent = frames[t.name], frames[ref.table]
             bad = parts.filter(pl.col("__rejected"))[text_col(f.name)].drop_nulls().unique()
             parent = parent.with_columns(
-                (pl.col("__rejected") | pl.col(text_col(ref.field)).is_in(bad.implode())).alias("__rejected")
+                (pl.col("__rejected") | pl.col(text_col(ref.field)).is_in(bad.implode())).alias(
+                    "__rejected"
+                )
             )
             good = parent.filter(~pl.col("__rejected"))[text_col(ref.field)].drop_nulls().unique()
             parts = parts.with_columns(
-                (pl.col("__rejected") | ~pl.col(text_col(f.name)).is_in(good.implode())).alias("__rejected")
+                (pl.col("__rejected") | ~pl.col(text_col(f.name)).is_in(good.implode())).alias(
+                    "__rejected"
+                )
             )
             frames[t.name], frames[ref.table] = parts, parent
     return frames
 
 
-def _accepted_rows(frame: pl.DataFrame, plan: p.TablePlan, ctx: rl.Context,
-                   options: CheckOptions) -> pl.DataFrame:
-    """What the registry may keep of accepted records: never a BSN, a name or a birth date."""
+def accepted_query(frame: pl.LazyFrame, plan: p.TablePlan, ctx: rl.Context) -> pl.LazyFrame:
+    """What the registry may keep of accepted records: never a BSN, a name or a birth date.
+
+    Fields to pseudonymise keep their normalised text under text_col(name) until
+    `pseudonymised` replaces it; every other identifying field is reduced or dropped here.
+    """
     derived = [rl.compile_expr(node, ctx).alias(name) for name, node in plan.derive.items()]
     frame = frame.with_columns(derived) if derived else frame
     columns: list[pl.Expr] = [pl.col(p.ROW)]
-    pseudonymised: list[FieldSpec] = []
     for f in plan.fields:
         match f.identifying:
             case None:
@@ -563,21 +653,36 @@ def _accepted_rows(frame: pl.DataFrame, plan: p.TablePlan, ctx: rl.Context,
             case "postcode4":
                 columns.append(pl.col(text_col(f.name)).str.slice(0, 4).alias(f.name))
             case "pseudonymise":
-                pseudonymised.append(f)
+                columns.append(pl.col(text_col(f.name)))
             case "drop":
                 pass
     columns += [pl.col(name) for name in plan.derive]
-    out = frame.select(columns)
-    for f in pseudonymised:
-        if options.pseudonymise is None:
-            continue  # nothing leaves a test check; the identifier is simply not kept
+    return frame.select(columns)
+
+
+def pseudonymised(frame: pl.DataFrame, plan: p.TablePlan, options: CheckOptions) -> pl.DataFrame:
+    """Replace the text of each field to pseudonymise by its pseudonym (or drop it: a test check
+    has no pseudonymiser, and then the identifier is simply not kept)."""
+    for f in plan.fields:
+        if f.identifying != "pseudonymise":
+            continue
         values = frame[text_col(f.name)]
-        out = out.with_columns(options.pseudonymise(plan.table.name, f.name, values).alias(f.name))
-    return out
+        frame = frame.drop(text_col(f.name))
+        if options.pseudonymise is not None:
+            frame = frame.with_columns(
+                options.pseudonymise(plan.table.name, f.name, values).alias(f.name)
+            )
+    return frame
 
 
-def _report(spec: DatasetSpec, options: CheckOptions, info: FileInfo, messages: Messages,
-            records: int, rejected: int) -> Report:
+def _report(
+    spec: DatasetSpec,
+    options: CheckOptions,
+    info: FileInfo,
+    messages: Messages,
+    records: int,
+    rejected: int,
+) -> Report:
     frame = messages.frame([t.name for t in spec.tables])
     file_rejected = bool(frame["class"].eq("BF").any()) if frame.height else False
     codes = frame["code"].unique().to_list() if frame.height else []

@@ -154,7 +154,9 @@ def _check_names(node: rl.Node, names: set[str], where: str) -> None:
             raise ValueError(f"{where}: unknown function {n.function}()")
 
 
-def _resolve_dotted(spec: DatasetSpec, table: TableSpec, head: str, fld: str) -> tuple[str, str | None]:
+def _resolve_dotted(
+    spec: DatasetSpec, table: TableSpec, head: str, fld: str
+) -> tuple[str, str | None]:
     """A dotted name is a one-row table's field, or a field reached through a reference."""
     names = {f.name for f in table.fields}
     if head in names:
@@ -186,11 +188,11 @@ def _resolve_exists(spec: DatasetSpec, table: TableSpec, child: str) -> FieldSpe
 
 
 def context_for(plan: TablePlan, *, today: dt.date, organisation: str | None) -> rl.Context:
-    def dotted(head: str, fld: str) -> str:
-        return plan.dotted.get((head, fld), _dotted_name(head, fld))
+    def dotted(head: str, fld: str) -> str | None:
+        return plan.dotted.get((head, fld))
 
-    def exists(child: str, cond: rl.Node) -> str:
-        return plan.exists.get((child, cond), "__exists__unknown")
+    def exists(child: str, cond: rl.Node) -> str | None:
+        return plan.exists.get((child, cond))
 
     return rl.Context(
         fields=frozenset(f.name for f in plan.fields),
@@ -204,24 +206,67 @@ def context_for(plan: TablePlan, *, today: dt.date, organisation: str | None) ->
 # --- field expressions ---------------------------------------------------------------------------
 
 
-def normalise_expr(f: FieldSpec) -> pl.Expr:
-    """The field's text as checks see it: trimmed, empty as null, normalised per the spec."""
-    raw = pl.col(f.name).cast(pl.String).str.strip_chars()
-    raw = pl.when(raw.str.len_bytes() == 0).then(None).otherwise(raw)
-    match f.normalise:
-        case "bsn":
-            # A BSN loses its leading zero in spreadsheet programs, and people write it with dots.
-            digits = raw.str.replace_all(r"[\s.\-]", "")
-            raw = pl.when(digits.str.contains(r"^\d{8}$")).then(pl.lit("0") + digits).otherwise(digits)
-        case "upper":
-            raw = raw.str.to_uppercase()
-        case "digits":
-            raw = raw.str.replace_all(r"\D", "")
-    return raw.alias(f.name)
+def strip_expr(f: FieldSpec) -> pl.Expr:
+    """The field's text with surrounding white space removed (one cheap pass)."""
+    return pl.col(f.name).cast(pl.String).str.strip_chars().alias(text_col(f.name))
+
+
+def normalisation_probe(fields: list[FieldSpec], spec: DatasetSpec) -> list[pl.Expr]:
+    """Near-free aggregates over stripped text saying which further normalisation a batch needs.
+
+    Emptying, case-folding and BSN clean-up each cost a pass that copies every string, and clean
+    exports need none of them, so they are applied only to the columns of a batch that need them.
+    """
+    probes: list[pl.Expr] = []
+    for f in fields:
+        text = pl.col(text_col(f.name))
+        probes.append((text.str.len_bytes() == 0).any().alias(f"empty:{f.name}"))
+        if f.normalise == "bsn":
+            probes.append((text.str.len_bytes() != 9).any().alias(f"clean:{f.name}"))
+        elif f.normalise == "digits":
+            probes.append(pl.lit(True).alias(f"clean:{f.name}"))
+        elif f.normalise == "upper" and f.codes is not None:
+            valid = list(_codes(f, spec))
+            probes.append((~text.is_in(valid) & text.is_not_null()).any().alias(f"upper:{f.name}"))
+        elif f.normalise == "upper":
+            probes.append(pl.lit(True).alias(f"upper:{f.name}"))
+    return probes
+
+
+def _codes(f: FieldSpec, spec: DatasetSpec) -> dict[str, str]:
+    if isinstance(f.codes, str):
+        return spec.code_lists[f.codes]
+    return dict.fromkeys(f.codes or [], "")
+
+
+def normalise_exprs(fields: list[FieldSpec], needs: dict[str, bool]) -> list[pl.Expr]:
+    """Emptying, BSN clean-up and upper-casing, for the stripped columns whose probe said so."""
+    exprs = []
+    for f in fields:
+        text = pl.col(text_col(f.name))
+        changed = False
+        if needs.get(f"empty:{f.name}"):
+            text = pl.when(text.str.len_bytes() == 0).then(None).otherwise(text)
+            changed = True
+        if needs.get(f"clean:{f.name}"):
+            changed = True
+            if f.normalise == "bsn":
+                # A BSN loses its leading zero in spreadsheets, and people write it with dots.
+                digits = text.str.replace_all(r"[\s.\-]", "")
+                text = pl.when(digits.str.contains(r"^\d{8}$")).then(pl.lit("0") + digits)
+                text = text.otherwise(digits)
+            else:
+                text = text.str.replace_all(r"\D", "")
+        if needs.get(f"upper:{f.name}"):
+            text = text.str.to_uppercase()
+            changed = True
+        if changed:
+            exprs.append(text.alias(text_col(f.name)))
+    return exprs
 
 
 def typed_expr(f: FieldSpec, date_format: str) -> pl.Expr:
-    """The field's value in its type, read from its normalised text; null where it does not parse."""
+    """The field's value in its type, read from its normalised text; null where unparseable."""
     text = pl.col(text_col(f.name))
     match f.type:
         case "integer":
@@ -258,8 +303,7 @@ def field_message_expr(f: FieldSpec, spec: DatasetSpec, required_when: pl.Expr |
         too_long = too_long | (length < f.min_length)
     branches.append((present & too_long, f.length_code))
     if f.codes is not None:
-        codes = spec.code_lists[f.codes] if isinstance(f.codes, str) else dict.fromkeys(f.codes, "")
-        branches.append((present & ~text.is_in(list(codes)), f.codes_code))
+        branches.append((present & ~text.is_in(list(_codes(f, spec))), f.codes_code))
     out_of_range = pl.lit(False)
     if f.minimum is not None:
         out_of_range = out_of_range | (typed < f.minimum)
@@ -269,25 +313,22 @@ def field_message_expr(f: FieldSpec, spec: DatasetSpec, required_when: pl.Expr |
         branches.append((out_of_range.fill_null(False), f.range_code))
     if f.unique:
         branches.append((present & text.is_duplicated(), f.unique_code))
-    chain: pl.Expr | None = None
-    for i, (cond, code) in enumerate(branches):
-        cond = cond.fill_null(False)
-        if i == 0:
-            chain = pl.when(cond).then(pl.lit(code))  # type: ignore[assignment]
-        else:
-            chain = chain.when(cond).then(pl.lit(code))  # type: ignore[attr-defined]
-    if chain is None:
+    # The first failing check wins: each branch yields its code or null, and coalesce keeps the
+    # first code in check order.
+    codes = [pl.when(cond.fill_null(False)).then(pl.lit(code)) for cond, code in branches]
+    if not codes:
         return pl.lit(None, dtype=pl.String).alias(msg_col(f.name))
-    return chain.otherwise(pl.lit(None, dtype=pl.String)).alias(msg_col(f.name))  # type: ignore[attr-defined]
+    return pl.coalesce(codes).alias(msg_col(f.name))
 
 
 def detect_date_format(frame: pl.DataFrame, date_fields: list[str]) -> str:
     """One date format per file: the one most date values in the first batch are written in."""
     iso = dmy = 0
+    sample = frame.head(10_000)
     for name in date_fields:
-        if name not in frame.columns:
+        if name not in sample.columns:
             continue
-        col = frame.get_column(name).str.strip_chars()
+        col = sample.get_column(name).str.strip_chars()
         iso += int(col.str.contains(_ISO_RE).sum())
         dmy += int(col.str.contains(_DMY_RE).sum())
     return DMY if dmy > iso else ISO

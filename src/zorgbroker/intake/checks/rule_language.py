@@ -246,14 +246,20 @@ class Context:
     fields: frozenset[str]
     today: dt.date
     organisation: str | None
-    #: Column name of a dotted reference, by (head, field); the engine materialises these columns.
-    dotted: Callable[[str, str], str]
-    #: Column name of an `exists(table, condition)` flag; the engine materialises these columns.
-    exists: Callable[[str, Node], str]
+    #: Column name of a dotted reference, by (head, field), or None when the specification declares
+    #: no such reference; the engine materialises these columns.
+    dotted: Callable[[str, str], str | None]
+    #: Column name of an `exists(table, condition)` flag, or None when unknown.
+    exists: Callable[[str, Node], str | None]
 
 
 def _digits(expr: pl.Expr, n: int) -> list[pl.Expr]:
-    return [expr.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(n)]
+    """The n decimal digits of an n-digit string, most significant first.
+
+    One integer cast and arithmetic per digit is several times faster than slicing strings.
+    """
+    number = expr.cast(pl.Int64, strict=False)
+    return [(number // (10 ** (n - 1 - i))) % 10 for i in range(n)]
 
 
 def _elfproef(value: pl.Expr) -> pl.Expr:
@@ -266,7 +272,7 @@ def _elfproef(value: pl.Expr) -> pl.Expr:
 
 
 def _gs1_check(value: pl.Expr) -> pl.Expr:
-    """The GS1 check digit of a GTIN-14: weights 3,1,3,... from the left over the first 13 digits."""
+    """The GS1 check digit of a GTIN-14: weights 3,1,3,... from the left over 13 digits."""
     digits = _digits(value, 14)
     total = pl.sum_horizontal([d * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits[:13])])
     check = (10 - total % 10) % 10
@@ -328,7 +334,7 @@ class _Compiler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def expr(self, node: Node) -> pl.Expr:  # noqa: PLR0911 - one branch per node type
+    def expr(self, node: Node) -> pl.Expr:
         match node:
             case Literal(value=value):
                 return pl.lit(value)
@@ -339,7 +345,10 @@ class _Compiler:
                     raise RuleSyntaxError(f"unknown field {name!r}")
                 return pl.col(name)
             case Dotted(head=head, field=field):
-                return pl.col(self.ctx.dotted(head, field))
+                column = self.ctx.dotted(head, field)
+                if column is None:
+                    raise RuleSyntaxError(f"unknown reference {head}.{field}")
+                return pl.col(column)
             case Compare(op=op, left=left, right=right):
                 return self._compare(op, self.expr(left), self.expr(right))
             case In(value=value, items=items, negated=negated):
@@ -394,7 +403,7 @@ class _Compiler:
                 return pl.when(right != 0).then(left.cast(pl.Float64) / right)
         raise RuleSyntaxError(f"unknown operator {op!r}")
 
-    def _call(self, fn: str, args: tuple[Node, ...]) -> pl.Expr:  # noqa: PLR0911
+    def _call(self, fn: str, args: tuple[Node, ...]) -> pl.Expr:
         if fn not in _ARITY:
             raise RuleSyntaxError(f"unknown function {fn}()")
         low, high = _ARITY[fn]
@@ -411,7 +420,10 @@ class _Compiler:
             if not isinstance(table, FieldRef):
                 raise RuleSyntaxError("exists() takes a table name first")
             condition = args[1] if len(args) > 1 else Literal(1)
-            return pl.col(self.ctx.exists(table.name, condition))
+            column = self.ctx.exists(table.name, condition)
+            if column is None:
+                raise RuleSyntaxError(f"unknown table in exists({table.name})")
+            return pl.col(column)
         a = [self.expr(x) for x in args]
         match fn:
             case "year":
@@ -463,7 +475,9 @@ def _int_value(node: Node) -> int:
     raise RuleSyntaxError("expected a whole number")
 
 
-def expand_each(template: str, each: dict[str, list[Any]] | None) -> list[tuple[dict[str, Any], str]]:
+def expand_each(
+    template: str, each: dict[str, list[Any]] | None
+) -> list[tuple[dict[str, Any], str]]:
     """Expand `{i}` placeholders once per value of `each` (one variable at most keeps it simple)."""
     if not each:
         return [({}, template)]

@@ -96,8 +96,10 @@ def load_path(folder: Path) -> DatasetSpec:
     for table in spec.tables:
         for f in table.fields:
             if isinstance(f.codes, str) and f.codes not in lists:
-                raise SpecError(f"{folder}: {table.name}.{f.name} names code list {f.codes!r}, "
-                                f"but codes/{f.codes}.csv does not exist")
+                raise SpecError(
+                    f"{folder}: {table.name}.{f.name} names code list {f.codes!r}, "
+                    f"but codes/{f.codes}.csv does not exist"
+                )
     # Compiling every rule once here means a broken specification fails at load, never mid-upload.
     from zorgbroker.intake.checks.plan import build_plans
 
