@@ -1,0 +1,285 @@
+"""Command line of the TTP (`zorgbroker ttp ...`) and of the source side
+(`zorgbroker pseudonymise ...`). Everything printed is Dutch and never shows a key or a BSN."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from zorgbroker.pseudonymisation.custody import (
+    KeyCustodyError,
+    source_dir,
+    source_key,
+    zorgbroker_home,
+)
+from zorgbroker.pseudonymisation.errors import TTPError
+from zorgbroker.pseudonymisation.method import fingerprint, is_reidentifiable
+from zorgbroker.pseudonymisation.ratelimit import Limits
+from zorgbroker.pseudonymisation.ttp import TrustedThirdParty
+
+ttp_app = typer.Typer(
+    help="De vertrouwde derde partij (TTP): sleutels, pseudonimisering, heridentificatie, audit.",
+    no_args_is_help=True,
+)
+
+T = TypeVar("T")
+
+OfficerToken = Annotated[
+    str,
+    typer.Option(
+        "--token",
+        envvar="ZORGBROKER_OFFICER_TOKEN",
+        prompt="Uw functionaristoken",
+        hide_input=True,
+        help="Persoonlijk token van de TTP-functionaris (of ZORGBROKER_OFFICER_TOKEN).",
+    ),
+]
+
+
+def _ttp() -> TrustedThirdParty:
+    return TrustedThirdParty(zorgbroker_home())
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Known failures become one Dutch line and exit status 1, never a traceback."""
+    try:
+        return action()
+    except (TTPError, KeyCustodyError) as error:
+        typer.echo(f"Fout: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@ttp_app.command()
+def init(
+    registry: Annotated[
+        list[str] | None, typer.Option("--registry", help="Maak ook de sleutel van dit register.")
+    ] = None,
+) -> None:
+    """Maak de map, sleutels, database en het auditlog van de TTP aan (mag vaker)."""
+    ttp = _ttp()
+    fresh = _run(lambda: ttp.init(registry or []))
+    typer.echo(("TTP aangemaakt in " if fresh else "TTP bestaat al in ") + str(ttp.root))
+    _print_fingerprints(ttp)
+
+
+@ttp_app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Adres om op te luisteren.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Poort.")] = 8470,
+    requests_per_second: Annotated[
+        float, typer.Option(help="Verzoeken per seconde per bron.")
+    ] = 50,
+    items_per_second: Annotated[
+        float, typer.Option(help="Pseudoniemen per seconde per bron.")
+    ] = 2_000_000,
+    max_batch: Annotated[int, typer.Option(help="Hoogstens zoveel pseudoniemen per verzoek.")] = (
+        250_000
+    ),
+) -> None:
+    """Start de TTP als webdienst (alleen stap-1-pseudoniemen, per bronorganisatie beveiligd)."""
+    from zorgbroker.pseudonymisation.service import serve as run_service
+
+    limits = Limits(
+        requests_per_second=requests_per_second,
+        request_burst=requests_per_second * 4,
+        items_per_second=items_per_second,
+        item_burst=items_per_second * 5,
+        max_batch=max_batch,
+    )
+    typer.echo(f"TTP-dienst op http://{host}:{port} (stoppen met Ctrl+C)")
+    run_service(zorgbroker_home(), host=host, port=port, limits=limits)
+
+
+@ttp_app.command("audit-verify")
+def audit_verify() -> None:
+    """Controleer de hele keten van het auditlog; exit 1 bij een gewijzigde of ontbrekende regel."""
+    ttp = _ttp()
+    result = _run(lambda: ttp.audit.verify())
+    if result.intact:
+        typer.echo(f"Auditlog intact: {result.entries} regels, kop {result.head}.")
+        return
+    typer.echo(
+        f"Auditlog NIET intact: eerste foute regel is {result.first_bad} ({result.problem}).",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
+@ttp_app.command("source-add")
+def source_add(organisation: Annotated[str, typer.Argument(help="AGB-code van de bron.")]) -> None:
+    """Geef een bronorganisatie een (nieuw) toegangstoken voor de dienst."""
+    token = _run(lambda: _ttp().add_source(organisation))
+    typer.echo(f"Toegangstoken voor {organisation} (wordt niet opnieuw getoond):\n{token}")
+
+
+@ttp_app.command("officer-add")
+def officer_add(name: Annotated[str, typer.Argument(help="Naam van de functionaris.")]) -> None:
+    """Machtig een TTP-functionaris voor heridentificatiebesluiten."""
+    token = _run(lambda: _ttp().add_officer(name))
+    typer.echo(f"Persoonlijk token voor {name} (wordt niet opnieuw getoond):\n{token}")
+
+
+@ttp_app.command("reid-request")
+def reid_request(
+    registry: Annotated[str, typer.Option(help="Het register dat het verzoek doet.")],
+    reason: Annotated[str, typer.Option(help="Reden, bijvoorbeeld de terugroepactie.")],
+    pseudonyms: Annotated[
+        Path,
+        typer.Option(exists=True, dir_okay=False, help="Bestand met één pseudoniem per regel."),
+    ],
+    requested_by: Annotated[str, typer.Option(help="Wie het verzoek namens het register doet.")],
+) -> None:
+    """Leg een heridentificatieverzoek vast; het wacht op twee verschillende functionarissen."""
+    lines = [line for line in pseudonyms.read_text(encoding="utf-8").splitlines() if line.strip()]
+    request = _run(
+        lambda: _ttp().request_reidentification(
+            registry, lines, reason=reason, requested_by=requested_by
+        )
+    )
+    typer.echo(
+        f"Verzoek {request.id} vastgelegd ({len(lines)} pseudoniemen); "
+        "wacht op goedkeuring door twee verschillende functionarissen."
+    )
+
+
+@ttp_app.command("reid-approve")
+def reid_approve(
+    request_id: Annotated[str, typer.Argument(help="Nummer van het verzoek.")],
+    token: OfficerToken,
+) -> None:
+    """Keur een heridentificatieverzoek goed (als functionaris)."""
+    request = _run(lambda: _ttp().decide(request_id, officer_token=token, approve=True))
+    if request.status == "approved":
+        typer.echo(f"Verzoek {request_id} is goedgekeurd door twee functionarissen.")
+    else:
+        typer.echo(
+            f"Goedkeuring vastgelegd; verzoek {request_id} wacht op een tweede functionaris."
+        )
+
+
+@ttp_app.command("reid-refuse")
+def reid_refuse(
+    request_id: Annotated[str, typer.Argument(help="Nummer van het verzoek.")],
+    token: OfficerToken,
+    reason: Annotated[str, typer.Option(help="Waarom het verzoek wordt afgewezen.")] = "",
+) -> None:
+    """Wijs een heridentificatieverzoek af; het kan daarna niet meer worden uitgevoerd."""
+    _run(
+        lambda: _ttp().decide(request_id, officer_token=token, approve=False, reason=reason or None)
+    )
+    typer.echo(f"Verzoek {request_id} is afgewezen.")
+
+
+@ttp_app.command("reid-resolve")
+def reid_resolve(
+    request_id: Annotated[str, typer.Argument(help="Nummer van het verzoek.")],
+    token: OfficerToken,
+) -> None:
+    """Voer een goedgekeurd verzoek uit: één antwoordbestand per behandelend ziekenhuis."""
+    result = _run(lambda: _ttp().resolve(request_id, officer_token=token))
+    typer.echo(
+        f"Verzoek {request_id} uitgevoerd. Antwoorden voor de ziekenhuizen in {result.folder}:"
+    )
+    for source, count in result.per_source.items():
+        typer.echo(f"  {source}: {count} patiënten")
+    if result.not_found:
+        typer.echo(f"  niet gevonden: {result.not_found} pseudoniemen")
+    typer.echo("Stuur elk bestand alleen aan het genoemde ziekenhuis, nooit aan het register.")
+
+
+@ttp_app.command("rotate-key")
+def rotate_key(registry: Annotated[str, typer.Option(help="Het register.")]) -> None:
+    """Maak een nieuwe sleutelversie voor een register (zie docs/pseudonymisation.md)."""
+    info = _run(lambda: _ttp().rotate_key(registry))
+    typer.echo(f"Nieuwe sleutel {registry} {info.version}, vingerafdruk {info.fingerprint}.")
+
+
+@ttp_app.command("retire-key")
+def retire_key(
+    registry: Annotated[str, typer.Option(help="Het register.")],
+    version: Annotated[int, typer.Option(help="Oude sleutelversie (getal) om te vernietigen.")],
+) -> None:
+    """Vernietig een oude sleutelversie nadat het register is hersleuteld."""
+    _run(lambda: _ttp().retire_key(registry, version))
+    typer.echo(f"Sleutel {registry} k{version} is vernietigd.")
+
+
+def _print_fingerprints(ttp: TrustedThirdParty) -> None:
+    for name, print_ in ttp.fingerprints().items():
+        typer.echo(f"  {name}: {print_}")
+    public = base64.b64encode(ttp.seal_public_key()).decode()
+    typer.echo(f"  publieke verzegelsleutel (voor bronnen): {public}")
+
+
+@ttp_app.command()
+def fingerprints() -> None:
+    """Toon de vingerafdrukken van alle TTP-sleutels (nooit de sleutels zelf)."""
+    ttp = _ttp()
+    typer.echo(f"TTP in {ttp.root}:")
+    _run(lambda: _print_fingerprints(ttp))
+
+
+def _ttp_public_key_for_source(home: Path, given: Path | None) -> bytes:
+    """The TTP's sealing key as this source knows it: a file handed over by the TTP, else (the
+    embedded default) the TTP in the same installation."""
+    for path in [given, source_dir(home) / "ttp-seal.pub"]:
+        if path is not None and path.exists():
+            return base64.b64decode(path.read_text(encoding="ascii").strip())
+    url = os.environ.get("ZORGBROKER_TTP_URL")
+    if url:
+        from zorgbroker.pseudonymisation.client import HttpTTP
+
+        with HttpTTP(url, os.environ.get("ZORGBROKER_TTP_TOKEN", "")) as client:
+            return client.seal_public_key()
+    return TrustedThirdParty(home).seal_public_key()
+
+
+def pseudonymise_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Het exportbestand.")],
+    dataset: Annotated[str, typer.Option(help="Naam van de dataset, bv. nhr-pmicd.")],
+    registry: Annotated[str, typer.Option(help="Het ontvangende register, bv. nhr.")],
+    output: Annotated[Path, typer.Option(help="Waar het stap-1-bestand komt.")],
+    ttp_public_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Publieke verzegelsleutel van de TTP (base64), voor herleidbare registers."
+        ),
+    ] = None,
+) -> None:
+    """Maak het stap-1-bestand dat de bron verstuurt: identificerende velden gepseudonimiseerd
+    of gereduceerd, namen weggelaten."""
+    from zorgbroker.intake.readers.base import ReadError
+    from zorgbroker.intake.spec.loader import SpecError
+    from zorgbroker.pseudonymisation.source_file import write_stage1_file
+
+    home = zorgbroker_home()
+    try:
+        key = source_key(home)
+        public = (
+            _ttp_public_key_for_source(home, ttp_public_key)
+            if is_reidentifiable(registry)
+            else None
+        )
+        summary = write_stage1_file(file, dataset, registry, output, key=key, ttp_public_key=public)
+    except (TTPError, KeyCustodyError, ValueError) as error:
+        typer.echo(f"Fout: {error}", err=True)
+        raise typer.Exit(1) from None
+    except (ReadError, SpecError) as error:
+        typer.echo(f"Fout: {getattr(error, 'message', None) or error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Stap-1-bestand geschreven: {output} (bronsleutel {fingerprint(key)})")
+    for table, rows in summary.rows.items():
+        typer.echo(f"  {table}: {rows} rijen")
+        bad = summary.invalid_bsn_rows.get(table) or []
+        if bad:
+            shown = ", ".join(str(r) for r in bad[:20]) + (" ..." if len(bad) > 20 else "")
+            typer.echo(
+                f"  {table}: {len(bad)} rijen met een BSN dat niet aan de elfproef voldoet "
+                f"(rij {shown}); die rijen gaan zonder pseudoniem mee.",
+                err=True,
+            )

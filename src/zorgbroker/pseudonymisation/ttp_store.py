@@ -1,0 +1,241 @@
+"""The TTP's own SQLite database: source and officer credentials, the re-identification store and
+re-identification requests. It lives in the TTP folder and nowhere else."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    org TEXT PRIMARY KEY, token_hash TEXT NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS officers (
+    name TEXT PRIMARY KEY, token_hash TEXT NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reid (
+    registry TEXT NOT NULL, key_version INTEGER NOT NULL, pseudonym TEXT NOT NULL,
+    source TEXT NOT NULL, sealed BLOB NOT NULL, first_seen TEXT NOT NULL,
+    PRIMARY KEY (registry, key_version, pseudonym, source)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS requests (
+    id TEXT PRIMARY KEY, registry TEXT NOT NULL, reason TEXT NOT NULL,
+    requested_by TEXT NOT NULL, created TEXT NOT NULL, status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS request_items (
+    request_id TEXT NOT NULL REFERENCES requests(id), key_version INTEGER NOT NULL,
+    pseudonym TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (
+    request_id TEXT NOT NULL REFERENCES requests(id), officer TEXT NOT NULL,
+    decision TEXT NOT NULL, reason TEXT, time TEXT NOT NULL,
+    PRIMARY KEY (request_id, officer));
+"""
+
+
+#: Distinct officers who must approve before a re-identification can resolve.
+REQUIRED_APPROVALS = 2
+
+
+class DecisionError(Exception):
+    """An officer's decision that the rules do not allow; `kind` says which rule."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _hash_secret(secret: str) -> str:
+    # Secrets are 256 random bits, so a plain hash is enough; no password stretching needed.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Request:
+    id: str
+    registry: str
+    reason: str
+    requested_by: str
+    created: str
+    status: str  # "open" | "approved" | "refused" | "resolved"
+
+
+class TTPStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(self.path, timeout=30)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            with connection:
+                yield connection
+        finally:
+            connection.close()
+
+    def create(self) -> None:
+        with self.connect() as db:
+            db.executescript(_SCHEMA)
+        self.path.chmod(0o600)
+
+    # --- credentials -------------------------------------------------------------------------
+
+    def _add_credential(self, table: str, column: str, name: str) -> str:
+        secret = secrets.token_urlsafe(32)
+        with self.connect() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO {table} ({column}, token_hash, created) VALUES (?, ?, ?)",
+                (name, _hash_secret(secret), now()),
+            )
+        return f"{name}.{secret}"
+
+    def _check_credential(self, table: str, column: str, token: str) -> str | None:
+        name, dot, secret = token.rpartition(".")
+        if not dot or not name or not secret:
+            return None
+        with self.connect() as db:
+            row = db.execute(
+                f"SELECT token_hash FROM {table} WHERE {column} = ?", (name,)
+            ).fetchone()
+        if row is None or not hmac.compare_digest(str(row[0]), _hash_secret(secret)):
+            return None
+        return name
+
+    def add_source(self, org: str) -> str:
+        """A new token for a source organisation (replacing any earlier one); shown only once."""
+        return self._add_credential("sources", "org", org)
+
+    def source_for_token(self, token: str) -> str | None:
+        return self._check_credential("sources", "org", token)
+
+    def add_officer(self, name: str) -> str:
+        return self._add_credential("officers", "name", name)
+
+    def officer_for_token(self, token: str) -> str | None:
+        return self._check_credential("officers", "name", token)
+
+    # --- re-identification store ---------------------------------------------------------------
+
+    def store_sealed(
+        self, registry: str, key_version: int, source: str, rows: Iterable[tuple[str, bytes]]
+    ) -> None:
+        stamp = now()
+        with self.connect() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO reid VALUES (?, ?, ?, ?, ?, ?)",
+                ((registry, key_version, p, source, c, stamp) for p, c in rows),
+            )
+
+    def sealed_for(
+        self, registry: str, key_version: int, pseudonyms: list[str]
+    ) -> list[tuple[str, str, bytes]]:
+        """(pseudonym, source, ciphertext) for every source that sent one of these pseudonyms."""
+        with self.connect() as db:
+            db.execute("CREATE TEMP TABLE wanted (p TEXT PRIMARY KEY) WITHOUT ROWID")
+            db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((p,) for p in pseudonyms))
+            rows = db.execute(
+                "SELECT r.pseudonym, r.source, r.sealed FROM reid r JOIN wanted w "
+                "ON r.pseudonym = w.p WHERE r.registry = ? AND r.key_version = ? "
+                "ORDER BY r.source, r.pseudonym",
+                (registry, key_version),
+            ).fetchall()
+        return [(str(p), str(s), bytes(c)) for p, s, c in rows]
+
+    # --- requests --------------------------------------------------------------------------------
+
+    def add_request(
+        self, registry: str, reason: str, requested_by: str, items: list[tuple[int, str]]
+    ) -> Request:
+        request = Request(secrets.token_hex(6), registry, reason, requested_by, now(), "open")
+        with self.connect() as db:
+            db.execute(
+                "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?)",
+                (request.id, registry, reason, requested_by, request.created, request.status),
+            )
+            db.executemany(
+                "INSERT INTO request_items VALUES (?, ?, ?)",
+                ((request.id, version, p) for version, p in items),
+            )
+        return request
+
+    def request(self, request_id: str) -> Request | None:
+        with self.connect() as db:
+            row = db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+        return None if row is None else Request(*(str(v) for v in row))
+
+    def request_items(self, request_id: str) -> list[tuple[int, str]]:
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT key_version, pseudonym FROM request_items WHERE request_id = ?",
+                (request_id,),
+            ).fetchall()
+        return [(int(v), str(p)) for v, p in rows]
+
+    def decide(self, request_id: str, officer: str, decision: str, reason: str | None) -> str:
+        """Record an officer's decision and return the request's new status.
+
+        Runs in one write transaction, so two officers deciding at the same moment cannot both
+        see "one approval so far". Raises DecisionError when the decision is not allowed.
+        """
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            row = connection.execute(
+                "SELECT status, requested_by FROM requests WHERE id = ?", (request_id,)
+            ).fetchone()
+            if row is None:
+                raise DecisionError("onbekend")
+            status, requested_by = str(row[0]), str(row[1])
+            if status != "open":
+                raise DecisionError(f"status:{status}")
+            if officer == requested_by:
+                raise DecisionError("eigen-verzoek")
+            seen = connection.execute(
+                "SELECT 1 FROM decisions WHERE request_id = ? AND officer = ?",
+                (request_id, officer),
+            ).fetchone()
+            if seen is not None:
+                raise DecisionError("al-beslist")
+            connection.execute(
+                "INSERT INTO decisions VALUES (?, ?, ?, ?, ?)",
+                (request_id, officer, decision, reason, now()),
+            )
+            approvals = connection.execute(
+                "SELECT COUNT(DISTINCT officer) FROM decisions "
+                "WHERE request_id = ? AND decision = 'approve'",
+                (request_id,),
+            ).fetchone()[0]
+            if decision == "refuse":
+                status = "refused"
+            elif int(approvals) >= REQUIRED_APPROVALS:
+                status = "approved"
+            connection.execute("UPDATE requests SET status = ? WHERE id = ?", (status, request_id))
+            connection.execute("COMMIT")
+            return status
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.close()
+
+    def approvers(self, request_id: str) -> list[str]:
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT DISTINCT officer FROM decisions WHERE request_id = ? "
+                "AND decision = 'approve' ORDER BY officer",
+                (request_id,),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def set_status(self, request_id: str, status: str) -> None:
+        with self.connect() as db:
+            db.execute("UPDATE requests SET status = ? WHERE id = ?", (status, request_id))

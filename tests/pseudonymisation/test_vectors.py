@@ -1,0 +1,87 @@
+"""The published known-answer vectors of docs/pseudonymisation.md, read from the document itself."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from pathlib import Path
+
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+from stdnum.nl import bsn as stdnum_bsn
+
+from tests.pseudonymisation.conftest import TEST_REGISTRY_KEYS, TEST_SOURCE_KEY
+from zorgbroker.pseudonymisation.bsn import normalise_bsn
+from zorgbroker.pseudonymisation.hmac_batch import hmac_sha256_many
+from zorgbroker.pseudonymisation.method import fingerprint, pseudonym_prefix
+from zorgbroker.pseudonymisation.source import stage1
+from zorgbroker.pseudonymisation.stage2 import stage2
+
+DOC = Path(__file__).parents[2] / "docs" / "pseudonymisation.md"
+
+
+def _block(name: str) -> list[str]:
+    match = re.search(rf"```{name}\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    assert match, f"block {name} missing from {DOC}"
+    return [line for line in match.group(1).splitlines() if line and not line.startswith("#")]
+
+
+def test_the_document_publishes_vectors() -> None:
+    assert len(_block("vectors")) >= 5
+    assert len(_block("normalisation")) >= 5
+
+
+def test_published_stage1_and_stage2_vectors_pass() -> None:
+    for line in _block("vectors"):
+        label, value, p1, registry, labelled = (part.strip() for part in line.split("|"))
+        got_p1 = stage1(pl.Series([value]), key=TEST_SOURCE_KEY, label=label)
+        assert got_p1.to_list() == [p1]
+        got = stage2(
+            got_p1, key=TEST_REGISTRY_KEYS[registry], prefix=pseudonym_prefix(registry, "k1")
+        )
+        assert got.to_list() == [labelled]
+
+
+def test_published_normalisation_vectors_pass() -> None:
+    for line in _block("normalisation"):
+        raw, _, expected = line.partition(" -> ")
+        got = normalise_bsn(pl.Series([raw], dtype=pl.String)).to_list()
+        assert got == [None if expected.strip() == "rejected" else expected.strip()], raw
+
+
+def test_published_fingerprints() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert f"fingerprint `{fingerprint(TEST_SOURCE_KEY)}`" in text
+    assert f"fingerprint `{fingerprint(TEST_REGISTRY_KEYS['nhr'])}`" in text
+
+
+@given(st.lists(st.binary(max_size=80), max_size=20), st.binary(min_size=1, max_size=100))
+def test_fast_hmac_equals_the_standard_library(messages: list[bytes], key: bytes) -> None:
+    assert hmac_sha256_many(key, messages) == [hmac.digest(key, m, "sha256") for m in messages]
+
+
+@given(st.text(alphabet="0123456789 .-", max_size=12))
+def test_eleven_test_agrees_with_python_stdnum(raw: str) -> None:
+    compact = raw.replace(" ", "").replace(".", "").replace("-", "")
+    expected_valid = len(compact) in (8, 9) and stdnum_bsn.is_valid(compact)
+    got = normalise_bsn(pl.Series([raw], dtype=pl.String)).to_list()[0]
+    assert (got is not None) == expected_valid
+    if got is not None:
+        assert got == compact.zfill(9)
+
+
+def test_nulls_stay_null_in_both_stages() -> None:
+    p1 = stage1(pl.Series(["123456782", None]), key=TEST_SOURCE_KEY)
+    assert p1[1] is None
+    assert stage2(p1, key=TEST_REGISTRY_KEYS["nhr"], prefix="zb1:nhr:k1:")[1] is None
+
+
+@given(
+    st.lists(st.binary(min_size=32, max_size=32), max_size=20), st.binary(min_size=1, max_size=80)
+)
+def test_stage2_block_hmac_equals_the_standard_library(items: list[bytes], key: bytes) -> None:
+    from zorgbroker.pseudonymisation.hmac_batch import hmac_sha256_hex_blocks
+
+    got = hmac_sha256_hex_blocks(key, b"".join(items), 32)
+    assert got == [hmac.digest(key, m, "sha256").hex() for m in items]
