@@ -267,7 +267,11 @@ CASES = [
     ),
     (
         "F-004 start after extraction",
-        lambda t: change(t, "episodes", 0, startdatum="2026-11-21", einddatum=""),
+        lambda t: (
+            change(t, "episodes", 0, startdatum="2026-11-21", einddatum="")
+            and change(t, "verrichtingen", 0, datum="2026-11-21")
+            and change(t, "verrichtingen", 1, datum="2026-11-21")
+        ),
         {("episodes", 1, "startdatum", "F-004")},
         1,
     ),
@@ -284,9 +288,10 @@ CASES = [
     ("title", "mutate", "expected", "rejected"), CASES, ids=[c[0] for c in CASES]
 )
 def test_rule(tmp_path: Path, check, title, mutate, expected, rejected) -> None:  # type: ignore[no-untyped-def]
-    report = check(write(tmp_path, mutate(valid())), "nivel-fysio", organisation=AGB)
+    tables = mutate(valid())
+    report = check(write(tmp_path, tables), "nivel-fysio", organisation=AGB)
     assert triples(report.messages) == expected
-    assert report.records == 2
+    assert report.records == len(tables["episodes"])
     assert report.rejected == rejected
 
 

@@ -143,7 +143,7 @@ FILE_CASES = [
     ),
     (
         "BF-203 same quarter twice",
-        lambda rows: [rows[0], rows[1] | {"kwartaal": "1"}],
+        lambda rows: [rows[0], rows[1] | {"kwartaal": "1", "no_shows": "41"}],
         HEADER,
         {(None, "kwartaal", "BF-203")},
     ),

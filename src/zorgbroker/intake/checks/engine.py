@@ -341,8 +341,8 @@ def check_upload(
             path, tables=table_names, limits=options.limits, display_name=display_name
         )
     except ReadError as exc:
-        info = file_info_fallback(path, display_name)
-        messages.file(exc.code, table=exc.table)
+        info = getattr(exc, "info", None) or file_info_fallback(path, display_name)
+        messages.file(exc.code, table=exc.table if spec.multi_table else None)
         return CheckOutcome(_report(spec, options, info, messages, 0, 0))
     return check_tables(upload, spec, plans, options, messages)
 
