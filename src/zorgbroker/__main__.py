@@ -1,0 +1,3 @@
+from zorgbroker.cli import main
+
+main()
