@@ -1,31 +1,71 @@
-"""The `zorgbroker` command: one Typer app composed of the domains' commands."""
+"""The `zorgbroker` command: one Typer app composed of the domains' commands.
+
+Commands are named here with the module that defines them and imported only when run, so
+`zorgbroker check` does not pay for the registry's database layer or the TTP's cryptography.
+"""
 
 from __future__ import annotations
 
-import typer
+import importlib
+from functools import cache
 
-from zorgbroker.intake import cli as intake_cli
-from zorgbroker.intake.generate.cli import generate_command
-from zorgbroker.pseudonymisation import cli as ttp_cli
-from zorgbroker.store import cli as store_cli
+import click
+import typer
+from typer.core import TyperGroup
+
+#: command name -> (module, attribute): a command function, or a Typer app for a command group.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "datasets": ("zorgbroker.intake.cli", "datasets_command"),
+    "check": ("zorgbroker.intake.cli", "check_command"),
+    "demo": ("zorgbroker.intake.cli", "demo_command"),
+    "generate": ("zorgbroker.intake.generate.cli", "generate_command"),
+    "pseudonymise": ("zorgbroker.pseudonymisation.cli", "pseudonymise_command"),
+    "submit": ("zorgbroker.store.cli", "submit_command"),
+    "uploads": ("zorgbroker.store.cli", "uploads_command"),
+    "report": ("zorgbroker.store.cli", "report_command"),
+    "devices": ("zorgbroker.store.cli", "devices_command"),
+    "worker": ("zorgbroker.jobs.cli", "worker_command"),
+    "mail": ("zorgbroker.mail.cli", "mail_command"),
+    "ttp": ("zorgbroker.pseudonymisation.cli", "ttp_app"),
+}
+
+
+@cache
+def load_command(name: str) -> click.Command:
+    module, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyGroup(TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *(n for n in super().list_commands(ctx) if n not in COMMANDS)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            return load_command(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
 
 app = typer.Typer(
     name="zorgbroker",
-    help="Zorgbroker: zorgdata veilig naar registraties, benchmarks en patiënten.",
+    cls=LazyGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.command("datasets")(intake_cli.datasets_command)
-app.command("check")(intake_cli.check_command)
-app.command("demo")(intake_cli.demo_command)
-app.command("generate")(generate_command)
-app.command("pseudonymise")(ttp_cli.pseudonymise_command)
-app.add_typer(ttp_cli.ttp_app, name="ttp")
-app.command("submit")(store_cli.submit_command)
-app.command("uploads")(store_cli.uploads_command)
-app.command("report")(store_cli.report_command)
-app.command("devices")(store_cli.devices_command)
+
+
+@app.callback()
+def zorgbroker() -> None:
+    """Zorgbroker: zorgdata veilig naar registraties, benchmarks en patiënten."""
 
 
 def main() -> None:
