@@ -77,11 +77,13 @@ def test_corrupted_bytes(
 
 def test_zip_bomb_is_refused(tmp_path: Path) -> None:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("episodes.csv", "w", force_zip64=True) as member:
-            block = b"\0" * (1 << 20)
-            for _ in range(1024):  # 1 GiB of zeros, a few MB packed
-                member.write(block)
+    with (
+        zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("episodes.csv", "w", force_zip64=True) as member,
+    ):
+        block = b"\0" * (1 << 20)
+        for _ in range(1024):  # 1 GiB of zeros, a few MB packed
+            member.write(block)
     report = check_bytes(tmp_path, buffer.getvalue(), "nivel-fysio", "bom.zip")
     assert triples(report.messages) == {(None, None, None, "BF-007")} or (
         "BF-007" in report.messages["code"].to_list()
