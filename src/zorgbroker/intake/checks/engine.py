@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,18 +125,6 @@ def _finish(frame: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
 
 
 # --- evaluation of one table (or one batch of it) ------------------------------------------------
-
-
-@dataclass
-class Evaluated:
-    """A table's rows with text, typed values, field message codes and rule flags."""
-
-    plan: p.TablePlan
-    frame: pl.DataFrame
-
-    @property
-    def name(self) -> str:
-        return self.plan.table.name
 
 
 def texts(plan: p.TablePlan, raw: pl.DataFrame, offset: int, spec: DatasetSpec) -> pl.DataFrame:
@@ -282,8 +271,6 @@ def structure_messages(
     header: list[str], table: TableSpec, messages: Messages, table_key: str | None
 ) -> bool:
     """Header checks; returns True when the table can be read on."""
-    import re
-
     ok = True
     forbidden = [
         col
