@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-import click
 import typer
 from typer.core import TyperGroup
+
+# Typer vendors its own Click; commands and contexts are of its types, not the `click` package's.
+from typer._click.core import Command, Context
 
 #: command name -> (module, attribute): a command function, or a Typer app for a command group.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -31,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 @cache
-def load_command(name: str) -> click.Command:
+def load_command(name: str) -> Command:
     module, attribute = COMMANDS[name]
     target = getattr(importlib.import_module(module), attribute)
     if isinstance(target, typer.Typer):
@@ -45,10 +47,10 @@ def load_command(name: str) -> click.Command:
 
 
 class LazyGroup(TyperGroup):
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return [*COMMANDS, *(n for n in super().list_commands(ctx) if n not in COMMANDS)]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if cmd_name in COMMANDS:
             return load_command(cmd_name)
         return super().get_command(ctx, cmd_name)
