@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def load_command(name: str) -> Command:
     module, attribute = COMMANDS[name]
     target = getattr(importlib.import_module(module), attribute)
+    command: Command
     if isinstance(target, typer.Typer):
         command = typer.main.get_group(target)
     else:
