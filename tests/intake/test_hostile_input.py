@@ -46,7 +46,7 @@ def test_random_bytes(tmp_path: Path, data: bytes, dataset: str) -> None:
     assert report.file_rejected or report.records >= 0
     if report.file_rejected:
         assert report.accepted == 0
-        assert report.messages["class"].to_list()[0] == "BF"
+        assert "BF" in report.messages["class"].to_list()
 
 
 @settings(
