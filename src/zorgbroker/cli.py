@@ -10,10 +10,10 @@ import importlib
 from functools import cache
 
 import typer
-from typer.core import TyperGroup
 
 # Typer vendors its own Click; commands and contexts are of its types, not the `click` package's.
 from typer._click.core import Command, Context
+from typer.core import TyperGroup
 
 #: command name -> (module, attribute): a command function, or a Typer app for a command group.
 COMMANDS: dict[str, tuple[str, str]] = {

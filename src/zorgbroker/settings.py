@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,10 +24,71 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home)
     #: The registry's database; SQLite under `home` when unset.
     database_url: str | None = None
+    #: Who acts, for the upload history and the NEN 7513 access log; the login name when unset.
+    user: str | None = None
+    #: Rows per statement or COPY chunk when the registry imports accepted records.
+    import_batch_rows: int = Field(default=100_000, ge=1)
+
+    # --- background processing (zorgbroker.jobs) ---
+    #: "inline": an upload is processed in the process that submits it (embedded default);
+    #: "procrastinate": it becomes a job for `zorgbroker worker` (needs PostgreSQL).
+    jobs: Literal["inline", "procrastinate"] = "inline"
+    #: A worker that has not signalled life for this long is taken for dead, and its job is
+    #: handed to another worker. Workers signal every third of it.
+    worker_stalled_seconds: float = Field(default=30.0, gt=0)
+
+    # --- e-mail when an upload finishes (zorgbroker.mail) ---
+    #: Send a notification when an upload is done or failed.
+    mail_enabled: bool = True
+    #: Sender address of the notifications.
+    mail_from: str = "zorgbroker@localhost"
+    #: Fallback recipients (comma-separated) when neither the uploader nor the organisation
+    #: has an address.
+    mail_to: str | None = None
+    #: Recipients per organisation, as JSON: {"01234567": "kwaliteit@example.nl"}.
+    mail_to_organisations: dict[str, str] = Field(default_factory=dict)
+    #: How often a worker retries mail that could not be sent.
+    mail_retry_seconds: float = Field(default=300.0, gt=0)
+    #: A larger Excel report is not attached; the mail says how to fetch it.
+    mail_attachment_max_bytes: int = Field(default=10_000_000, ge=0)
+    #: The SMTP server; without it, mail goes to the local mailbox folder under `home`.
+    smtp_host: str | None = None
+    #: Default: 465 with "ssl", 587 with "starttls", 25 with "none".
+    smtp_port: int | None = None
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @property
     def registry_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'registry.sqlite3'}"
+
+    @property
+    def mailbox_dir(self) -> Path:
+        """The embedded mailbox: every notification as an .eml file (when no SMTP server is set)."""
+        return self.home / "mailbox"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Notifications the SMTP server did not take yet; retried later."""
+        return self.home / "mail" / "outbox"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Uploaded files wait here while they are processed, and are removed afterwards."""
+        return self.home / "uploads"
+
+    @property
+    def actor(self) -> str:
+        if self.user:
+            return self.user
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):  # no login name, e.g. in a container without a passwd entry
+            return "onbekend"
 
 
 @cache

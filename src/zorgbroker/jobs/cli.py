@@ -1,0 +1,67 @@
+"""`zorgbroker worker`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from zorgbroker.intake.cli import fail_usage
+from zorgbroker.settings import get_settings
+
+#: The worker could not reach the database, or stopped on an error.
+EXIT_FAILED = 3
+
+
+def worker_command(
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            help="Aantal aanleveringen dat deze worker tegelijk verwerkt.",
+        ),
+    ] = 1,
+    until_empty: Annotated[
+        bool,
+        typer.Option(
+            "--until-empty", help="Stop zodra de wachtrij leeg is (bijvoorbeeld uit cron)."
+        ),
+    ] = False,
+) -> None:
+    """Verwerk aanleveringen uit de wachtrij op PostgreSQL; stoppen met Ctrl-C."""
+    from procrastinate.exceptions import ConnectorException
+    from psycopg import OperationalError
+
+    from zorgbroker.jobs.config import JobsConfigError, conninfo
+    from zorgbroker.jobs.worker import run_worker
+
+    settings = get_settings()
+    try:
+        conninfo(settings)
+    except JobsConfigError as exc:
+        raise fail_usage(exc.message) from None
+    err = Console(stderr=True)
+    if settings.jobs != "procrastinate":
+        err.print(
+            "Let op: ZORGBROKER_JOBS staat niet op 'procrastinate'; 'zorgbroker submit' zet dan "
+            "niets in de wachtrij.",
+            highlight=False,
+        )
+    # Procrastinate reports through the standard logging module; only ids go in its records.
+    level = (os.environ.get("ZORGBROKER_LOG_LEVEL") or "WARNING").upper()
+    logging.basicConfig(level=logging.getLevelNamesMapping().get(level, logging.WARNING))
+    err.print(f"Worker gestart ({concurrency} tegelijk); stoppen met Ctrl-C.", highlight=False)
+    try:
+        run_worker(settings, concurrency=concurrency, until_empty=until_empty)
+    except (OperationalError, ConnectorException) as exc:
+        err.print(
+            f"[bold red]Fout:[/] de database is niet bereikbaar ({type(exc).__name__}).",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_FAILED) from None
+    err.print("Worker gestopt.", highlight=False)

@@ -1,0 +1,107 @@
+"""The production job queue: Procrastinate on the registry's PostgreSQL database.
+
+A job names an upload and nothing else. Procrastinate hands each job to one worker at a time
+(its fetch takes the row under a lock that other workers skip). The job carries the lock
+"upload:<id>", and the queueing lock of the same name keeps a second job for an upload that is
+still waiting out of the queue.
+"""
+
+from __future__ import annotations
+
+import procrastinate
+import psycopg
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
+from procrastinate.schema import SchemaManager
+
+from zorgbroker.jobs.config import QueueUnavailable, conninfo
+from zorgbroker.jobs.run import run_upload_job
+from zorgbroker.logging import get_logger
+from zorgbroker.settings import Settings
+from zorgbroker.store.database import lock_key
+
+log = get_logger(__name__)
+
+TASK_NAME = "zorgbroker.process_upload"
+_SCHEMA_LOCK = lock_key("procrastinate-schema")
+_schema_ready: set[str] = set()
+#: A job that failed for want of infrastructure is tried again: 30 s, 60 s, 90 s, ... later.
+_RETRY = procrastinate.RetryStrategy(
+    max_attempts=5, wait=30, linear_wait=30, retry_exceptions={Exception}
+)
+
+
+class JobFailed(Exception):
+    """A job stopped on an unexpected error; the message names only the kind of error."""
+
+
+def job_lock(upload_id: int) -> str:
+    return f"upload:{upload_id}"
+
+
+def ensure_schema(settings: Settings) -> bool:
+    """Create Procrastinate's tables when they are missing; True when it did.
+
+    Safe when several workers start at once: they take turns under an advisory lock, and the
+    later ones find the tables there.
+    """
+    info = conninfo(settings)
+    if info in _schema_ready:
+        return False
+    created = False
+    with psycopg.connect(info, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+        try:
+            row = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
+            if row is None or row[0] is None:
+                with conn.transaction():
+                    conn.execute(SchemaManager.get_schema())
+                created = True
+                log.info("jobs.schema_created")
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
+    _schema_ready.add(info)
+    return created
+
+
+def make_app(settings: Settings, *, max_connections: int = 1) -> procrastinate.App:
+    """A Procrastinate app on the registry's database, knowing the upload task."""
+    connector = procrastinate.PsycopgConnector(
+        conninfo=conninfo(settings), min_size=1, max_size=max_connections
+    )
+    app = procrastinate.App(connector=connector)
+
+    @app.task(name=TASK_NAME, retry=_RETRY)
+    def process_upload_task(upload_id: int) -> None:
+        try:
+            run_upload_job(upload_id, settings=settings)
+        except Exception as exc:
+            # A failed upload is no exception (it is recorded and mailed); this is the
+            # infrastructure failing, e.g. the database gone. Procrastinate logs the exception
+            # with its traceback, and a database error's text can quote statement parameters:
+            # hand it only the kind of failure.
+            log.error("jobs.job_failed", upload=upload_id, error=type(exc).__name__)
+            raise JobFailed(type(exc).__name__) from None
+
+    return app
+
+
+def defer_upload(upload_id: int, *, settings: Settings) -> int | None:
+    """Queue the upload for a worker; the job's id, or None when it is queued already."""
+    lock = job_lock(upload_id)
+    try:
+        ensure_schema(settings)
+        with make_app(settings).open() as app:
+            job_id = app.configure_task(TASK_NAME, lock=lock, queueing_lock=lock).defer(
+                upload_id=upload_id
+            )
+    except AlreadyEnqueued:
+        log.info("jobs.already_queued", upload=upload_id)
+        return None
+    except (psycopg.Error, ConnectorException) as exc:
+        log.warning("jobs.queue_unavailable", upload=upload_id, error=type(exc).__name__)
+        raise QueueUnavailable(
+            f"aanlevering {upload_id} is ontvangen, maar kon niet in de wachtrij "
+            f"({type(exc).__name__}); de database is niet bereikbaar"
+        ) from None
+    log.info("jobs.deferred", upload=upload_id, job=job_id)
+    return job_id

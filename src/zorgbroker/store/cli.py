@@ -1,0 +1,256 @@
+"""`zorgbroker submit`, `uploads`, `report` and `devices`: the registry on the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from zorgbroker.intake.cli import EXIT_FILE_REJECTED, EXIT_OK, Format, emit, fail_usage, parse_today
+from zorgbroker.intake.report.summary import MODE_LABELS, format_count
+from zorgbroker.settings import get_settings
+from zorgbroker.store.models import FAILED
+from zorgbroker.store.uploads import (
+    UploadError,
+    UploadInfo,
+    list_uploads,
+    load_report,
+    submit_upload,
+)
+
+#: The upload could not be processed (a failure on the registry's side; it can be retried).
+EXIT_FAILED = 3
+
+
+class SubmitMode(StrEnum):
+    test = "test"
+    production = "production"
+
+
+class ListFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+#: Lists are printed at least this wide: a narrow terminal wraps lines, rather than squeezing
+#: a pseudonym or a date into unreadable columns.
+WIDE = 140
+
+_STATUS = {"queued": "in wachtrij", "processing": "bezig", "done": "verwerkt", "failed": "mislukt"}
+
+
+def submit_command(
+    file: Annotated[Path, typer.Argument(help="Het bestand (CSV, XLSX of ZIP) om aan te leveren.")],
+    dataset: Annotated[
+        str, typer.Option("--dataset", "-d", help="Naam van de dataset, zie 'zorgbroker datasets'.")
+    ],
+    organisation: Annotated[
+        str, typer.Option("--organisation", "-o", help="AGB-code van de aanleverende organisatie.")
+    ],
+    mode: Annotated[
+        SubmitMode,
+        typer.Option(
+            "--mode", "-m", help="test: alleen controleren; production: ook vergelijken en opslaan."
+        ),
+    ],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Vorm van het rapport.")] = (
+        Format.text
+    ),
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Schrijf het rapport naar dit bestand.")
+    ] = None,
+    today: Annotated[
+        str | None,
+        typer.Option(
+            "--peildatum", help="Datum (JJJJ-MM-DD) waartegen termijnen gelden; standaard vandaag."
+        ),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wacht op de verwerking en toon het rapport; met --no-wait (alleen met een "
+            "wachtrij) alleen het nummer van de aanlevering.",
+        ),
+    ] = True,
+) -> None:
+    """Lever een bestand aan: pseudonimisering, controle, en in productie vergelijking en opslag."""
+    from zorgbroker.jobs import (
+        JobsConfigError,
+        QueueUnavailable,
+        check_settings,
+        dispatch,
+        processes_in_background,
+        wait_for_upload,
+    )
+
+    settings = get_settings()
+    try:
+        check_settings(settings)
+    except JobsConfigError as exc:
+        raise fail_usage(exc.message) from None
+    queued = processes_in_background(settings)
+    if not wait and not queued:
+        raise fail_usage(
+            "--no-wait kan alleen met een wachtrij (ZORGBROKER_JOBS=procrastinate); "
+            "zonder wachtrij wordt de aanlevering meteen hier verwerkt"
+        )
+    try:
+        upload_id = submit_upload(
+            file,
+            dataset=dataset,
+            organisation=organisation,
+            mode=mode.value,  # type: ignore[arg-type]
+            settings=settings,
+            today=parse_today(today),
+        )
+    except UploadError as exc:
+        raise fail_usage(exc.message) from None
+    err = Console(stderr=True)
+    try:
+        dispatch(upload_id, settings=settings)
+    except QueueUnavailable as exc:
+        err.print(Text(f"Fout: {exc.message}", style="bold red"))
+        raise typer.Exit(EXIT_FAILED) from None
+    if queued:
+        err.print(f"Aanlevering {upload_id} staat in de wachtrij.", highlight=False)
+    if not wait:
+        print(upload_id)
+        raise typer.Exit(EXIT_OK)
+    if queued:
+        err.print("Wachten op een worker ('zorgbroker worker'); Ctrl-C stopt het wachten.")
+    info = wait_for_upload(upload_id, settings=settings)
+    if info.status == FAILED:
+        err.print(Text(f"Aanlevering {upload_id} is niet verwerkt: {info.error}", style="bold red"))
+        raise typer.Exit(EXIT_FAILED)
+    report = load_report(settings, upload_id)
+    err.print(f"Aanlevering {upload_id} verwerkt.", highlight=False)
+    emit(report, fmt, output, file)
+    raise typer.Exit(EXIT_FILE_REJECTED if report.file_rejected else EXIT_OK)
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else format_count(value)
+
+
+def _uploads_table(uploads: list[UploadInfo]) -> Table:
+    table = Table(title="Aanleveringen", box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in ("nr", "datum", "organisatie", "dataset", "bestand", "modus", "status"):
+        table.add_column(header, overflow="fold")
+    for header in ("records", "afgewezen", "geaccepteerd"):
+        table.add_column(header, justify="right")
+    for u in uploads:
+        table.add_row(
+            str(u.id),
+            u.submitted_at.astimezone().strftime("%d-%m-%Y %H:%M"),
+            u.organisation,
+            Text(u.dataset),
+            Text(u.file_name),
+            MODE_LABELS.get(u.mode, u.mode),
+            _STATUS.get(u.status, u.status),
+            _count(u.records),
+            _count(u.rejected),
+            _count(u.accepted),
+        )
+    return table
+
+
+def uploads_command(
+    organisation: Annotated[
+        str | None, typer.Option("--organisation", "-o", help="Alleen van deze AGB-code.")
+    ] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Vorm van de lijst.")] = (
+        ListFormat.text
+    ),
+) -> None:
+    """Toon eerdere aanleveringen, nieuwste eerst."""
+    uploads = list_uploads(get_settings(), organisation=organisation)
+    if fmt is ListFormat.json:
+        json.dump([u.as_json() for u in uploads], sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return
+    if not uploads:
+        Console().print("Nog geen aanleveringen.")
+        return
+    Console(width=max(Console().width, WIDE)).print(_uploads_table(uploads))
+
+
+def report_command(
+    upload_id: Annotated[int, typer.Argument(help="Nummer van de aanlevering, zie 'uploads'.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Vorm van het rapport.")] = (
+        Format.text
+    ),
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Schrijf het rapport naar dit bestand.")
+    ] = None,
+) -> None:
+    """Toon het rapport van een eerdere aanlevering opnieuw."""
+    try:
+        report = load_report(get_settings(), upload_id)
+    except UploadError as exc:
+        raise fail_usage(exc.message) from None
+    emit(report, fmt, output, Path(f"aanlevering-{upload_id}"))
+    raise typer.Exit(EXIT_FILE_REJECTED if report.file_rejected else EXIT_OK)
+
+
+def devices_command(
+    udi_di: Annotated[
+        str | None, typer.Option("--udi-di", help="UDI-DI (GTIN-14) van het devicemodel.")
+    ] = None,
+    serial: Annotated[
+        str | None, typer.Option("--serial", help="Serienummer van een generator of lead.")
+    ] = None,
+    on_behalf_of: Annotated[
+        str,
+        typer.Option(
+            "--on-behalf-of", help="Namens wie de opvraging gebeurt (komt in het toegangslog)."
+        ),
+    ] = "register",
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Vorm van de lijst.")] = (
+        ListFormat.text
+    ),
+) -> None:
+    """Welke pseudoniemen en centra dragen dit device nu? (Geëxplanteerde niet.) Wordt gelogd."""
+    from zorgbroker.store.devices import DeviceQuery, find_carriers
+
+    if not udi_di and not serial:
+        raise fail_usage("geef --udi-di of --serial")
+    settings = get_settings()
+    carriers = find_carriers(
+        settings,
+        DeviceQuery(udi_di=udi_di, serial=serial),
+        actor=settings.actor,
+        on_behalf_of=on_behalf_of,
+    )
+    if fmt is ListFormat.json:
+        out = carriers.with_columns(pl.col("since").dt.to_string("%Y-%m-%d"))
+        json.dump(out.to_dicts(), sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return
+    if carriers.height == 0:
+        Console().print("Niemand draagt dit device volgens de registratie.")
+        return
+    table = Table(title="Dragers van het device")
+    for header in ("dataset", "pseudoniem", "centrum", "serienummer", "veld", "UDI-DI", "sinds"):
+        table.add_column(header)
+    for row in carriers.iter_rows():
+        dataset, pseudonym, centre, serial_no, field_name, model, since = row
+        table.add_row(
+            dataset,
+            pseudonym,
+            centre or "",
+            Text(serial_no),
+            field_name,
+            model or "",
+            since.strftime("%d-%m-%Y") if since else "",
+        )
+    Console(width=max(Console().width, WIDE)).print(table)

@@ -1,0 +1,144 @@
+"""All or nothing: a killed import leaves no records behind and a retry completes; the same file
+submitted twice at once is stored once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.store.conftest import TODAY, Registry, nhr_row, valid_bsns
+from zorgbroker.intake.report.model import Report, Stored
+from zorgbroker.store.crash_point import PAUSE_ENV
+from zorgbroker.store.uploads import get_upload, process_upload, submit_upload
+
+
+def many_rows(count: int) -> list[dict[str, str]]:
+    """`count` first implants of different patients with devices of their own."""
+    return [
+        nhr_row(bsn=bsn, serienummer=f"GEN{i:07d}", lead1_serienummer=f"LA{i:07d}",
+                lead2_serienummer=f"LB{i:07d}")
+        for i, bsn in enumerate(valid_bsns(count))
+    ]  # fmt: skip
+
+
+def test_two_simultaneous_submits_of_one_file_store_it_once(registry: Registry):
+    path = registry.nhr_file(many_rows(200))
+    start = threading.Barrier(2)
+    results: list[tuple[int, Report]] = []
+    errors: list[BaseException] = []
+
+    def submit() -> None:
+        try:
+            start.wait()
+            upload_id = submit_upload(
+                path,
+                dataset="nhr-pmicd",
+                organisation="01234567",
+                mode="production",
+                settings=registry.settings,
+                today=TODAY,
+            )
+            results.append((upload_id, process_upload(upload_id, settings=registry.settings)))
+        except BaseException as exc:  # reported below, in the test's own thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert registry.held().height == 200
+    stored = sorted((r.stored for _, r in results), key=lambda s: (s.new, s.unchanged))
+    if results[0][0] == results[1][0]:  # the second submit joined the first upload
+        assert stored == [Stored(new=200), Stored(new=200)]
+    else:  # or came after it and found everything there already
+        assert stored == [Stored(unchanged=200), Stored(new=200)]
+
+
+def _wait_for(path: Path, process: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if process.poll() is not None:
+            _, err = process.communicate()
+            pytest.fail(f"the import ended before its pause point:\n{err.decode()[-2000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the import never reached its pause point")
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_an_import_killed_midway_leaves_nothing_and_a_retry_completes(
+    registry: Registry, tmp_path: Path
+):
+    path = registry.nhr_file(many_rows(3000))
+    pause = tmp_path / "pause"
+    env = {**os.environ, PAUSE_ENV: str(pause), "ZORGBROKER_IMPORT_BATCH_ROWS": "500"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from zorgbroker.cli import main; main()", "submit", str(path),
+         "--dataset", "nhr-pmicd", "--organisation", "01234567", "--mode", "production",
+         "--peildatum", TODAY.isoformat()],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_for(Path(f"{pause}.reached"), process, seconds=300)
+        written = int(Path(f"{pause}.reached").read_text())
+        assert 0 < written < 3000  # inside the import: part of the records written, uncommitted
+        assert registry.held().height == 0  # nobody else sees them
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    assert registry.held().height == 0
+    engine_upload = get_upload(_engine(registry), 1)
+    assert engine_upload is not None
+    assert engine_upload.status == "processing"  # what a dead worker leaves: a retryable upload
+    assert engine_upload.stored_file is not None
+    assert (registry.settings.home / engine_upload.stored_file).is_file()
+
+    report = process_upload(1, settings=registry.settings)
+
+    assert report.stored == Stored(new=3000)
+    assert registry.held().height == 3000
+    done = get_upload(_engine(registry), 1)
+    assert done is not None and done.status == "done" and done.stored_file is None
+    assert not (registry.settings.home / engine_upload.stored_file).exists()
+    assert process_upload(1, settings=registry.settings).stored == Stored(new=3000)
+    assert registry.held().height == 3000
+
+
+def _engine(registry: Registry):  # type: ignore[no-untyped-def]
+    from zorgbroker.store.registry_db import open_registry
+
+    return open_registry(registry.settings)
+
+
+def test_a_failed_upload_is_marked_failed_and_can_be_processed_again(registry: Registry):
+    upload_id = submit_upload(registry.nhr_file([nhr_row()]), dataset="nhr-pmicd",
+                              organisation="01234567", mode="production",
+                              settings=registry.settings, today=TODAY)  # fmt: skip
+    # The TTP's folder is unusable: pseudonymisation fails, the upload fails, nothing is stored.
+    ttp = registry.settings.home / "ttp"
+    ttp.parent.mkdir(parents=True, exist_ok=True)
+    ttp.write_text("geen map")
+    from zorgbroker.store.uploads import ProcessingFailed
+
+    with pytest.raises(ProcessingFailed) as failure:
+        process_upload(upload_id, settings=registry.settings)
+    assert "opnieuw" in failure.value.message
+    info = get_upload(_engine(registry), upload_id)
+    assert info is not None and info.status == "failed" and info.error
+    assert registry.held().height == 0
+
+    ttp.unlink()
+    report = process_upload(upload_id, settings=registry.settings)
+    assert report.stored == Stored(new=1)

@@ -1,0 +1,136 @@
+"""`zorgbroker submit`, `uploads`, `report` and `devices` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from tests.store.conftest import AGB, OTHER_AGB, Registry, explant, nhr_row
+from zorgbroker.cli import app
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def submit(registry: Registry, path: str, *extra: str) -> tuple[int, str, str]:
+    return run("submit", path, "--dataset", "nhr-pmicd", "--organisation", AGB,
+               "--peildatum", "2026-11-22", *extra)  # fmt: skip
+
+
+def test_production_submit_prints_the_contract_json_with_stored(registry: Registry):
+    path = str(registry.nhr_file([nhr_row()]))
+
+    code, out, _ = submit(registry, path, "--mode", "production", "--format", "json")
+
+    assert code == 0
+    document = json.loads(out)
+    assert document["mode"] == "production"
+    assert document["summary"]["stored"] == {"new": 1, "updated": 0, "unchanged": 0}
+    assert document["summary"]["accepted"] == 1
+
+
+def test_test_submit_checks_but_stores_no_records(registry: Registry):
+    path = str(registry.nhr_file([nhr_row()]))
+
+    code, out, _ = submit(registry, path, "--mode", "test", "--format", "json")
+
+    assert code == 0
+    document = json.loads(out)
+    assert document["mode"] == "test"
+    assert "stored" not in document["summary"]
+    assert registry.held().height == 0
+    listed = json.loads(run("uploads", "--format", "json")[1])
+    assert [(u["mode"], u["status"], u["records"]) for u in listed] == [("test", "done", 1)]
+
+
+def test_a_rejected_file_exits_1_and_stores_nothing(registry: Registry):
+    path = registry.folder / "leeg.csv"
+    path.write_bytes(b"")
+
+    code, out, _ = submit(registry, str(path), "--mode", "production", "--format", "json")
+
+    assert code == 1
+    document = json.loads(out)
+    assert document["summary"]["file_rejected"] is True
+    assert document["summary"]["stored"] == {"new": 0, "updated": 0, "unchanged": 0}
+
+
+def test_usage_errors_exit_2_with_a_dutch_message(registry: Registry):
+    path = str(registry.nhr_file([nhr_row()]))
+
+    code, _, err = run("submit", path, "--dataset", "nhr-pmicd", "--organisation", "12",
+                       "--mode", "production")  # fmt: skip
+    assert code == 2
+    assert "geen AGB-code" in err
+    code, _, err = run("submit", path, "--dataset", "bestaat-niet", "--organisation", AGB,
+                       "--mode", "production")  # fmt: skip
+    assert code == 2
+    code, _, err = run("report", "999")
+    assert code == 2
+    assert "bestaat niet" in err
+
+
+def test_uploads_lists_history_per_organisation_and_report_prints_it_again(registry: Registry):
+    first = str(registry.nhr_file([nhr_row()]))
+    other = str(registry.nhr_file([nhr_row(centrum_agb=OTHER_AGB)]))
+    submit(registry, first, "--mode", "production")
+    run("submit", other, "--dataset", "nhr-pmicd", "--organisation", OTHER_AGB,
+        "--mode", "test", "--peildatum", "2026-11-22")  # fmt: skip
+
+    everything = json.loads(run("uploads", "--format", "json")[1])
+    mine = json.loads(run("uploads", "--organisation", AGB, "--format", "json")[1])
+
+    assert [u["organisation"] for u in everything] == [OTHER_AGB, AGB]
+    assert [(u["id"], u["mode"], u["records"], u["accepted"], u["rejected"]) for u in mine] == [
+        (1, "production", 1, 1, 0)
+    ]
+    assert mine[0]["stored"] == {"new": 1, "updated": 0, "unchanged": 0}
+    code, text, _ = run("uploads")
+    assert code == 0
+    assert "productie" in text and "verwerkt" in text
+    code, out, _ = run("report", "1", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["summary"]["stored"]["new"] == 1
+    code, text, _ = run("report", "1")
+    assert code == 0
+    assert "Kwaliteitsrapport" in text
+
+
+def test_devices_lists_carriers_without_the_explanted_and_logs_the_access(registry: Registry):
+    b = nhr_row(bsn="123456782", serienummer="XYZ98765", lead1_serienummer="L9001",
+                lead2_serienummer="L9002", centrum_agb=AGB)  # fmt: skip
+    registry.submit([nhr_row(), b])
+    registry.submit([explant()])  # patient A's device comes out
+
+    code, out, _ = run("devices", "--udi-di", "00614141999996", "--format", "json",
+                       "--on-behalf-of", "IGJ terugroepactie")  # fmt: skip
+
+    assert code == 0
+    carriers = json.loads(out)
+    held = registry.held()
+    b_pseudonym = held.filter(held["serienummer"] == "XYZ98765")["bsn"][0]
+    assert [(c["pseudonym"], c["centre"], c["serial"], c["model"]) for c in carriers] == [
+        (b_pseudonym, AGB, "XYZ98765", "00614141999996")
+    ]
+    logged = registry.scalar(
+        "SELECT COUNT(*) FROM access_log WHERE action = 'implantaat-opvraging' "
+        f"AND subject = '{b_pseudonym}' AND on_behalf_of = 'IGJ terugroepactie'"
+    )
+    assert logged == 1
+    code, out, _ = run("devices", "--serial", "L1234", "--format", "json")
+    assert json.loads(out) == []  # the explant named this lead too
+    assert (
+        registry.scalar(
+            "SELECT COUNT(*) FROM access_log WHERE subject IS NULL AND detail = 'serienummer=L1234'"
+        )
+        == 1
+    )
+    code, text, _ = run("devices", "--serial", "XYZ98765")
+    assert code == 0
+    assert "XYZ98765" in text
+    code, _, err = run("devices")
+    assert "--udi-di" in err
+    assert code == 2

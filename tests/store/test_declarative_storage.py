@@ -1,0 +1,105 @@
+"""The storage follows the specifications: a new registry is a YAML file, a newer version's extra
+field becomes a column, and the indexes are those the comparisons look up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from tests.store.conftest import TODAY, Registry
+from zorgbroker.intake.report.model import Stored
+from zorgbroker.intake.spec import FieldSpec, load_dataset
+from zorgbroker.store import data_tables
+from zorgbroker.store.layout import build_layout, layout_for
+from zorgbroker.store.registry_db import open_registry
+from zorgbroker.store.uploads import process_upload, submit_upload
+
+MINI_SPEC = """
+dataset: mini-register
+version: "2026.1"
+title: Een registratie die alleen als YAML bestaat
+registry: mini
+tables:
+  - name: main
+    main: true
+    identity: [bsn, datum, soort]
+    fields:
+      - {name: bsn, required: true, normalise: bsn, pattern: '^\\d{9}$', identifying: pseudonymise}
+      - {name: datum, type: date, required: true}
+      - {name: soort, required: true}
+      - {name: score, type: integer, required: true}
+comparisons:
+  - code: TW-901
+    kind: same_subject_same_date_other_content
+    field: datum
+    params: {subject: bsn, date: datum}
+update: {identical: unchanged, changed: replace_record}
+messages:
+  TW-901: {nl: "Zelfde persoon, zelfde dag, andere meting", en: "Same person, same day"}
+"""
+
+
+@pytest.fixture
+def mini_registry(registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
+    folder = tmp_path / "datasets" / "mini-register"
+    folder.mkdir(parents=True)
+    (folder / "spec.yaml").write_text(MINI_SPEC, encoding="utf-8")
+    monkeypatch.setenv("ZORGBROKER_DATASETS", str(folder.parent))
+    return registry
+
+
+def _submit(registry: Registry, rows: list[str]) -> object:
+    path = registry.folder / f"mini-{len(rows)}-{rows[0][:3]}.csv"
+    path.write_text("bsn;datum;soort;score\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    upload_id = submit_upload(
+        path, dataset="mini-register", organisation="01234567",
+        mode="production", settings=registry.settings, today=TODAY,
+    )  # fmt: skip
+    return process_upload(upload_id, settings=registry.settings)
+
+
+def test_a_registry_that_is_only_a_yaml_file_stores_and_compares(mini_registry: Registry):
+    first = _submit(mini_registry, ["111222333;2026-11-01;A;5", "123456782;2026-11-01;A;7"])
+    again = _submit(mini_registry, ["111222333;2026-11-01;A;6", "111222333;2026-11-01;B;1"])
+
+    assert first.stored == Stored(new=2)  # type: ignore[attr-defined]
+    assert again.stored == Stored(new=1, updated=1)  # type: ignore[attr-defined]
+    rows = again.messages.select("record", "field", "code").rows()  # type: ignore[attr-defined]
+    assert rows == [(2, "datum", "TW-901")]
+    held = mini_registry.held("mini-register")
+    assert sorted(held["score"].to_list()) == [1, 6, 7]
+    assert held["bsn"].str.starts_with("zb1:mini:").all()
+
+
+def test_a_field_a_newer_version_adds_becomes_a_column(registry: Registry):
+    spec = load_dataset("parabench-mi")
+    main = spec.main_table
+    extra = FieldSpec(name="wachttijd_dagen", type="integer")
+    newer = spec.model_copy(update={
+        "version": "2027.1",
+        "tables": [main.model_copy(update={"fields": [*main.fields, extra]})],
+    })  # fmt: skip
+    engine = open_registry(registry.settings)
+    layout = build_layout(newer).main
+
+    with engine.begin() as conn:
+        data_tables.sync(conn, layout)
+        columns = {c["name"]: c for c in inspect(conn).get_columns(layout.sql_name)}
+
+    assert "wachttijd_dagen" in columns
+    assert "omzet_eur" in columns  # the columns of the older version stay
+    data_tables.table_for(layout_for("parabench-mi").main)  # back to the shipped shape
+
+
+def test_indexes_are_what_the_comparisons_look_up(registry: Registry):
+    engine = open_registry(registry.settings)
+    layout = layout_for("nhr-pmicd").main
+    with engine.connect() as conn:
+        indexed = {tuple(ix["column_names"]) for ix in inspect(conn).get_indexes(layout.sql_name)}
+    assert indexed == {
+        ("bsn", "procedure_datum"),  # TW-301, TW-302 and the identity (within a patient)
+        ("serienummer",), ("lead1_serienummer",), ("lead2_serienummer",),
+        ("lead3_serienummer",), ("lead4_serienummer",),  # TF-301, TF-302
+    }  # fmt: skip
