@@ -14,10 +14,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 
 from zorgbroker.intake.checks.engine import CheckOutcome
-from zorgbroker.intake.report.json_report import write_json
 from zorgbroker.intake.report.model import Report
 from zorgbroker.intake.report.text_report import render_text
-from zorgbroker.intake.report.xlsx_report import write_xlsx
 from zorgbroker.intake.spec import SpecError, available
 
 #: Files smaller than this are checked too fast for a progress bar to be worth drawing.
@@ -96,12 +94,17 @@ def emit(report: Report, fmt: Format, output: Path | None, source: Path) -> None
                 with output.open("w", encoding="utf-8") as handle:
                     render_text(report, Console(file=handle, width=120, force_terminal=False))
         case Format.json:
+            from zorgbroker.intake.report.json_report import write_json
+
             if output is None:
                 write_json(report, sys.stdout)
                 sys.stdout.write("\n")
             else:
                 write_json(report, output)
         case Format.xlsx:
+            # XlsxWriter is only loaded when an Excel report is asked for.
+            from zorgbroker.intake.report.xlsx_report import write_xlsx
+
             target = output or Path.cwd() / f"{source.stem}-rapport.xlsx"
             write_xlsx(report, target)
             Console(stderr=True).print(f"Excel-rapport geschreven naar {target}", highlight=False)

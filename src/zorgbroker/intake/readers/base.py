@@ -23,7 +23,8 @@ class Limits:
     #: Largest total uncompressed size of a ZIP archive, and largest ratio (BF-007 above).
     max_unpacked_bytes: int = 8 * 1024**3
     max_compression_ratio: int = 200
-    #: Largest single field, in bytes; longer ones are cut for checking and flagged by the engine.
+    #: Largest single field, in bytes; longer ones are flagged by the engine (F-005). CSV readers
+    #: pass them on whole and bound memory by the record size instead (see readers/csv_table.py).
     max_field_bytes: int = 1024 * 1024
     #: Rows per batch handed to the engine; bounds memory for large files.
     batch_rows: int = 500_000
@@ -32,11 +33,21 @@ class Limits:
 class ReadError(Exception):
     """The file cannot be read as a table at all: the whole file is rejected."""
 
-    def __init__(self, code: str, message: str, *, table: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        table: str | None = None,
+        info: FileInfo | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code  # e.g. "BF-001"
         self.message = message  # Dutch, one line, no file content
         self.table = table
+        #: What is known about the rejected file (name, sha256, size, format), so a report can
+        #: still describe it; set by `open_upload` whenever the file could be opened at all.
+        self.info = info
 
 
 @dataclass(frozen=True)
@@ -50,11 +61,19 @@ class Table(Protocol):
     name: str
     #: Column names exactly as in the file's header (stripped of surrounding white space).
     header: list[str]
+    #: Progress of `batches()` in bytes of this table's source (for a progress bar): how far it
+    #: has read, out of how many. Both count the same bytes; `bytes_read` ends at `bytes_total`.
+    bytes_read: int
+    bytes_total: int
 
     def batches(self) -> Iterator[pl.DataFrame]:
         """Data rows as frames whose columns are all pl.String, named as `header`.
 
         Empty cells are null. Batches are at most `Limits.batch_rows` rows.
+
+        Raises `ReadError` when a problem only shows up while streaming (a malformed row
+        halfway through a large file, an archive member that unpacks larger than it declared):
+        the whole file is then rejected, just as if `open_upload` had raised it.
         """
         ...
 
@@ -66,5 +85,10 @@ class Upload:
     #: named by file name without ".csv"; sheets of a multi-table XLSX by sheet name.
     tables: dict[str, Table]
     warnings: list[FileWarning] = field(default_factory=list)
-    #: Bytes read so far, for a progress bar (readers update it as they go).
+    #: Total bytes the tables will read (the sum of their `bytes_total`), for a progress bar.
     progress_total: int = 0
+
+    @property
+    def progress_done(self) -> int:
+        """Bytes read so far over all tables (readers update it as batches are yielded)."""
+        return sum(table.bytes_read for table in self.tables.values())
