@@ -106,25 +106,30 @@ class Pseudonymiser:
 
     def stage1(self, bsn: pl.Series) -> pl.Series:
         """Stage-1 pseudonyms of raw BSNs; null where missing or failing the eleven-test."""
-        return stage1(normalise_bsn(bsn), key=self._source_key, label=BSN_LABEL)
+        return self._stage1_of_normal(normalise_bsn(bsn))
+
+    def _stage1_of_normal(self, normal: pl.Series) -> pl.Series:
+        return stage1(normal, key=self._source_key, label=BSN_LABEL)
 
     def seal(self, bsn: pl.Series, p1: pl.Series) -> pl.Series | None:
         """Sealed BSNs for the TTP's re-identification store (production, re-identifiable
         registries only); None otherwise."""
+        return self._seal_normal(normalise_bsn(bsn), p1)
+
+    def _seal_normal(self, normal: pl.Series, p1: pl.Series) -> pl.Series | None:
         if self.mode != "production" or not is_reidentifiable(self.registry):
             return None
         if self._seal_public_key is None:
             self._seal_public_key = self.ttp.seal_public_key()
-        return seal_bsns(
-            normalise_bsn(bsn), p1, ttp_public_key=self._seal_public_key, registry=self.registry
-        )
+        return seal_bsns(normal, p1, ttp_public_key=self._seal_public_key, registry=self.registry)
 
     def pseudonymise(self, bsn: pl.Series) -> pl.Series:
         """Final pseudonyms of raw BSNs, row for row; null where the BSN is missing or fails the
         eleven-test (the engine reports those rows)."""
-        p1 = self.stage1(bsn)
+        normal = normalise_bsn(bsn)  # once, for stage 1 and sealing alike
+        p1 = self._stage1_of_normal(normal)
         return self.ttp.pseudonymise(
-            self.registry, p1, source=self.source, sealed=self.seal(bsn, p1)
+            self.registry, p1, source=self.source, sealed=self._seal_normal(normal, p1)
         ).alias(bsn.name)
 
     def pseudonymise_text(self, values: pl.Series, *, label: str) -> pl.Series:

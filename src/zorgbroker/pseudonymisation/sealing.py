@@ -80,23 +80,40 @@ class SealOpener:
         registry_bytes = registry.encode()
         sivs: dict[str, AESSIV] = {}
         out: list[bytes] = []
+        append = out.append
         p1s = p1_hex.str.decode("hex").to_list()
-        for position, (tag, public, cipher, p1) in enumerate(
-            zip(tags.to_list(), publics.to_list(), ciphers.to_list(), p1s, strict=True)
+        tag_ok = (tags == SEAL_PREFIX).fill_null(False).to_list()
+        # Decoded in one vectorised pass; a value Polars cannot decode (null) takes the slow path
+        # below, so what opens is exactly what `base64.b64decode` would let through.
+        decoded = ciphers.str.decode("base64", strict=False).to_list()
+        last_public: str | None = None
+        siv: AESSIV | None = None
+        for position, (ok, public, cipher, raw, p1) in enumerate(
+            zip(tag_ok, publics.to_list(), ciphers.to_list(), decoded, p1s, strict=True)
         ):
-            if tag != SEAL_PREFIX or public is None or cipher is None or p1 is None:
+            if not ok or public is None or cipher is None or p1 is None:
                 raise SealError(position)
-            siv = sivs.get(public)
-            if siv is None:
-                try:
-                    ephemeral = base64.b64decode(public, validate=True)
-                    shared = self.private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral))
-                except (ValueError, binascii.Error):
-                    raise SealError(position) from None
-                siv = AESSIV(_seal_key(shared, registry, ephemeral, recipient))
-                sivs[public] = siv
+            if public != last_public:  # one ephemeral key per upload: nearly always the same
+                siv = sivs.get(public)
+                if siv is None:
+                    siv = self._cipher_for(public, registry, recipient, position)
+                    sivs[public] = siv
+                last_public = public
+            assert siv is not None
             try:
-                out.append(siv.decrypt(base64.b64decode(cipher), [registry_bytes, p1]))
+                append(
+                    siv.decrypt(
+                        base64.b64decode(cipher) if raw is None else raw, [registry_bytes, p1]
+                    )
+                )
             except (InvalidTag, ValueError, binascii.Error):
                 raise SealError(position) from None
         return out
+
+    def _cipher_for(self, public: str, registry: str, recipient: bytes, position: int) -> AESSIV:
+        try:
+            ephemeral = base64.b64decode(public, validate=True)
+            shared = self.private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral))
+        except (ValueError, binascii.Error):
+            raise SealError(position) from None
+        return AESSIV(_seal_key(shared, registry, ephemeral, recipient))
