@@ -186,9 +186,14 @@ def prepare(
 
 def rejected_flag(plan: p.TablePlan) -> pl.Expr:
     """True for a record with a message of a rejecting class (F or TF)."""
-    flags: list[pl.Expr] = [
-        pl.col(p.msg_col(f.name)).str.starts_with("F-").fill_null(False) for f in plan.fields
-    ]
+    flags: list[pl.Expr] = []
+    for f in plan.fields:
+        rejecting = [
+            p.code_index(f, code)
+            for code in p.field_codes(f)
+            if code.split("-")[0] in REJECTING_CLASSES
+        ]
+        flags.append(pl.col(p.msg_col(f.name)).is_in(rejecting).fill_null(False))
     flags += [
         pl.col(p.rule_col(r.index))
         for r in plan.rules
@@ -226,7 +231,11 @@ def extract_messages(
             small.filter(pl.col(p.msg_col(f.name)).is_not_null()).select(
                 pl.col(p.ROW).alias("record"),
                 pl.lit(f.name, dtype=pl.String).alias("field"),
-                pl.col(p.msg_col(f.name)).alias("code"),
+                pl.col(p.msg_col(f.name))
+                .replace_strict(
+                    {p.code_index(f, c): c for c in p.field_codes(f)}, return_dtype=pl.String
+                )
+                .alias("code"),
                 value_of(f.name).alias("value"),
                 pl.lit(k, dtype=pl.Int32).alias("__order"),
             )
@@ -591,7 +600,10 @@ def _check_references(
             msg.is_null() & text.is_not_null() & ~text.is_in(keys.drop_nulls().unique().implode())
         )
         frame = frame.with_columns(
-            pl.when(broken).then(pl.lit(ref.code)).otherwise(msg).alias(msg.meta.output_name())
+            pl.when(broken)
+            .then(pl.lit(p.code_index(f, ref.code), dtype=pl.UInt8))
+            .otherwise(msg)
+            .alias(p.msg_col(f.name))
         )
     return frame.with_columns(rejected_flag(plan).alias("__rejected"))
 

@@ -282,8 +282,26 @@ def typed_expr(f: FieldSpec, date_format: str) -> pl.Expr:
     return text.alias(f.name)
 
 
+def field_codes(f: FieldSpec) -> list[str]:
+    """Every code a field's own checks can give it, in a fixed order.
+
+    A field's message column holds the 1-based position of its code in this list (a small
+    integer, far cheaper per record than a string); codes are looked up only for the few records
+    that have a message.
+    """
+    codes = [f.missing_code, f.format_code, f.length_code, f.codes_code, f.range_code]
+    codes.append(f.unique_code)
+    if f.references is not None:
+        codes.append(f.references.code)
+    return list(dict.fromkeys(codes))
+
+
+def code_index(f: FieldSpec, code: str) -> int:
+    return field_codes(f).index(code) + 1
+
+
 def field_message_expr(f: FieldSpec, spec: DatasetSpec, required_when: pl.Expr | None) -> pl.Expr:
-    """The one code a field gets (the first check it fails), or null."""
+    """The index (see `field_codes`) of the one code a field gets, the first check it fails."""
     text = pl.col(text_col(f.name))
     typed = pl.col(f.name)
     present = text.is_not_null()
@@ -296,12 +314,15 @@ def field_message_expr(f: FieldSpec, spec: DatasetSpec, required_when: pl.Expr |
         branches.append((present & typed.is_null(), f.format_code))
     if f.pattern:
         branches.append((present & ~text.str.contains(f.pattern), f.format_code))
-    max_length = f.max_length if f.max_length is not None else DEFAULT_MAX_LENGTH
-    length = text.str.len_chars()
-    too_long = length > max_length
-    if f.min_length is not None:
-        too_long = too_long | (length < f.min_length)
-    branches.append((present & too_long, f.length_code))
+    if f.max_length is None and f.min_length is None:
+        # The default cap only bounds hostile input, so bytes (cheap to count) will do.
+        branches.append((present & (text.str.len_bytes() > DEFAULT_MAX_LENGTH), f.length_code))
+    else:
+        length = text.str.len_chars()
+        wrong_length = length > (f.max_length if f.max_length is not None else DEFAULT_MAX_LENGTH)
+        if f.min_length is not None:
+            wrong_length = wrong_length | (length < f.min_length)
+        branches.append((present & wrong_length, f.length_code))
     if f.codes is not None:
         branches.append((present & ~text.is_in(list(_codes(f, spec))), f.codes_code))
     out_of_range = pl.lit(False)
@@ -313,12 +334,15 @@ def field_message_expr(f: FieldSpec, spec: DatasetSpec, required_when: pl.Expr |
         branches.append((out_of_range.fill_null(False), f.range_code))
     if f.unique:
         branches.append((present & text.is_duplicated(), f.unique_code))
-    # The first failing check wins: each branch yields its code or null, and coalesce keeps the
-    # first code in check order.
-    codes = [pl.when(cond.fill_null(False)).then(pl.lit(code)) for cond, code in branches]
-    if not codes:
-        return pl.lit(None, dtype=pl.String).alias(msg_col(f.name))
-    return pl.coalesce(codes).alias(msg_col(f.name))
+    # The first failing check wins: each branch yields its code's index or null, and coalesce
+    # keeps the first in check order.
+    indexes = [
+        pl.when(cond.fill_null(False)).then(pl.lit(code_index(f, code), dtype=pl.UInt8))
+        for cond, code in branches
+    ]
+    if not indexes:
+        return pl.lit(None, dtype=pl.UInt8).alias(msg_col(f.name))
+    return pl.coalesce(indexes).alias(msg_col(f.name))
 
 
 def detect_date_format(frame: pl.DataFrame, date_fields: list[str]) -> str:
