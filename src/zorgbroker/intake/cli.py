@@ -110,27 +110,32 @@ def emit(report: Report, fmt: Format, output: Path | None, source: Path) -> None
             Console(stderr=True).print(f"Excel-rapport geschreven naar {target}", highlight=False)
 
 
+#: Options shared by `check` and `submit`, declared once.
+DatasetOption = Annotated[
+    str, typer.Option("--dataset", "-d", help="Naam van de dataset, zie 'zorgbroker datasets'.")
+]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Vorm van het rapport.")]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", help="Schrijf het rapport naar dit bestand.")
+]
+TodayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--peildatum", help="Datum (JJJJ-MM-DD) waartegen termijnen gelden; standaard vandaag."
+    ),
+]
+
+
 def check_command(
     file: Annotated[Path, typer.Argument(help="Het bestand (CSV, XLSX of ZIP) om te controleren.")],
-    dataset: Annotated[
-        str, typer.Option("--dataset", "-d", help="Naam van de dataset, zie 'zorgbroker datasets'.")
-    ],
+    dataset: DatasetOption,
     organisation: Annotated[
         str | None,
         typer.Option("--organisation", "-o", help="AGB-code van de aanleverende organisatie."),
     ] = None,
-    fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="Vorm van het rapport.")
-    ] = Format.text,
-    output: Annotated[
-        Path | None, typer.Option("--output", help="Schrijf het rapport naar dit bestand.")
-    ] = None,
-    today: Annotated[
-        str | None,
-        typer.Option(
-            "--peildatum", help="Datum (JJJJ-MM-DD) waartegen termijnen gelden; standaard vandaag."
-        ),
-    ] = None,
+    fmt: FormatOption = Format.text,
+    output: OutputOption = None,
+    today: TodayOption = None,
 ) -> None:
     """Controleer een bestand als testaanlevering: niets wordt opgeslagen of verstuurd."""
     outcome = run_check(file, dataset, organisation, parse_today(today))

@@ -15,7 +15,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from zorgbroker.intake.cli import EXIT_FILE_REJECTED, EXIT_OK, Format, emit, fail_usage, parse_today
+from zorgbroker.intake.cli import (
+    EXIT_FILE_REJECTED,
+    EXIT_OK,
+    DatasetOption,
+    Format,
+    FormatOption,
+    OutputOption,
+    TodayOption,
+    emit,
+    fail_usage,
+    parse_today,
+)
 from zorgbroker.intake.report.summary import MODE_LABELS, format_count
 from zorgbroker.settings import get_settings
 from zorgbroker.store.models import FAILED
@@ -50,9 +61,7 @@ _STATUS = {"queued": "in wachtrij", "processing": "bezig", "done": "verwerkt", "
 
 def submit_command(
     file: Annotated[Path, typer.Argument(help="Het bestand (CSV, XLSX of ZIP) om aan te leveren.")],
-    dataset: Annotated[
-        str, typer.Option("--dataset", "-d", help="Naam van de dataset, zie 'zorgbroker datasets'.")
-    ],
+    dataset: DatasetOption,
     organisation: Annotated[
         str, typer.Option("--organisation", "-o", help="AGB-code van de aanleverende organisatie.")
     ],
@@ -62,18 +71,9 @@ def submit_command(
             "--mode", "-m", help="test: alleen controleren; production: ook vergelijken en opslaan."
         ),
     ],
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Vorm van het rapport.")] = (
-        Format.text
-    ),
-    output: Annotated[
-        Path | None, typer.Option("--output", help="Schrijf het rapport naar dit bestand.")
-    ] = None,
-    today: Annotated[
-        str | None,
-        typer.Option(
-            "--peildatum", help="Datum (JJJJ-MM-DD) waartegen termijnen gelden; standaard vandaag."
-        ),
-    ] = None,
+    fmt: FormatOption = Format.text,
+    output: OutputOption = None,
+    today: TodayOption = None,
     wait: Annotated[
         bool,
         typer.Option(
@@ -186,12 +186,8 @@ def uploads_command(
 
 def report_command(
     upload_id: Annotated[int, typer.Argument(help="Nummer van de aanlevering, zie 'uploads'.")],
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Vorm van het rapport.")] = (
-        Format.text
-    ),
-    output: Annotated[
-        Path | None, typer.Option("--output", help="Schrijf het rapport naar dit bestand.")
-    ] = None,
+    fmt: FormatOption = Format.text,
+    output: OutputOption = None,
 ) -> None:
     """Toon het rapport van een eerdere aanlevering opnieuw."""
     try:
