@@ -28,8 +28,9 @@ from zorgbroker.intake.cli import (
     parse_today,
 )
 from zorgbroker.intake.report.summary import MODE_LABELS, format_count
-from zorgbroker.settings import get_settings
+from zorgbroker.settings import Settings, get_settings
 from zorgbroker.store.models import FAILED
+from zorgbroker.store.registry_db import RegistryUnavailable, open_registry
 from zorgbroker.store.uploads import (
     UploadError,
     UploadInfo,
@@ -57,6 +58,17 @@ class ListFormat(StrEnum):
 WIDE = 140
 
 _STATUS = {"queued": "in wachtrij", "processing": "bezig", "done": "verwerkt", "failed": "mislukt"}
+
+
+def registry_settings() -> Settings:
+    """The settings, once the registry's database has been reached (else a Dutch error, exit 3)."""
+    settings = get_settings()
+    try:
+        open_registry(settings)
+    except RegistryUnavailable as exc:
+        Console(stderr=True).print(Text(f"Fout: {exc.message}", style="bold red"))
+        raise typer.Exit(EXIT_FAILED) from None
+    return settings
 
 
 def submit_command(
@@ -93,7 +105,7 @@ def submit_command(
         wait_for_upload,
     )
 
-    settings = get_settings()
+    settings = registry_settings()
     try:
         check_settings(settings)
     except JobsConfigError as exc:
@@ -173,7 +185,7 @@ def uploads_command(
     ),
 ) -> None:
     """Toon eerdere aanleveringen, nieuwste eerst."""
-    uploads = list_uploads(get_settings(), organisation=organisation)
+    uploads = list_uploads(registry_settings(), organisation=organisation)
     if fmt is ListFormat.json:
         json.dump([u.as_json() for u in uploads], sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
@@ -191,7 +203,7 @@ def report_command(
 ) -> None:
     """Toon het rapport van een eerdere aanlevering opnieuw."""
     try:
-        report = load_report(get_settings(), upload_id)
+        report = load_report(registry_settings(), upload_id)
     except UploadError as exc:
         raise fail_usage(exc.message) from None
     emit(report, fmt, output, Path(f"aanlevering-{upload_id}"))
@@ -220,7 +232,7 @@ def devices_command(
 
     if not udi_di and not serial:
         raise fail_usage("geef --udi-di of --serial")
-    settings = get_settings()
+    settings = registry_settings()
     carriers = find_carriers(
         settings,
         DeviceQuery(udi_di=udi_di, serial=serial),

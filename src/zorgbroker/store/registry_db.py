@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, insert, inspect, select
+from sqlalchemy.exc import OperationalError
 
 from zorgbroker.intake.spec import DatasetSpec, SpecError, available, load_dataset
 from zorgbroker.logging import get_logger
@@ -121,6 +122,18 @@ def _sync_datasets(conn: Connection) -> None:
         ensure_dataset_version(conn, spec)
 
 
+class RegistryUnavailable(Exception):
+    """The registry's database cannot be reached; the user can only try again later."""
+
+    def __init__(self) -> None:
+        # The driver's text can name hosts and users; the user gets a plain Dutch sentence.
+        self.message = (
+            "De database van de registratie is niet bereikbaar; controleer "
+            "ZORGBROKER_DATABASE_URL of probeer het later opnieuw."
+        )
+        super().__init__(self.message)
+
+
 def open_registry(settings: Settings) -> Engine:
     """The registry's engine, with the schema brought up to date once per process."""
     url = settings.registry_database_url
@@ -129,8 +142,11 @@ def open_registry(settings: Settings) -> Engine:
     key = (url, tuple((e.name, e.version) for e in available()))
     with _guard:
         if key not in _prepared:
-            with engine.connect() as conn:
-                current = up_to_date(conn)
+            try:
+                with engine.connect() as conn:
+                    current = up_to_date(conn)
+            except OperationalError:
+                raise RegistryUnavailable() from None
             if current:
                 _prepared.add(key)
                 return engine
