@@ -134,3 +134,25 @@ def test_devices_lists_carriers_without_the_explanted_and_logs_the_access(regist
     code, _, err = run("devices")
     assert "--udi-di" in err
     assert code == 2
+
+
+def test_reports_name_the_key_fingerprints_but_no_key(registry: Registry):
+    from zorgbroker.pseudonymisation.ttp import TrustedThirdParty
+    from zorgbroker.settings import get_settings
+
+    path = str(registry.nhr_file([nhr_row()]))
+    code, out, _ = submit(registry, path, "--mode", "production", "--format", "json")
+    assert code == 0
+    keys = json.loads(out)["pseudonymisation"]
+    expected = TrustedThirdParty(get_settings().home).key_info("nhr")
+    assert keys["registry"] == "nhr"
+    assert keys["registry_key"] == expected.fingerprint
+    assert keys["registry_key_version"] == expected.version
+    assert keys["mode"] == "production"
+
+    code, out, _ = submit(registry, path, "--mode", "test", "--format", "json")
+    test_keys = json.loads(out)["pseudonymisation"]
+    assert test_keys["mode"] == "test"
+    assert test_keys["registry_key"] != keys["registry_key"]  # a throw-away key per test upload
+    code, out, _ = run("report", "1", "--format", "json")
+    assert json.loads(out)["pseudonymisation"] == keys

@@ -443,7 +443,8 @@ def _remove_file(settings: Settings, stored_file: str | None) -> None:
 
 def _pseudonymise_for(
     spec: DatasetSpec, mode: Mode, organisation: str, settings: Settings
-) -> Pseudonymise:
+) -> tuple[Pseudonymise, dict[str, str]]:
+    """The engine's pseudonymise hook, and the key fingerprints the report shows."""
     from zorgbroker.pseudonymisation.pipeline import Pseudonymiser
 
     pseudonymiser = Pseudonymiser.for_mode(
@@ -458,7 +459,7 @@ def _pseudonymise_for(
             return pseudonymiser.pseudonymise(values)
         return pseudonymiser.pseudonymise_text(values, label=field)
 
-    return pseudonymise
+    return pseudonymise, {k: str(v) for k, v in pseudonymiser.fingerprints().items()}
 
 
 def _failure_text(exc: BaseException) -> str:
@@ -523,16 +524,18 @@ def _process(engine: Engine, info: UploadInfo, settings: Settings) -> Report:
     mode: Mode = "production" if info.mode == "production" else "test"
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    pseudonymise, fingerprints = _pseudonymise_for(spec, mode, info.organisation, settings)
     options = CheckOptions(
         today=info.reference_date,
         organisation=info.organisation,
         mode=mode,
         collect_accepted=True,
-        pseudonymise=_pseudonymise_for(spec, mode, info.organisation, settings),
+        pseudonymise=pseudonymise,
     )
     outcome = check_upload(path, spec, options, display_name=info.file_name)
     timings["check"] = time.perf_counter() - started
     report = outcome.report
+    report.pseudonymisation = fingerprints
     if mode == "test" or report.file_rejected:
         if mode == "production":
             report.stored = Stored()

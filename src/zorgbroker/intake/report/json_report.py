@@ -39,7 +39,7 @@ def message_columns(report: Report) -> list[str]:
 
 
 def _head(report: Report) -> dict[str, Any]:
-    return {
+    head: dict[str, Any] = {
         "report_version": REPORT_VERSION,
         "dataset": report.dataset,
         "dataset_version": report.dataset_version,
@@ -47,6 +47,9 @@ def _head(report: Report) -> dict[str, Any]:
         "file": report.file.as_json(),
         "summary": report.summary_json(),
     }
+    if report.pseudonymisation:
+        head["pseudonymisation"] = dict(report.pseudonymisation)
+    return head
 
 
 def to_json_dict(report: Report) -> dict[str, Any]:
@@ -142,6 +145,9 @@ def _from_json(
         messages=messages,
         code_texts=dict(code_texts),
         multi_table=multi_table,
+        pseudonymisation={
+            str(k): str(v) for k, v in (document.get("pseudonymisation") or {}).items()
+        },
         stored=None
         if stored is None
         else Stored(

@@ -74,6 +74,9 @@ class Report:
     code_texts: dict[str, str] = field(default_factory=dict)
     multi_table: bool = False
     stored: Stored | None = None
+    #: The key fingerprints and method the upload was pseudonymised with (never a key); empty for
+    #: an offline check, which pseudonymises nothing. An addition to the contract's fields.
+    pseudonymisation: dict[str, str] = field(default_factory=dict)
 
     @property
     def accepted(self) -> int:

@@ -87,6 +87,15 @@ def _render_header(report: Report, console: Console) -> None:
                 f"{format_count(stored.unchanged)} ongewijzigd"
             ),
         )
+    keys = report.pseudonymisation
+    if keys:
+        facts.add_row(
+            "Sleutels",
+            Text(
+                f"bron {keys.get('source_key', '?')}, register {keys.get('registry_key', '?')} "
+                f"(versie {keys.get('registry_key_version', '?')}, {keys.get('method', '?')})"
+            ),
+        )
     console.print(facts)
     if report.file_rejected:
         console.print()
