@@ -204,3 +204,40 @@ def test_identifying_values_never_repeated(tmp_path: Path, check) -> None:  # ty
     }
     values = dict(zip(report.messages["field"], report.messages["value"], strict=True))
     assert values == {"bsn": None, "achternaam": None, "procedure_datum": "2026-11-10"}
+
+
+def test_leading_zeros_lost_in_a_spreadsheet_are_restored(tmp_path: Path, check) -> None:  # type: ignore[no-untyped-def]
+    """An AGB code or UDI-DI saved as a number loses its leading zeros; a BSN too."""
+    row = valid(centrum_agb="1234567", udi_di="614141999996", bsn="10000008")
+    report = check(write_csv(tmp_path / "e.csv", HEADER, [row]), "nhr-pmicd", organisation=AGB)
+    assert triples(report.messages) == set()
+    # Only a plausible loss is restored: a value further short is still a format error.
+    short = valid(centrum_agb="123456", udi_di="14141999996")
+    report = check(write_csv(tmp_path / "f.csv", HEADER, [short]), "nhr-pmicd", organisation=AGB)
+    assert triples(report.messages) == {(1, "centrum_agb", "F-002"), (1, "udi_di", "F-002")}
+
+
+def test_an_excel_export_with_numbers_and_date_cells(tmp_path: Path, check) -> None:  # type: ignore[no-untyped-def]
+    """Excel stores codes as numbers (zeros gone) and dates as date cells; both still check."""
+    import datetime as dt
+
+    import xlsxwriter
+
+    path = tmp_path / "export.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("PM-ICD")
+    dates = book.add_format({"num_format": "dd-mm-yyyy"})
+    row = valid(bsn="010000008", udi_di="00614141999996")
+    for col, name in enumerate(HEADER):
+        sheet.write_string(0, col, name)
+        value = row.get(name, "")
+        if name in ("centrum_agb", "bsn", "udi_di", "aantal_leads", "operateur_big"):
+            sheet.write_number(1, col, int(value))
+        elif name.endswith("datum") and value:
+            sheet.write_datetime(1, col, dt.datetime.fromisoformat(value), dates)
+        elif value:
+            sheet.write_string(1, col, value)
+    book.close()
+    report = check(path, "nhr-pmicd", organisation=AGB)
+    assert triples(report.messages) == set()
+    assert (report.records, report.accepted, report.file.format) == (1, 1, "xlsx")

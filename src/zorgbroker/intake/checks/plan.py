@@ -221,6 +221,8 @@ def normalisation_probe(fields: list[FieldSpec], spec: DatasetSpec) -> list[pl.E
     for f in fields:
         text = pl.col(text_col(f.name))
         probes.append((text.str.len_bytes() == 0).any().alias(f"empty:{f.name}"))
+        if f.pad_digits is not None:
+            probes.append((text.str.len_bytes() < f.pad_digits).any().alias(f"pad:{f.name}"))
         if f.normalise == "bsn":
             probes.append((text.str.len_bytes() != 9).any().alias(f"clean:{f.name}"))
         elif f.normalise == "digits":
@@ -257,6 +259,12 @@ def normalise_exprs(fields: list[FieldSpec], needs: dict[str, bool]) -> list[pl.
                 text = text.otherwise(digits)
             else:
                 text = text.str.replace_all(r"\D", "")
+        if needs.get(f"pad:{f.name}") and f.pad_digits is not None:
+            shortest = f.pad_min if f.pad_min is not None else f.pad_digits - 1
+            length = text.str.len_bytes()
+            short = text.str.contains(r"^\d+$") & (length >= shortest) & (length < f.pad_digits)
+            text = pl.when(short).then(text.str.zfill(f.pad_digits)).otherwise(text)
+            changed = True
         if needs.get(f"upper:{f.name}"):
             text = text.str.to_uppercase()
             changed = True

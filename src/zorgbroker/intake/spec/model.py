@@ -54,6 +54,12 @@ class FieldSpec(_Strict):
     #: Whether the column itself must be in the header (defaults to: the field is required).
     column_required: bool | None = None
     normalise: Normalise | None = None
+    #: Restore leading zeros a spreadsheet dropped: an all-digit value of `pad_min` up to
+    #: `pad_digits` - 1 digits is left-padded with zeros to `pad_digits` (an AGB code 01234567
+    #: saved as the number 1234567). `pad_min` defaults to one digit short; shorter values stay
+    #: as they are and fail their format check.
+    pad_digits: int | None = None
+    pad_min: int | None = None
     pattern: str | None = None
     format_code: str = "F-002"
     min_length: int | None = None
