@@ -147,3 +147,12 @@ def test_datasets_lists_versions() -> None:
     for name in ("nhr-pmicd", "nivel-fysio", "parabench-mi"):
         assert name in out.stdout
     assert "2026.1" in out.stdout
+
+
+def test_demo_the_readme_main_command(tmp_path: Path) -> None:
+    out = run("demo", "--rows", "500", env={"ZORGBROKER_HOME": str(tmp_path / "home")})
+    assert out.returncode == 0, out.stderr
+    assert "Kwaliteitsrapport nhr-pmicd 2026.1" in out.stdout
+    assert "Records" in out.stdout and "500" in out.stdout
+    assert "--format xlsx" in out.stdout
+    assert (tmp_path / "home" / "demo" / "demo-nhr-pmicd.csv").is_file()

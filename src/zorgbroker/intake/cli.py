@@ -163,3 +163,10 @@ def demo_command(
     )
     outcome = run_check(made.path, "nhr-pmicd", made.organisation, None)
     render_text(outcome.report, Console(), max_messages=25)
+    Console().print(
+        "\nHet volledige rapport als Excel-werkboek:\n"
+        f"  zorgbroker check {made.path} --dataset nhr-pmicd "
+        f"--organisation {made.organisation} --format xlsx --output rapport.xlsx",
+        highlight=False,
+        soft_wrap=True,
+    )
