@@ -156,3 +156,17 @@ def test_reports_name_the_key_fingerprints_but_no_key(registry: Registry):
     assert test_keys["registry_key"] != keys["registry_key"]  # a throw-away key per test upload
     code, out, _ = run("report", "1", "--format", "json")
     assert json.loads(out)["pseudonymisation"] == keys
+
+
+def test_excel_report_names_the_key_fingerprints(registry: Registry, tmp_path):
+    from python_calamine import CalamineWorkbook
+
+    path = str(registry.nhr_file([nhr_row()]))
+    out = tmp_path / "r.xlsx"
+    code, _, _ = submit(registry, path, "--mode", "production", "--format", "xlsx",
+                        "--output", str(out))  # fmt: skip
+    assert code == 0
+    summary = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("Samenvatting").to_python()
+    labels = {str(r[0]): str(r[1]) for r in summary if r and r[0]}
+    assert labels["Sleutel: registry"] == "nhr"
+    assert len(labels["Sleutel: registry_key"]) == 16

@@ -124,6 +124,8 @@ def _write_summary(
             ("Opgeslagen: gewijzigd", report.stored.updated),
             ("Opgeslagen: ongewijzigd", report.stored.unchanged),
         ]
+    # Fingerprints of the keys used (never a key), so an upload can be tied to a key version.
+    facts += [(f"Sleutel: {name}", str(value)) for name, value in report.pseudonymisation.items()]
     row = 2
     for label, value in facts:
         sheet.write_string(row, 0, label, formats.bold)
