@@ -70,6 +70,7 @@ def test_new_registry_is_new_files(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         (SPEC, None, "code list"),
         (SPEC.replace("main: true", "main: false"), "code\nrood\n", "exactly one table"),
         ("dataset: [", None, "not valid YAML"),
+        (SPEC.replace("gewicht > 100", "main.gewicht > 100"), "code\nrood\n", "one-row table"),
     ],
 )
 def test_broken_spec_names_the_problem(
@@ -101,3 +102,22 @@ def test_shipped_datasets_match_the_documents() -> None:
         documented = set(re.findall(r"\|\s*((?:BF|BW|F|W|TF|TW)-[1-3]\d\d)\s*\|", document))
         assert documented, name
         assert documented <= set(load_dataset(name).messages), name
+
+
+def test_dotted_name_to_an_unknown_field_is_a_spec_error(tmp_path: Path) -> None:
+    import shutil
+
+    from zorgbroker.intake.spec.loader import SHIPPED
+
+    folder = tmp_path / "nivel-fysio"
+    shutil.copytree(SHIPPED / "nivel-fysio", folder)
+    spec = folder / "spec.yaml"
+    spec.write_text(
+        spec.read_text(encoding="utf-8").replace(
+            "episode_id.startdatum or", "episode_id.startdatumm or"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError) as info:
+        load_path(folder)
+    assert "startdatumm" in str(info.value)

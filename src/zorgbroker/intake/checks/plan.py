@@ -154,26 +154,22 @@ def _check_names(node: rl.Node, names: set[str], where: str) -> None:
             raise ValueError(f"{where}: unknown function {n.function}()")
 
 
-def _resolve_dotted(
-    spec: DatasetSpec, table: TableSpec, head: str, fld: str
-) -> tuple[str, str | None]:
+def _resolve_dotted(spec: DatasetSpec, table: TableSpec, head: str, fld: str) -> None:
     """A dotted name is a one-row table's field, or a field reached through a reference."""
-    names = {f.name for f in table.fields}
-    if head in names:
+    if head in {f.name for f in table.fields}:
         ref = table.field(head).references
         if ref is None:
             raise ValueError(f"{table.name}: {head}.{fld}: {head} is not a reference")
         target = spec.table(ref.table)
-        target.field(fld)
-        return ref.table, ref.field
-    try:
-        target = spec.table(head)
-    except KeyError:
-        raise ValueError(f"{table.name}: {head}.{fld}: no such table or reference") from None
-    if target.rows != "one":
-        raise ValueError(f"{table.name}: {head}.{fld}: {head} is not a one-row table")
-    target.field(fld)
-    return head, None
+    else:
+        try:
+            target = spec.table(head)
+        except KeyError:
+            raise ValueError(f"{table.name}: {head}.{fld}: no such table or reference") from None
+        if target.rows != "one":
+            raise ValueError(f"{table.name}: {head}.{fld}: {head} is not a one-row table")
+    if fld not in {f.name for f in target.fields}:
+        raise ValueError(f"{table.name}: {head}.{fld}: {target.name} has no field {fld!r}")
 
 
 def _resolve_exists(spec: DatasetSpec, table: TableSpec, child: str) -> FieldSpec:

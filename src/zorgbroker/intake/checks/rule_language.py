@@ -443,10 +443,10 @@ class _Compiler:
             case "days_between":
                 return (a[1] - a[0]).dt.total_days()
             case "add_months":
-                months = args[1]
-                if not isinstance(months, Literal | Arith) or not _is_int_literal(months):
+                months = _int_value(args[1])
+                if months is None:
                     raise RuleSyntaxError("add_months() takes a whole number of months")
-                return a[0].dt.offset_by(f"{_int_value(months)}mo")
+                return a[0].dt.offset_by(f"{months}mo")
             case "n_unique":
                 return a[0].n_unique()
             case "is_duplicated":
@@ -458,21 +458,14 @@ class _Compiler:
         raise RuleSyntaxError(f"unknown function {fn}()")
 
 
-def _is_int_literal(node: Node) -> bool:
-    try:
-        _int_value(node)
-    except RuleSyntaxError:
-        return False
-    return True
-
-
-def _int_value(node: Node) -> int:
+def _int_value(node: Node) -> int | None:
+    """The value of a whole-number literal (`3`, `-1`), or None for anything else."""
     match node:
         case Literal(value=int() as v):
             return v
         case Arith(op="-", left=Literal(value=0), right=Literal(value=int() as v)):
             return -v
-    raise RuleSyntaxError("expected a whole number")
+    return None
 
 
 def expand_each(
