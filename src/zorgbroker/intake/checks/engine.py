@@ -523,8 +523,8 @@ def _with_lookups(
     plans: dict[str, p.TablePlan],
     options: CheckOptions,
 ) -> pl.DataFrame:
+    names = {f.name for f in plan.fields}
     for (head, fld), column in plan.dotted.items():
-        names = {f.name for f in plan.fields}
         if head in names:
             ref = plan.table.field(head).references
             assert ref is not None
@@ -546,9 +546,7 @@ def _with_lookups(
     for (child, cond), column in plan.exists.items():
         child_frame = frames.get(child)
         child_plan = plans[child]
-        fk = next(
-            f for f in child_plan.fields if f.references and f.references.table == plan.table.name
-        )
+        fk = p.exists_reference(spec, plan.table, child)
         assert fk.references is not None
         if child_frame is None:
             frame = frame.with_columns(pl.lit(False).alias(column))

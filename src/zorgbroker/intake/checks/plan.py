@@ -115,7 +115,7 @@ def build_plans(spec: DatasetSpec) -> dict[str, TablePlan]:
                     child = node.args[0]
                     assert isinstance(child, rl.FieldRef)
                     cond = node.args[1] if len(node.args) > 1 else rl.Literal(1)
-                    _resolve_exists(spec, table, child.name)
+                    exists_reference(spec, table, child.name)
                     child_names = {f.name for f in tables[child.name].fields}
                     _check_names(cond, child_names, f"{table.name} exists({child.name})")
                     plan.exists[(child.name, cond)] = f"__exists__{len(plan.exists)}"
@@ -172,7 +172,8 @@ def _resolve_dotted(spec: DatasetSpec, table: TableSpec, head: str, fld: str) ->
         raise ValueError(f"{table.name}: {head}.{fld}: {target.name} has no field {fld!r}")
 
 
-def _resolve_exists(spec: DatasetSpec, table: TableSpec, child: str) -> FieldSpec:
+def exists_reference(spec: DatasetSpec, table: TableSpec, child: str) -> FieldSpec:
+    """The field of `child` that references `table`: what exists(child, ...) joins on."""
     try:
         child_table = spec.table(child)
     except KeyError:
