@@ -13,11 +13,14 @@ record, a rejected record takes its parts along).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -33,6 +36,9 @@ from zorgbroker.intake.report.model import (
     empty_messages,
 )
 from zorgbroker.intake.spec.model import DatasetSpec, TableSpec
+
+if TYPE_CHECKING:
+    from zorgbroker.intake.readers.direct import DirectScan
 
 #: Called with (table, field, normalised values) for fields whose role is `pseudonymise`.
 Pseudonymise = Callable[[str, str, pl.Series], pl.Series]
@@ -127,22 +133,21 @@ def _finish(frame: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
 # --- evaluation of one table (or one batch of it) ------------------------------------------------
 
 
-def texts(plan: p.TablePlan, raw: pl.DataFrame, offset: int, spec: DatasetSpec) -> pl.DataFrame:
-    """The record number and each field's normalised text; absent optional columns read empty."""
-    present = set(raw.columns)
-    row = pl.int_range(offset + 1, offset + 1 + pl.len(), dtype=pl.Int64).alias(p.ROW)
-    stripped = [
-        p.strip_expr(f)
-        if f.name in present
-        else pl.lit(None, dtype=pl.String).alias(text_col(f.name))
-        for f in plan.fields
-    ]
-    frame = raw.lazy().select(row, *stripped).collect()
-    if frame.height == 0:
-        return frame
-    needs = frame.select(p.normalisation_probe(plan.fields, spec)).row(0, named=True)
-    more = p.normalise_exprs(plan.fields, needs)
-    return frame.with_columns(more) if more else frame
+def numbered(frame: pl.DataFrame | pl.LazyFrame, first: int) -> pl.LazyFrame:
+    """The frame with each record's number (counted from `first`) in p.ROW."""
+    return (
+        frame.lazy().with_row_index(p.ROW, offset=first).with_columns(pl.col(p.ROW).cast(pl.Int64))
+    )
+
+
+def texts(
+    plan: p.TablePlan, frame: pl.LazyFrame, spec: DatasetSpec, *, padded: bool, keep: list[str]
+) -> pl.LazyFrame:
+    """The record number, the `keep` columns and each field's normalised text."""
+    present = set(frame.collect_schema().names())
+    out = frame.select(pl.col(p.ROW), *keep, *p.text_exprs(plan.fields, present, padded=padded))
+    more = p.normalise_exprs(plan.fields, spec)
+    return out.with_columns(more) if more else out
 
 
 def field_exprs(plan: p.TablePlan, spec: DatasetSpec, ctx: rl.Context) -> list[pl.Expr]:
@@ -169,16 +174,17 @@ def rule_exprs(plan: p.TablePlan, ctx: rl.Context) -> list[pl.Expr]:
 
 def prepare(
     plan: p.TablePlan,
-    raw: pl.DataFrame,
-    offset: int,
+    frame: pl.LazyFrame,
     date_format: str,
     spec: DatasetSpec,
     ctx: rl.Context,
+    *,
+    padded: bool = True,
+    keep: list[str] | None = None,
 ) -> pl.LazyFrame:
-    """Text, typed values and field messages of every field, as one lazy query."""
+    """Text, typed values and field messages of every field of a `numbered` frame, lazily."""
     return (
-        texts(plan, raw, offset, spec)
-        .lazy()
+        texts(plan, frame, spec, padded=padded, keep=keep or [])
         .with_columns([p.typed_expr(f, date_format) for f in plan.fields])
         .with_columns(field_exprs(plan, spec, ctx))
     )
@@ -368,6 +374,14 @@ def check_tables(
     try:
         if multi or any(plans[t.name].needs_whole_table for t in spec.tables):
             return _check_whole(upload, spec, plans, options, messages)
+        direct = upload.tables["main"].direct
+        if direct is not None:
+            try:
+                return _check_direct(upload, direct, spec, plans, options, messages)
+            except _POLARS_FAILURES:
+                # Something in the file (invalid UTF-8 far into it, say) that the batch reader
+                # handles and names precisely; nothing of this attempt has been kept.
+                pass
         return _check_streaming(upload, spec, plans, options, messages)
     except ReadError as exc:
         fresh = Messages(spec)
@@ -404,12 +418,12 @@ def _check_streaming(
     hashes: list[pl.Series] = []
     accepted: list[pl.DataFrame] = []
     for raw in _batches(source, upload, options):
-        hashes.append(raw.hash_rows())
+        hashes.append(_row_hashes(raw))
         batch = _renamed(raw, table)
         if date_format is None:
             date_format = p.detect_date_format(batch, _date_fields(table))
         evaluated = (
-            prepare(plan, batch, records, date_format, spec, ctx)
+            prepare(plan, numbered(batch, records + 1), date_format, spec, ctx)
             .with_columns(rule_exprs(plan, ctx))
             .with_columns(
                 rejected_flag(plan).alias("__rejected"), message_flag(plan).alias("__any")
@@ -434,6 +448,100 @@ def _check_streaming(
     report = _report(spec, options, upload.info, messages, records, rejected)
     out = {table.name: pl.concat(accepted)} if accepted else {}
     return CheckOutcome(report, out)
+
+
+_POLARS_FAILURES = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
+#: Rows whose date values decide a file's date format.
+_DATE_SAMPLE_ROWS = 10_000
+
+
+def _check_direct(
+    upload: Upload,
+    direct: DirectScan,
+    spec: DatasetSpec,
+    plans: dict[str, p.TablePlan],
+    options: CheckOptions,
+    messages: Messages,
+) -> CheckOutcome:
+    """The streaming check as one Polars query over the whole file (see readers/direct.py).
+
+    It gives the same report as `_check_streaming`: the same record numbers, the same trailing
+    blank rows left out, the same repeated-row count.
+    """
+    table = spec.main_table
+    plan = plans[table.name]
+    ctx = _context(plan, options)
+    raw = direct.scan()
+    header = direct.header
+    sample = _renamed(raw.head(_DATE_SAMPLE_ROWS).collect(), table)
+    date_format = p.detect_date_format(sample, _date_fields(table))
+    mapping = match_header(header, table)
+    cells = _blanked(header, padded=direct.padded)
+    source = numbered(raw, 1).select(
+        pl.col(p.ROW),
+        _row_hash(cells).alias("__hash"),
+        pl.all_horizontal(cell.is_null() for cell in cells).alias("__blank"),
+        *(pl.col(col).alias(name) for col, name in mapping.items()),
+    )
+    evaluated = (
+        prepare(
+            plan, source, date_format, spec, ctx, padded=direct.padded, keep=["__hash", "__blank"]
+        )
+        .with_columns(rule_exprs(plan, ctx))
+        .with_columns(rejected_flag(plan).alias("__rejected"), message_flag(plan).alias("__any"))
+    )
+    found: list[pl.DataFrame] = []
+    states: list[pl.DataFrame] = []
+    accepted: list[pl.DataFrame] = []
+    rows_done = 0
+    for batch in evaluated.collect_batches(engine="streaming"):
+        states.append(batch.select(p.ROW, "__hash", "__blank", "__rejected"))
+        found.append(batch.filter(pl.col("__any")))
+        if options.collect_accepted:
+            keep = accepted_query(batch.lazy().filter(~pl.col("__rejected")), plan, ctx)
+            accepted.append(keep.collect())
+        rows_done += batch.height
+        if options.progress is not None:
+            done = min(direct.size, int(rows_done * direct.line_bytes))
+            options.progress(done, upload.progress_total)
+    state = pl.concat(states) if states else pl.DataFrame()
+    # Blank rows after the last filled one are no records (as TrailingBlankRows does).
+    filled = state.filter(~pl.col("__blank"))[p.ROW] if state.height else pl.Series([])
+    records = int(filled.max()) if filled.len() else 0  # type: ignore[arg-type]
+    if records == 0:
+        messages.file("BF-005")
+        return CheckOutcome(_report(spec, options, upload.info, messages, 0, 0))
+    state = state.head(records)
+    with_messages = pl.concat(found).filter(pl.col(p.ROW) <= records)
+    messages.add_table(table.name, extract_messages(with_messages, plan, spec, None))
+    _duplicate_rows([state["__hash"]], messages, None)
+    rejected = int(state["__rejected"].sum())
+    report = _report(spec, options, upload.info, messages, records, rejected)
+    if not options.collect_accepted:
+        return CheckOutcome(report)
+    kept = pl.concat(accepted).filter(pl.col(p.ROW) <= records)
+    return CheckOutcome(report, {table.name: pseudonymised(kept, plan, options)})
+
+
+def _blanked(columns: list[str], *, padded: bool) -> list[pl.Expr]:
+    """The raw cells as the batch reader gives them: a cell of only white space is null."""
+    if not padded:
+        return [pl.col(col) for col in columns]
+    return [
+        pl.when(pl.col(col).str.strip_chars().str.len_bytes() > 0).then(pl.col(col))
+        for col in columns
+    ]
+
+
+def _row_hash(cells: list[pl.Expr]) -> pl.Expr:
+    """One hash of a row's cells: the cells' hashes, each seeded by its position, combined
+    (several times cheaper than hashing a struct of them)."""
+    hashes = [cell.hash(seed=k) for k, cell in enumerate(cells)]
+    return functools.reduce(operator.xor, hashes)
+
+
+def _row_hashes(raw: pl.DataFrame) -> pl.Series:
+    return raw.select(_row_hash([pl.col(col) for col in raw.columns])).to_series()
 
 
 def _batches(source: Table, upload: Upload, options: CheckOptions) -> Iterator[pl.DataFrame]:
@@ -470,12 +578,14 @@ def _check_whole(
             pl.concat(raws) if raws else pl.DataFrame(schema={c: pl.String for c in source.header})
         )
         _duplicate_rows(
-            [raw.hash_rows()] if raw.height else [], messages, t.name if multi else None
+            [_row_hashes(raw)] if raw.height else [], messages, t.name if multi else None
         )
         batch = _renamed(raw, t)
         date_format = p.detect_date_format(batch, _date_fields(t))
         ctx = _context(plans[t.name], options)
-        frames[t.name] = prepare(plans[t.name], batch, 0, date_format, spec, ctx).collect()
+        frames[t.name] = prepare(
+            plans[t.name], numbered(batch, 1), date_format, spec, ctx
+        ).collect()
     main = spec.main_table
     for t in spec.tables:
         if t.rows == "one" and t.name in frames and frames[t.name].height != 1:

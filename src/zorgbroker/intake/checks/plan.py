@@ -208,28 +208,19 @@ def strip_expr(f: FieldSpec) -> pl.Expr:
     return pl.col(f.name).cast(pl.String).str.strip_chars().alias(text_col(f.name))
 
 
-def normalisation_probe(fields: list[FieldSpec], spec: DatasetSpec) -> list[pl.Expr]:
-    """Near-free aggregates over stripped text saying which further normalisation a batch needs.
-
-    Emptying, case-folding and BSN clean-up each cost a pass that copies every string, and clean
-    exports need none of them, so they are applied only to the columns of a batch that need them.
-    """
-    probes: list[pl.Expr] = []
+def text_exprs(fields: list[FieldSpec], present: set[str], *, padded: bool) -> list[pl.Expr]:
+    """Each field's text, trimmed when `padded` (a cell may have surrounding white space, so a
+    cell of only white space may also turn empty); a column the file lacks reads as empty."""
+    exprs = []
     for f in fields:
-        text = pl.col(text_col(f.name))
-        probes.append((text.str.len_bytes() == 0).any().alias(f"empty:{f.name}"))
-        if f.pad_digits is not None:
-            probes.append((text.str.len_bytes() < f.pad_digits).any().alias(f"pad:{f.name}"))
-        if f.normalise == "bsn":
-            probes.append((text.str.len_bytes() != 9).any().alias(f"clean:{f.name}"))
-        elif f.normalise == "digits":
-            probes.append(pl.lit(True).alias(f"clean:{f.name}"))
-        elif f.normalise == "upper" and f.codes is not None:
-            valid = list(_codes(f, spec))
-            probes.append((~text.is_in(valid) & text.is_not_null()).any().alias(f"upper:{f.name}"))
-        elif f.normalise == "upper":
-            probes.append(pl.lit(True).alias(f"upper:{f.name}"))
-    return probes
+        if f.name not in present:
+            exprs.append(pl.lit(None, dtype=pl.String).alias(text_col(f.name)))
+        elif padded:
+            text = pl.col(f.name).cast(pl.String).str.strip_chars()
+            exprs.append(pl.when(text.str.len_bytes() > 0).then(text).alias(text_col(f.name)))
+        else:
+            exprs.append(pl.col(f.name).cast(pl.String).alias(text_col(f.name)))
+    return exprs
 
 
 def _codes(f: FieldSpec, spec: DatasetSpec) -> dict[str, str]:
@@ -238,32 +229,45 @@ def _codes(f: FieldSpec, spec: DatasetSpec) -> dict[str, str]:
     return dict.fromkeys(f.codes or [], "")
 
 
-def normalise_exprs(fields: list[FieldSpec], needs: dict[str, bool]) -> list[pl.Expr]:
-    """Emptying, BSN clean-up and upper-casing, for the stripped columns whose probe said so."""
+def normalise_exprs(fields: list[FieldSpec], spec: DatasetSpec) -> list[pl.Expr]:
+    """BSN clean-up, digit extraction, zero padding and upper-casing of the normalised text.
+
+    Each step is applied under a cheap per-record guard that is false only where the step would
+    change nothing: Polars evaluates a `then` branch for the guarded records alone, so clean
+    exports (the usual case) pay for the guard and not for the string rewriting.
+    """
     exprs = []
     for f in fields:
         text = pl.col(text_col(f.name))
         changed = False
-        if needs.get(f"empty:{f.name}"):
-            text = pl.when(text.str.len_bytes() == 0).then(None).otherwise(text)
+        if f.normalise == "bsn":
+            # A BSN loses its leading zero in spreadsheets, and people write it with dots. A
+            # value of nine characters that parses as a number has no dots, spaces or hyphens
+            # and is not eight digits long, so the clean-up would leave it as it is.
+            suspect = (text.str.len_bytes() != 9) | text.cast(pl.UInt64, strict=False).is_null()
+            digits = text.str.replace_all(r"[\s.\-]", "")
+            cleaned = pl.when(digits.str.contains(r"^\d{8}$")).then(pl.lit("0") + digits)
+            text = pl.when(suspect).then(cleaned.otherwise(digits)).otherwise(text)
             changed = True
-        if needs.get(f"clean:{f.name}"):
+        elif f.normalise == "digits":
+            text = pl.when(text.str.contains(r"\D")).then(text.str.replace_all(r"\D", ""))
+            text = text.otherwise(pl.col(text_col(f.name)))
             changed = True
-            if f.normalise == "bsn":
-                # A BSN loses its leading zero in spreadsheets, and people write it with dots.
-                digits = text.str.replace_all(r"[\s.\-]", "")
-                text = pl.when(digits.str.contains(r"^\d{8}$")).then(pl.lit("0") + digits)
-                text = text.otherwise(digits)
-            else:
-                text = text.str.replace_all(r"\D", "")
-        if needs.get(f"pad:{f.name}") and f.pad_digits is not None:
+        if f.pad_digits is not None:
             shortest = f.pad_min if f.pad_min is not None else f.pad_digits - 1
             length = text.str.len_bytes()
-            short = text.str.contains(r"^\d+$") & (length >= shortest) & (length < f.pad_digits)
-            text = pl.when(short).then(text.str.zfill(f.pad_digits)).otherwise(text)
+            short = (length >= shortest) & (length < f.pad_digits)
+            padded = pl.when(text.str.contains(r"^\d+$")).then(text.str.zfill(f.pad_digits))
+            text = pl.when(short).then(padded.otherwise(text)).otherwise(text)
             changed = True
-        if needs.get(f"upper:{f.name}"):
-            text = text.str.to_uppercase()
+        if f.normalise == "upper":
+            codes = list(_codes(f, spec)) if f.codes is not None else []
+            if codes and all(code == code.upper() for code in codes):
+                # A listed code is upper case already: only other values need folding.
+                upper = pl.when(~text.is_in(codes)).then(text.str.to_uppercase())
+                text = upper.otherwise(text)
+            else:
+                text = text.str.to_uppercase()
             changed = True
         if changed:
             exprs.append(text.alias(text_col(f.name)))

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
 from zorgbroker.intake.report.model import FileInfo
+
+if TYPE_CHECKING:
+    from zorgbroker.intake.readers.direct import DirectScan
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Table(Protocol):
     #: has read, out of how many. Both count the same bytes; `bytes_read` ends at `bytes_total`.
     bytes_read: int
     bytes_total: int
+    #: A plain CSV file that Polars can scan itself in one streaming query, or None.
+    direct: DirectScan | None
 
     def batches(self) -> Iterator[pl.DataFrame]:
         """Data rows as frames whose columns are all pl.String, named as `header`.

@@ -42,6 +42,11 @@ class CsvScan:
         self.has_data = False
 
     @property
+    def separator(self) -> str | None:
+        """The separator, once the header line has been found."""
+        return None if self._header_line is None else self._separator
+
+    @property
     def complete(self) -> bool:
         """Nothing later in the stream can change the layout (apart from a late encoding clash,
         which the table reader still catches while streaming)."""

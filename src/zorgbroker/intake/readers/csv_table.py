@@ -24,6 +24,7 @@ from zorgbroker.intake.readers import messages
 from zorgbroker.intake.readers.base import Limits, ReadError
 from zorgbroker.intake.readers.csv_layout import CsvLayout
 from zorgbroker.intake.readers.dialect import QUOTE, split_near_middle
+from zorgbroker.intake.readers.direct import DirectScan
 from zorgbroker.intake.readers.encoding import (
     cp1252_to_utf8,
     has_utf8_multibyte,
@@ -88,6 +89,8 @@ class CsvTable:
         self._limits = limits
         self._chunk_bytes = chunk_bytes
         self._row_budget = max(2, min(limits.batch_rows, _CELL_BUDGET // len(layout.header)))
+        #: Set when Polars may scan the whole file itself (see readers/direct.py).
+        self.direct: DirectScan | None = None
 
     def batches(self) -> Iterator[pl.DataFrame]:
         self.bytes_read = 0

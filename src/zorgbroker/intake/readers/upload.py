@@ -29,6 +29,7 @@ from zorgbroker.intake.readers.archive import (
 from zorgbroker.intake.readers.base import FileWarning, Limits, ReadError, Table, Upload
 from zorgbroker.intake.readers.csv_layout import CsvLayout, CsvScan
 from zorgbroker.intake.readers.csv_table import DEFAULT_CHUNK_BYTES, ByteSource, CsvTable
+from zorgbroker.intake.readers.direct import DirectProbe, DirectScan
 from zorgbroker.intake.readers.records import read_full
 from zorgbroker.intake.readers.sniff import SNIFF_BYTES, ZIP_MAGICS, sniff
 from zorgbroker.intake.readers.xlsx import open_workbook_tables
@@ -119,7 +120,9 @@ def _open_csv_file(
     chunk_bytes: int,
 ) -> Upload:
     scan = CsvScan(table=None, require_rows=tables is None)
-    sha256, problem, whole = _hash_and_scan(path, scan, min(chunk_bytes, _SCAN_BLOCK_BYTES))
+    block_bytes = min(chunk_bytes, _SCAN_BLOCK_BYTES)
+    probe = DirectProbe(block_bytes)
+    sha256, problem, whole = _hash_and_scan(path, scan, probe, block_bytes)
     try:
         table = _csv_table_name(name, tables)
         if problem is not None:
@@ -127,12 +130,24 @@ def _open_csv_file(
         layout = scan.finish(at_end=whole)
     except ReadError as error:
         raise _with_info(error, name, sha256, size, "csv") from None
+    probe.finish()
+    direct = None
+    if probe.eligible and layout.eol == b"\n" and layout.encoding != "cp1252":
+        direct = DirectScan(
+            path=path,
+            separator=layout.separator,
+            header=layout.header,
+            padded=probe.padded,
+            size=size,
+            line_bytes=probe.line_bytes,
+        )
     source = ByteSource(
         open=partial(_open_raw, path), size=size, seekable=True, encoding_checked=whole
     )
     csv_table = CsvTable(
         name=table, layout=layout, source=source, limits=limits, chunk_bytes=chunk_bytes
     )
+    csv_table.direct = direct
     return Upload(
         info=FileInfo(name, sha256, size, "csv", layout.encoding),
         tables={table: csv_table},
@@ -160,11 +175,12 @@ def _open_raw(path: Path) -> io.FileIO:
 
 
 def _hash_and_scan(
-    path: Path, scan: CsvScan, block_bytes: int
+    path: Path, scan: CsvScan, probe: DirectProbe, block_bytes: int
 ) -> tuple[str, ReadError | None, bool]:
-    """One pass over the file: the hash on a worker thread (hashlib releases the GIL), the
-    layout scan here until it is `complete` (the rest of the encoding check happens while
-    parsing, where Polars validates UTF-8 anyway).
+    """One pass over the file: the hash on a worker thread (hashlib releases the GIL), and here
+    the layout scan until it is `complete` (the rest of the encoding check happens while
+    parsing, where Polars validates UTF-8 anyway) and the direct-scan probe (NumPy releases the
+    GIL too).
 
     Returns the hash, a scan problem (returned rather than raised, after hashing the rest, so
     the rejection can still name the file's hash) and whether the scan saw the whole file.
@@ -184,6 +200,7 @@ def _hash_and_scan(
                 except ReadError as error:
                     problem = error
                 scanning = problem is None and not scan.complete
+            probe.feed(block, scan.separator)
         if hashing is not None:
             hashing.result()
     return digest.hexdigest(), problem, scanning

@@ -25,6 +25,7 @@ from python_calamine import SheetVisibleEnum as Visible
 
 from zorgbroker.intake.readers import dialect, messages
 from zorgbroker.intake.readers.base import FileWarning, Limits, Table
+from zorgbroker.intake.readers.direct import DirectScan
 from zorgbroker.intake.readers.frames import TrailingBlankRows, blank_to_null
 from zorgbroker.intake.readers.xlsx_scan import MAX_SHEET_CELLS, scan_parts
 
@@ -103,6 +104,7 @@ class XlsxTable:
         self.header = header
         self.bytes_total = bytes_total
         self.bytes_read = 0
+        self.direct: DirectScan | None = None  # workbooks are always read in batches
         self._sheet = sheet
         self._limits = limits
 

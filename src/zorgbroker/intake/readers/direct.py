@@ -1,0 +1,148 @@
+"""Letting Polars scan a plain CSV file itself, in one streaming query over the whole file.
+
+The batch reader (csv_table.py) cuts a file into blocks in Python and copes with everything an
+export can throw at it: quotes left open, Windows-1252, records of megabytes. Most exports are
+simpler: UTF-8 without a single quote character and with ordinary lines. For those, a scan by
+Polars reads every row exactly as the batch reader would (both hand the same bytes to the same
+Polars CSV parser), and the check runs as one query that keeps both cores busy from the first
+byte to the last.
+
+`DirectProbe` decides this during the pass that hashes the file, from the raw bytes: a quote,
+a line longer than a block, or a bare carriage return sends the file to the batch reader. It
+also says whether any cell can have white space around it; a file where none can skips trimming,
+which is a good part of a check's cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+_SPACE, _LF, _CR = 0x20, 0x0A, 0x0D
+#: ASCII white space other than the space, line feed and carriage return.
+_OTHER_ASCII_SPACE = (b"\t", b"\x0b", b"\x0c")
+
+
+@dataclass(frozen=True)
+class DirectScan:
+    """A UTF-8 CSV file on disk that Polars can scan itself, header on the first line."""
+
+    path: Path
+    separator: str
+    header: list[str]
+    #: Some cell may begin or end with white space (or hold nothing else).
+    padded: bool
+    #: The file's size and its average line length (from the first block), for progress.
+    size: int
+    line_bytes: float
+
+    def scan(self) -> pl.LazyFrame:
+        return pl.scan_csv(
+            self.path,
+            has_header=False,
+            skip_lines=1,
+            schema={name: pl.String for name in self.header},
+            separator=self.separator,
+            quote_char=None,
+            extra_columns="ignore",
+            missing_columns="insert",
+            raise_if_empty=False,
+            glob=False,
+        )
+
+
+class DirectProbe:
+    """Fed the raw blocks of a file in order (with its separator, once the header is known)."""
+
+    def __init__(self, block_bytes: int) -> None:
+        self._block_bytes = block_bytes
+        self.eligible = True
+        self.padded = False
+        self.line_bytes = 0.0
+        self._last = b""
+
+    def feed(self, block: bytes, separator: str | None) -> None:
+        if not self.eligible or not block:
+            return
+        if separator is None or b'"' in block:
+            self.eligible = False
+            return
+        if b"\n" not in block:
+            # A line longer than a block: the batch reader bounds such records.
+            self.eligible = self.eligible and len(block) < self._block_bytes
+        if not self.line_bytes:
+            self.line_bytes = len(block) / max(1, block.count(b"\n"))
+        if not self.padded:
+            self.padded = self._padded(block, ord(separator))
+        self._last = block[-1:]
+
+    def finish(self) -> None:
+        if self._last in (b" ", b"\r"):
+            self.padded = True
+
+    def _padded(self, block: bytes, sep: int) -> bool:
+        if any(space in block for space in _OTHER_ASCII_SPACE if space[0] != sep):
+            return True
+        data = np.frombuffer(block, dtype=np.uint8)
+        if not block.isascii() and _has_unicode_space(block, data):
+            return True
+        edge = self._last + block[:1]
+        if len(edge) == 2 and _padding_edge(edge[0], edge[1], sep):
+            return True
+        if b"\r" in block:
+            # Polars drops a carriage return at the end of a line; one elsewhere is a cell's.
+            cr = np.flatnonzero(data[:-1] == _CR)
+            if cr.size and bool(np.any(data[cr + 1] != _LF)):
+                return True
+        spaces = np.flatnonzero(data == _SPACE)
+        if spaces.size == 0:
+            return False
+        before = data[spaces[spaces > 0] - 1]
+        after = data[spaces[spaces < data.size - 1] + 1]
+        return bool(
+            np.any((before == sep) | (before == _LF))
+            or np.any((after == sep) | (after == _LF) | (after == _CR))
+        )
+
+
+#: UTF-8 encodings of the non-ASCII white space (U+0085, U+00A0, U+1680, U+2000 to U+200A,
+#: U+2028, U+2029, U+202F, U+205F, U+3000), by lead byte: the bytes that follow it.
+_UNICODE_SPACES: dict[int, list[bytes]] = {
+    0xC2: [b"\x85", b"\xa0"],
+    0xE1: [b"\x9a\x80"],
+    0xE2: [bytes([0x80, last]) for last in (*range(0x80, 0x8B), 0xA8, 0xA9, 0xAF)]
+    + [b"\x81\x9f"],
+    0xE3: [b"\x80\x80"],
+}
+
+
+def _has_unicode_space(block: bytes, data: np.ndarray) -> bool:
+    """Whether the block holds non-ASCII white space. Each lead byte is looked for with memchr
+    first; the few places it occurs (accented names) are then compared whole."""
+    for lead, tails in _UNICODE_SPACES.items():
+        if bytes([lead]) not in block:
+            continue
+        at = np.flatnonzero(data == lead)
+        if at.size and at[-1] >= data.size - 3:
+            return True  # a character cut by the block's end: assume the worst
+        for tail in tails:
+            ok = at[at + len(tail) < data.size]
+            match = np.ones(ok.size, dtype=bool)
+            for k, byte in enumerate(tail, start=1):
+                match &= data[ok + k] == byte
+            if match.any():
+                return True
+    return False
+
+
+def _padding_edge(first: int, second: int, sep: int) -> bool:
+    """Whether two adjacent bytes (the last of one block, the first of the next) put white space
+    at the edge of a cell: a space after a cell's start or before its end, or a bare CR."""
+    if first == _CR and second != _LF:
+        return True
+    if second == _SPACE and first in (sep, _LF):
+        return True
+    return first == _SPACE and second in (sep, _LF, _CR)
