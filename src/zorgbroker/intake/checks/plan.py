@@ -279,7 +279,11 @@ def typed_expr(f: FieldSpec, date_format: str) -> pl.Expr:
     text = pl.col(text_col(f.name))
     match f.type:
         case "integer":
-            ok = text.str.contains(r"^[+-]?\d{1,18}$")
+            # Up to 18 digits after an optional sign, at a third of the cost of a regex: Polars'
+            # integer cast accepts exactly an optional sign and ASCII digits, and a value of 19
+            # characters has 18 digits when it starts with a sign, which sorts before '0'.
+            length = text.str.len_bytes()
+            ok = (length <= 18) | ((length == 19) & (text < "0"))
             return pl.when(ok).then(text.cast(pl.Int64, strict=False)).alias(f.name)
         case "number":
             # Dutch exports write decimals with a comma as often as with a point.
@@ -287,7 +291,10 @@ def typed_expr(f: FieldSpec, date_format: str) -> pl.Expr:
             ok = num.str.contains(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
             return pl.when(ok).then(num.cast(pl.Float64, strict=False)).alias(f.name)
         case "date":
-            return text.str.to_date(date_format, strict=False).alias(f.name)
+            # Polars' parse cache (the same parser behind it) pays only for few distinct values:
+            # a few hundred distinct dates parse in 24 ms per million cached and 31 ms not, but
+            # birth dates in 72 ms cached and 32 ms not.
+            return text.str.to_date(date_format, strict=False, cache=False).alias(f.name)
     return text.alias(f.name)
 
 
@@ -322,7 +329,7 @@ def field_message_expr(f: FieldSpec, spec: DatasetSpec, required_when: pl.Expr |
     if f.type in ("integer", "number", "date"):
         branches.append((present & typed.is_null(), f.format_code))
     if f.pattern:
-        branches.append((present & ~text.str.contains(f.pattern), f.format_code))
+        branches.append((present & ~_matches(text, f.pattern), f.format_code))
     if f.max_length is None and f.min_length is None:
         # The default cap only bounds hostile input, so bytes (cheap to count) will do.
         branches.append((present & (text.str.len_bytes() > DEFAULT_MAX_LENGTH), f.length_code))
@@ -333,7 +340,7 @@ def field_message_expr(f: FieldSpec, spec: DatasetSpec, required_when: pl.Expr |
             wrong_length = wrong_length | (length < f.min_length)
         branches.append((present & wrong_length, f.length_code))
     if f.codes is not None:
-        branches.append((present & ~text.is_in(list(_codes(f, spec))), f.codes_code))
+        branches.append((present & ~_is_code(text, list(_codes(f, spec))), f.codes_code))
     out_of_range = pl.lit(False)
     if f.minimum is not None:
         out_of_range = out_of_range | (typed < f.minimum)
@@ -352,6 +359,57 @@ def field_message_expr(f: FieldSpec, spec: DatasetSpec, required_when: pl.Expr |
     if not indexes:
         return pl.lit(None, dtype=pl.UInt8).alias(msg_col(f.name))
     return pl.coalesce(indexes).alias(msg_col(f.name))
+
+
+#: `^\d{n}$` or `^\d{m,n}$` (or with `[0-9]`): patterns checked without a regex.
+_DIGITS_PATTERN = re.compile(r"\^(?:\\d|\[0-9\])\{(\d+)(?:,(\d+))?\}\$")
+
+
+def _ascii_digits(pattern: str) -> str:
+    r"""A specification pattern as Polars is to run it: `\d` an ASCII digit, `\D` anything else.
+
+    Rust's `\d` is any Unicode digit, which would let Arabic-Indic digits into codes that are
+    only ever ASCII. Rust nests classes (`[a[0-9]]`), so the rewrite holds inside a class too.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            out.append({"d": "[0-9]", "D": "[^0-9]"}.get(escaped, "\\" + escaped))
+            i += 2
+        else:
+            out.append(pattern[i])
+            i += 1
+    return "".join(out)
+
+
+def _matches(text: pl.Expr, pattern: str) -> pl.Expr:
+    """Whether the whole text matches a specification pattern."""
+    digits = _DIGITS_PATTERN.fullmatch(pattern)
+    if digits is not None:
+        shortest = int(digits.group(1))
+        longest = int(digits.group(2) or shortest)
+        if 1 <= shortest <= longest <= 19:
+            # A regex costs some 40 ns a value whatever it says. Polars' UInt64 cast accepts
+            # exactly an optional '+' and ASCII digits (up to 19 of them always fit), and '+'
+            # sorts before '0': with the length that is the pattern, at a third of the cost.
+            length = text.str.len_bytes()
+            right_length = length.is_between(shortest, longest)
+            number = text.cast(pl.UInt64, strict=False)
+            return right_length & (text >= "0") & number.is_not_null()
+    return text.str.contains(_ascii_digits(pattern))
+
+
+def _is_code(text: pl.Expr, codes: list[str]) -> pl.Expr:
+    """Whether the text is one of the codes.
+
+    Polars' is_in searches a list of up to 8 values linearly for every record, at about twice
+    the cost of one equality pass per code; from 9 values on it hashes, which is cheaper.
+    """
+    if 0 < len(codes) <= 8:
+        return pl.any_horizontal([text == code for code in codes])
+    return text.is_in(codes)
 
 
 def detect_date_format(frame: pl.DataFrame, date_fields: list[str]) -> str:

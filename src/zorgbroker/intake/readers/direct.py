@@ -113,8 +113,7 @@ class DirectProbe:
 _UNICODE_SPACES: dict[int, list[bytes]] = {
     0xC2: [b"\x85", b"\xa0"],
     0xE1: [b"\x9a\x80"],
-    0xE2: [bytes([0x80, last]) for last in (*range(0x80, 0x8B), 0xA8, 0xA9, 0xAF)]
-    + [b"\x81\x9f"],
+    0xE2: [bytes([0x80, last]) for last in (*range(0x80, 0x8B), 0xA8, 0xA9, 0xAF)] + [b"\x81\x9f"],
     0xE3: [b"\x80\x80"],
 }
 
