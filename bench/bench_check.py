@@ -13,6 +13,7 @@ Table Schema counterpart, so zorgbroker does strictly more work.
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import json
 import os
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import zorgbroker
 from zorgbroker.intake.generate import generate
 from zorgbroker.intake.spec import load_dataset
 
@@ -93,6 +95,11 @@ def main() -> None:
     size_mb = path.stat().st_size / 1e6
     print(f"file: {path.name}, {args.rows:,} rows, {size_mb:,.0f} MB")
 
+    # An installation byte-compiles the package (pip does, and uv with compile-bytecode); an
+    # editable checkout is not, and where the interpreter may not write .pyc files
+    # (PYTHONDONTWRITEBYTECODE) each run would compile every zorgbroker module from source again:
+    # compile them once, as an install would.
+    compileall.compile_dir(Path(zorgbroker.__file__).parent, quiet=1)
     ours = [
         sys.executable,
         "-m",

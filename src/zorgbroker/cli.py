@@ -6,8 +6,11 @@ Commands are named here with the module that defines them and imported only when
 
 from __future__ import annotations
 
+import gc
 import importlib
-from functools import cache
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import Any
 
 import typer
 
@@ -44,7 +47,39 @@ def load_command(name: str) -> Command:
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
+    _resume_collection_at_start(command)
     return command
+
+
+#: Whether `main` turned the garbage collector off for the start-up (and has not turned it back on).
+_collection_paused = False
+
+
+def _resume_collection() -> None:
+    global _collection_paused
+    if _collection_paused:
+        _collection_paused = False
+        # What start-up made lives as long as the process: later collections can skip it.
+        gc.freeze()
+        gc.enable()
+
+
+def _resume_collection_at_start(command: Command) -> None:
+    """Turn garbage collection back on when the command (or any of its subcommands) starts."""
+    callback = command.callback
+    if callback is not None:
+        command.callback = _after_resuming(callback)
+    for sub in getattr(command, "commands", {}).values():
+        _resume_collection_at_start(sub)
+
+
+def _after_resuming(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(callback)
+    def resumed(*args: Any, **kwargs: Any) -> Any:
+        _resume_collection()
+        return callback(*args, **kwargs)
+
+    return resumed
 
 
 class LazyGroup(TyperGroup):
@@ -72,4 +107,14 @@ def zorgbroker() -> None:
 
 
 def main() -> None:
-    app()
+    global _collection_paused
+    # Start-up (Typer, Pydantic, the command's module) makes a great many objects that live as
+    # long as the process, and the cyclic garbage collector would go through them time and again
+    # while they are made, finding nothing to collect: about 10 % of a small `zorgbroker check`.
+    if gc.isenabled():
+        gc.disable()
+        _collection_paused = True
+    try:
+        app()
+    finally:
+        _resume_collection()

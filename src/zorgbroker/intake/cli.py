@@ -6,17 +6,20 @@ import datetime as dt
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-from rich.table import Table
 
+# The engine comes with the command, not when it runs: while the command is loaded, garbage
+# collection is paused for the start-up (zorgbroker.cli.main).
 from zorgbroker.intake.checks.engine import CheckOutcome
 from zorgbroker.intake.report.model import Report
-from zorgbroker.intake.report.text_report import render_text
+from zorgbroker.intake.service import check_file
 from zorgbroker.intake.spec import SpecError, available
+
+# Rich is loaded by the output that draws with it: a JSON report draws nothing.
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: Files smaller than this are checked too fast for a progress bar to be worth drawing.
 PROGRESS_FROM_BYTES = 32 * 1024 * 1024
@@ -30,17 +33,25 @@ class Format(StrEnum):
     xlsx = "xlsx"
 
 
+def console(*, stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
 def fail_usage(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[bold red]Fout:[/] {message}", highlight=False)
+    console(stderr=True).print(f"[bold red]Fout:[/] {message}", highlight=False)
     return typer.Exit(EXIT_USAGE)
 
 
 def datasets_command() -> None:
     """Toon de datasetspecificaties die deze installatie kent."""
+    from rich.table import Table
+
     table = Table("dataset", "versie", "omschrijving", title="Bekende datasets")
     for entry in available():
         table.add_row(entry.name, entry.version, entry.title)
-    Console().print(table)
+    console().print(table)
 
 
 def parse_today(value: str | None) -> dt.date | None:
@@ -55,8 +66,6 @@ def parse_today(value: str | None) -> dt.date | None:
 def run_check(
     file: Path, dataset: str, organisation: str | None, today: dt.date | None
 ) -> CheckOutcome:
-    from zorgbroker.intake.service import check_file
-
     if not file.is_file():
         raise fail_usage(f"bestand '{file}' bestaat niet of is geen bestand")
     if organisation is not None and not (organisation.isdigit() and len(organisation) == 8):
@@ -65,12 +74,14 @@ def run_check(
     try:
         if size < PROGRESS_FROM_BYTES or not sys.stderr.isatty():
             return check_file(file, dataset, organisation=organisation, today=today)
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
             DownloadColumn(),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=console(stderr=True),
             transient=True,
         ) as bar:
             task = bar.add_task(f"Controle {file.name}", total=size)
@@ -88,6 +99,10 @@ def run_check(
 def emit(report: Report, fmt: Format, output: Path | None, source: Path) -> None:
     match fmt:
         case Format.text:
+            from rich.console import Console
+
+            from zorgbroker.intake.report.text_report import render_text
+
             if output is None:
                 render_text(report, Console())
             else:
@@ -107,7 +122,7 @@ def emit(report: Report, fmt: Format, output: Path | None, source: Path) -> None
 
             target = output or Path.cwd() / f"{source.stem}-rapport.xlsx"
             write_xlsx(report, target)
-            Console(stderr=True).print(f"Excel-rapport geschreven naar {target}", highlight=False)
+            console(stderr=True).print(f"Excel-rapport geschreven naar {target}", highlight=False)
 
 
 #: Options shared by `check` and `submit`, declared once.
@@ -151,6 +166,7 @@ def demo_command(
 ) -> None:
     """Maak een demobestand (nhr-pmicd, synthetisch) en controleer het."""
     from zorgbroker.intake.generate import generate
+    from zorgbroker.intake.report.text_report import render_text
     from zorgbroker.settings import get_settings
 
     folder = get_settings().home / "demo"
@@ -158,12 +174,12 @@ def demo_command(
     made = generate(
         "nhr-pmicd", rows=rows, out=folder / "demo-nhr-pmicd.csv", error_rate=error_rate, seed=2026
     )
-    Console(stderr=True).print(
+    console(stderr=True).print(
         f"Demobestand met {made.rows} synthetische procedures: {made.path}", highlight=False
     )
     outcome = run_check(made.path, "nhr-pmicd", made.organisation, None)
-    render_text(outcome.report, Console(), max_messages=25)
-    Console().print(
+    render_text(outcome.report, console(), max_messages=25)
+    console().print(
         "\nHet volledige rapport als Excel-werkboek:\n"
         f"  zorgbroker check {made.path} --dataset nhr-pmicd "
         f"--organisation {made.organisation} --format xlsx --output rapport.xlsx",

@@ -347,7 +347,9 @@ def check_upload(
     path: Path, spec: DatasetSpec, options: CheckOptions, display_name: str | None = None
 ) -> CheckOutcome:
     """Check one uploaded file against a dataset specification."""
-    plans = p.build_plans(spec)
+    from zorgbroker.intake.spec.loader import check_plans
+
+    plans = check_plans(spec)
     messages = Messages(spec)
     table_names = [t.name for t in spec.tables] if spec.multi_table else None
     from zorgbroker.intake.readers import open_upload

@@ -183,9 +183,21 @@ class _ToTree(Transformer[Token, Node]):
         return Logic("not", (arg,))
 
 
+#: How the grammar is built; the tables made ahead (parser_tables.py) are keyed by these too.
+PARSER_OPTIONS: dict[str, Any] = {"parser": "lalr", "maybe_placeholders": True}
+
+
+def build_parser() -> Lark:
+    return Lark(GRAMMAR, **PARSER_OPTIONS)
+
+
 @cache
 def _parser() -> Lark:
-    return Lark(GRAMMAR, parser="lalr", maybe_placeholders=True)
+    # Building the parser would cost each run more than reading the rest of a specification.
+    from zorgbroker.intake.checks.parser_tables import load_tables
+
+    stored = load_tables()
+    return stored if stored is not None else build_parser()
 
 
 _KEYWORDS = frozenset({"and", "or", "not", "in", "is", "empty"})
