@@ -31,11 +31,11 @@ try:
     main()
 except SystemExit as exit:
     code = exit.code
-print(code, sorted(m for m in ("rich", "structlog") if m in sys.modules))
+print(code, sorted(m for m in ("numpy", "rich", "structlog") if m in sys.modules))
 """
 
 
-def test_a_json_check_loads_neither_rich_nor_structlog(tmp_path: Path) -> None:
+def test_a_json_check_of_a_small_file_loads_no_rich_structlog_or_numpy(tmp_path: Path) -> None:
     made = generate("nhr-pmicd", rows=20, out=tmp_path / "small.csv", seed=3, today=TODAY)
     args = [str(made.path), "--dataset", "nhr-pmicd", "--organisation", made.organisation]
     args += ["--peildatum", TODAY.isoformat(), "--format", "json"]

@@ -13,7 +13,7 @@ from tests.intake.conftest import TODAY
 from zorgbroker.intake.checks import engine
 from zorgbroker.intake.checks.plan import build_plans
 from zorgbroker.intake.generate import generate
-from zorgbroker.intake.readers import open_upload
+from zorgbroker.intake.readers import direct, open_upload
 from zorgbroker.intake.readers.direct import DirectProbe
 from zorgbroker.intake.report.json_report import to_json_dict
 from zorgbroker.intake.spec import load_dataset
@@ -40,9 +40,9 @@ def both_ways(
     extra = {} if chunk_bytes is None else {"chunk_bytes": chunk_bytes}
     results = []
     offered = False
-    for direct in (True, False):
+    for use_direct in (True, False):
         upload = open_upload(path, **extra)  # type: ignore[arg-type]
-        if direct:
+        if use_direct:
             offered = upload.tables["main"].direct is not None
         else:
             upload.tables["main"].direct = None
@@ -230,9 +230,17 @@ def probe(*blocks: bytes, block_bytes: int = 8) -> DirectProbe:
         (("a;b\nTrần;2\n".encode(),), False),
         (("a;b\n1;2\u00a0\n".encode(),), True),
         (("a;b\n1;\u2009x\n".encode(),), True),
+        (("a;b\n1;x\u2009".encode(),), True),
+        ((b"a;b\n1;x\xe2",), True),
+        (("a;b\n1;x\u2019s;\u20ac\n".encode(),), False),
     ],
 )
-def test_probe_finds_white_space_at_cell_edges(blocks: tuple[bytes, ...], padded: bool) -> None:
+@pytest.mark.parametrize("searched", ["by substring", "vectorised"])
+def test_probe_finds_white_space_at_cell_edges(
+    monkeypatch: pytest.MonkeyPatch, blocks: tuple[bytes, ...], padded: bool, searched: str
+) -> None:
+    if searched == "vectorised":
+        monkeypatch.setattr(direct, "_SMALL_BLOCK_BYTES", 0)
     found = probe(*blocks, block_bytes=64)
     assert found.eligible
     assert found.padded is padded

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 _SPACE, _LF, _CR = 0x20, 0x0A, 0x0D
 #: ASCII white space other than the space, line feed and carriage return.
@@ -105,27 +109,16 @@ class DirectProbe:
     def _padded(self, block: bytes, sep: int) -> bool:
         if any(space in block for space in _OTHER_ASCII_SPACE if space[0] != sep):
             return True
-        data = np.frombuffer(block, dtype=np.uint8)
-        if not block.isascii() and _has_unicode_space(block, data):
-            return True
         edge = self._last + block[:1]
         if len(edge) == 2 and _padding_edge(edge[0], edge[1], sep):
             return True
-        if b"\r" in block:
-            # Polars drops a carriage return at the end of a line; one elsewhere is a cell's.
-            cr = np.flatnonzero(data[:-1] == _CR)
-            if cr.size and bool(np.any(data[cr + 1] != _LF)):
-                return True
-        spaces = np.flatnonzero(data == _SPACE)
-        if spaces.size == 0:
-            return False
-        before = data[spaces[spaces > 0] - 1]
-        after = data[spaces[spaces < data.size - 1] + 1]
-        return bool(
-            np.any((before == sep) | (before == _LF))
-            or np.any((after == sep) | (after == _LF) | (after == _CR))
-        )
+        if len(block) < _SMALL_BLOCK_BYTES:
+            return _padded_small(block, sep)
+        return _padded_large(block, sep)
 
+
+#: Below this, plain byte searches are quick enough and spare loading NumPy (tens of ms).
+_SMALL_BLOCK_BYTES = 4 * 1024 * 1024
 
 #: UTF-8 encodings of the non-ASCII white space (U+0085, U+00A0, U+1680, U+2000 to U+200A,
 #: U+2028, U+2029, U+202F, U+205F, U+3000), by lead byte: the bytes that follow it.
@@ -137,9 +130,53 @@ _UNICODE_SPACES: dict[int, list[bytes]] = {
 }
 
 
-def _has_unicode_space(block: bytes, data: np.ndarray) -> bool:
+def _padded_small(block: bytes, sep: int) -> bool:
+    """`_padded_large` by substring searches: each costs a pass, cheap for a small block."""
+    if not block.isascii():
+        for lead, tails in _UNICODE_SPACES.items():
+            start = bytes([lead])
+            if start in block and (
+                block.endswith(start) or any(start + tail in block for tail in tails)
+            ):
+                return True
+    if block.count(b"\r") != block.count(b"\r\n"):
+        return True
+    separator, space = bytes([sep]), b" "
+    pairs = (separator + space, space + separator, b"\n ", b" \n", b" \r")
+    return any(pair in block for pair in pairs)
+
+
+def _padded_large(block: bytes, sep: int) -> bool:
+    """Whether a cell in the block can begin or end with white space: a space next to a
+    separator or line end, a carriage return not ending a line, or any non-ASCII white space.
+    Vectorised over the block's bytes: a substring search per pattern would cost more than the
+    whole check (spaces are common in names)."""
+    import numpy as np  # only for large files, where its loading time is paid back
+
+    data = np.frombuffer(block, dtype=np.uint8)
+    if not block.isascii() and _has_unicode_space(block, data):
+        return True
+    if b"\r" in block:
+        # Polars drops a carriage return at the end of a line; one elsewhere is a cell's.
+        cr = np.flatnonzero(data[:-1] == _CR)
+        if cr.size and bool(np.any(data[cr + 1] != _LF)):
+            return True
+    spaces = np.flatnonzero(data == _SPACE)
+    if spaces.size == 0:
+        return False
+    before = data[spaces[spaces > 0] - 1]
+    after = data[spaces[spaces < data.size - 1] + 1]
+    return bool(
+        np.any((before == sep) | (before == _LF))
+        or np.any((after == sep) | (after == _LF) | (after == _CR))
+    )
+
+
+def _has_unicode_space(block: bytes, data: NDArray[np.uint8]) -> bool:
     """Whether the block holds non-ASCII white space. Each lead byte is looked for with memchr
     first; the few places it occurs (accented names) are then compared whole."""
+    import numpy as np
+
     for lead, tails in _UNICODE_SPACES.items():
         if bytes([lead]) not in block:
             continue
