@@ -264,7 +264,7 @@ def normalise_exprs(fields: list[FieldSpec], spec: DatasetSpec) -> list[pl.Expr]
             codes = list(_codes(f, spec)) if f.codes is not None else []
             if codes and all(code == code.upper() for code in codes):
                 # A listed code is upper case already: only other values need folding.
-                upper = pl.when(~text.is_in(codes)).then(text.str.to_uppercase())
+                upper = pl.when(~_is_code(text, codes)).then(text.str.to_uppercase())
                 text = upper.otherwise(text)
             else:
                 text = text.str.to_uppercase()
