@@ -100,20 +100,13 @@ class EncodingScan:
         if not self._started:
             self._started = True
             self.bom = block.startswith(UTF8_BOM)
-        skip = 0
         if self._tail:
-            skip = utf8_sequence_length(self._tail[0]) - len(self._tail)
-            if len(block) < skip:
-                self._tail += block
-                return
-            self._check(self._tail + block[:skip])
-            self._tail = b""
+            # The cut-off sequence is judged together with what follows, as a decoder would:
+            # when the next bytes do not complete it, only its own bytes are invalid and they
+            # are read on from its second byte (which may start a valid sequence).
+            block = self._tail + block
         cut = len(block) - incomplete_utf8_tail(block)
-        if cut < skip:
-            # A tiny block inside one sequence: _check above has judged it already.
-            return
-        core = block if skip == 0 and cut == len(block) else block[skip:cut]
-        self._check(core)
+        self._check(block if cut == len(block) else block[:cut])
         self._tail = block[cut:]
 
     def finish(self, *, at_end: bool = True) -> Encoding | None:
