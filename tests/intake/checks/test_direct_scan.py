@@ -130,7 +130,31 @@ def space_at_the_end(data: bytes) -> bytes:
     return data.rstrip(b"\n") + b" "
 
 
+def quoted(data: bytes) -> bytes:
+    """Every cell quoted, as some exports do; some hold the separator or an escaped quote."""
+    out = []
+    for k, line in enumerate(lines_of(data)):
+        cells = [b'"' + cell + b'"' for cell in line.split(b";")]
+        if k % 4 == 1:
+            cells[2] = b'"van ""de"" Berg; jr."'
+        if k % 6 == 2:
+            cells[3] = b'" ' + cells[3][1:]
+        out.append(b";".join(cells))
+    return b"\n".join(out) + b"\n"
+
+
+def some_quoted(data: bytes) -> bytes:
+    out = lines_of(data)
+    for k in range(1, len(out), 3):
+        cells = out[k].split(b";")
+        cells[2] = b'"' + cells[2] + b'"'
+        out[k] = b";".join(cells)
+    return b"\n".join(out) + b"\n"
+
+
 ELIGIBLE: dict[str, Callable[[bytes], bytes]] = {
+    "all cells quoted": quoted,
+    "some cells quoted": some_quoted,
     "clean": lambda data: data,
     "padded": pad_some,
     "blank cells": blank_cells,
@@ -169,7 +193,8 @@ def test_same_accepted_records(tmp_path: Path, clean: bytes) -> None:
 @pytest.mark.parametrize(
     ("change", "why"),
     [
-        (lambda data: data.replace(b";V;", b';"V";', 3), "a quote"),
+        (lambda data: data.replace(b";V;", b';"V\nV";', 3), "a line break inside quotes"),
+        (lambda data: data.replace(b";V;", b';"V;', 1), "a quote never closed"),
         (lambda data: data.decode().encode("cp1252", errors="replace") + b"\xd8\n", "cp1252"),
         (lambda data: data.replace(b"\n", b"\r"), "bare carriage returns"),
     ],
@@ -246,7 +271,18 @@ def test_probe_finds_white_space_at_cell_edges(
     assert found.padded is padded
 
 
-def test_probe_refuses_quotes_and_long_lines() -> None:
-    assert not probe(b'a;b\n"1";2\n', block_bytes=64).eligible
+@pytest.mark.parametrize("searched", ["by substring", "vectorised"])
+def test_probe_refuses_records_across_lines_and_long_lines(
+    monkeypatch: pytest.MonkeyPatch, searched: str
+) -> None:
+    if searched == "vectorised":
+        monkeypatch.setattr(direct, "_SMALL_BLOCK_BYTES", 0)
+    assert probe(b'a;b\n"1";2\n', block_bytes=64).quoted
+    assert probe(b'a;b\n"1";"2', b'"\n"3";4\n', block_bytes=64).eligible
+    assert probe(b'a;b\n"1', b'";2\n', block_bytes=64).eligible
+    assert not probe(b'a;b\n"1', b'\n";2\n', block_bytes=64).eligible
+    assert not probe(b'a;b\n"1\n";2\n', block_bytes=64).eligible
+    assert not probe(b'a;b\n"1;2\n', block_bytes=64).eligible
+    assert not probe(b'a;b\n"1;2', block_bytes=64).eligible
     assert not probe(b"a;b\n1;2\n", b"xxxxxxxx", block_bytes=8).eligible
     assert probe(b"a;b\n1;2\n", b"xxx", block_bytes=8).eligible

@@ -1,16 +1,16 @@
 """Letting Polars scan a plain CSV file itself, in one streaming query over the whole file.
 
 The batch reader (csv_table.py) cuts a file into blocks in Python and copes with everything an
-export can throw at it: quotes left open, Windows-1252, records of megabytes. Most exports are
-simpler: UTF-8 without a single quote character and with ordinary lines. For those, a scan by
-Polars reads every row exactly as the batch reader would (both hand the same bytes to the same
-Polars CSV parser), and the check runs as one query that keeps both cores busy from the first
-byte to the last.
+export can throw at it: quotes left open, line breaks inside quotes, Windows-1252, records of
+megabytes. Most exports are simpler: UTF-8, one record per line. For those, a scan by Polars
+reads every row exactly as the batch reader would (both hand the same lines to the same Polars
+CSV parser), and the check runs as one query that keeps both cores busy from the first byte to
+the last.
 
-`DirectProbe` decides this during the pass that hashes the file, from the raw bytes: a quote,
-a line longer than a block, or a bare carriage return sends the file to the batch reader. It
-also says whether any cell can have white space around it; a file where none can skips trimming,
-which is a good part of a check's cost.
+`DirectProbe` decides this during the pass that hashes the file, from the raw bytes: a line with
+an odd number of quotes (a record that spans lines, or a quote never closed) or a line longer
+than a block sends the file to the batch reader. It also says whether any cell can have white
+space around it; a file where none can skips trimming, which is a good part of a check's cost.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-_SPACE, _LF, _CR = 0x20, 0x0A, 0x0D
+_SPACE, _LF, _CR, _QUOTE = 0x20, 0x0A, 0x0D, 0x22
+_QUOTE_CHAR = '"'
 #: ASCII white space other than the space, line feed and carriage return.
 _OTHER_ASCII_SPACE = (b"\t", b"\x0b", b"\x0c")
 
@@ -39,6 +40,8 @@ class DirectScan:
     header: list[str]
     #: Some cell may begin or end with white space (or hold nothing else).
     padded: bool
+    #: The file has quote characters (every line an even number of them).
+    quoted: bool
     #: The file's size and its average line length (from the first block), for progress.
     size: int
     line_bytes: float
@@ -55,7 +58,7 @@ class DirectScan:
             skip_lines=1,
             schema={name: pl.String for name in self.header},
             separator=self.separator,
-            quote_char=None,
+            quote_char=_QUOTE_CHAR if self.quoted else None,
             extra_columns="ignore",
             missing_columns="insert",
             raise_if_empty=False,
@@ -69,7 +72,7 @@ class DirectScan:
             skip_lines=1,
             schema={name: pl.String for name in self.header},
             separator=self.separator,
-            quote_char=None,
+            quote_char=_QUOTE_CHAR if self.quoted else None,
             extra_columns="ignore",
             missing_columns="insert",
             raise_if_empty=False,
@@ -84,18 +87,31 @@ class DirectProbe:
         self._block_bytes = block_bytes
         self.eligible = True
         self.padded = False
+        self.quoted = False
         self.line_bytes = 0.0
         self._last = b""
+        #: Whether the line the last block ended in has an odd number of quotes so far.
+        self._open_quote = False
 
     def feed(self, block: bytes, separator: str | None) -> None:
         if not self.eligible or not block:
             return
-        if separator is None or b'"' in block:
+        if separator is None:
             self.eligible = False
             return
         if b"\n" not in block:
             # A line longer than a block: the batch reader bounds such records.
             self.eligible = self.eligible and len(block) < self._block_bytes
+        if b'"' in block:
+            # Quoted cells are read alike as long as no record spans lines: with an odd number
+            # of quotes in a line (a line break inside quotes, or a quote never closed), the
+            # batch reader's record tracking decides.
+            self.quoted = True
+            still_open = _open_quote_after(block, self._open_quote)
+            if still_open is None:
+                self.eligible = False
+                return
+            self._open_quote = still_open
         if not self.line_bytes:
             self.line_bytes = len(block) / max(1, block.count(b"\n"))
         if not self.padded:
@@ -103,6 +119,8 @@ class DirectProbe:
         self._last = block[-1:]
 
     def finish(self) -> None:
+        if self._open_quote:
+            self.eligible = False
         if self._last in (b" ", b"\r"):
             self.padded = True
 
@@ -142,7 +160,9 @@ def _padded_small(block: bytes, sep: int) -> bool:
     if block.count(b"\r") != block.count(b"\r\n"):
         return True
     separator, space = bytes([sep]), b" "
-    pairs = (separator + space, space + separator, b"\n ", b" \n", b" \r")
+    pairs = [separator + space, space + separator, b"\n ", b" \n", b" \r"]
+    if b'"' in block:
+        pairs += [b'" ', b' "']  # a quoted cell's edge
     return any(pair in block for pair in pairs)
 
 
@@ -167,8 +187,8 @@ def _padded_large(block: bytes, sep: int) -> bool:
     before = data[spaces[spaces > 0] - 1]
     after = data[spaces[spaces < data.size - 1] + 1]
     return bool(
-        np.any((before == sep) | (before == _LF))
-        or np.any((after == sep) | (after == _LF) | (after == _CR))
+        np.any((before == sep) | (before == _LF) | (before == _QUOTE))
+        or np.any((after == sep) | (after == _LF) | (after == _CR) | (after == _QUOTE))
     )
 
 
@@ -193,11 +213,34 @@ def _has_unicode_space(block: bytes, data: NDArray[np.uint8]) -> bool:
     return False
 
 
+def _open_quote_after(block: bytes, open_quote: bool) -> bool | None:
+    """Whether the line the block ends in has an odd number of quotes (`open_quote`: the line
+    it starts in had so far), or None when a line ending in the block has an odd number."""
+    if len(block) < _SMALL_BLOCK_BYTES:
+        *whole, rest = block.split(b"\n")
+        for line in whole:
+            if bool(line.count(b'"') & 1) is not open_quote:
+                return None
+            open_quote = False
+        return bool(rest.count(b'"') & 1) is not open_quote
+    import numpy as np
+
+    data = np.frombuffer(block, dtype=np.uint8)
+    # Quotes counted from the block's start; only the parity matters, so uint8 may wrap.
+    counted = np.cumsum(data == _QUOTE, dtype=np.uint8) & 1
+    ends = np.flatnonzero(data == _LF)
+    # Every line is balanced exactly when the count's parity at each line end equals that of
+    # the quotes the first line brought along.
+    if bool(np.any(counted[ends] != int(open_quote))):
+        return None
+    return bool(int(counted[-1]) ^ int(open_quote))
+
+
 def _padding_edge(first: int, second: int, sep: int) -> bool:
     """Whether two adjacent bytes (the last of one block, the first of the next) put white space
     at the edge of a cell: a space after a cell's start or before its end, or a bare CR."""
     if first == _CR and second != _LF:
         return True
-    if second == _SPACE and first in (sep, _LF):
+    if second == _SPACE and first in (sep, _LF, _QUOTE):
         return True
-    return first == _SPACE and second in (sep, _LF, _CR)
+    return first == _SPACE and second in (sep, _LF, _CR, _QUOTE)

@@ -138,6 +138,7 @@ def _open_csv_file(
             separator=layout.separator,
             header=layout.header,
             padded=probe.padded,
+            quoted=probe.quoted,
             size=size,
             line_bytes=probe.line_bytes,
         )
