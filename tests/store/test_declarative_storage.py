@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
-from tests.store.conftest import TODAY, Registry
+from tests.store.conftest import TODAY, Registry, nhr_row
 from zorgbroker.intake.report.model import Stored
 from zorgbroker.intake.spec import FieldSpec, load_dataset
-from zorgbroker.store import data_tables
+from zorgbroker.store import bulk, data_tables
 from zorgbroker.store.layout import build_layout, layout_for
-from zorgbroker.store.registry_db import open_registry
+from zorgbroker.store.registry_db import open_registry, up_to_date
 from zorgbroker.store.uploads import process_upload, submit_upload
 
 MINI_SPEC = """
@@ -98,8 +99,85 @@ def test_indexes_are_what_the_comparisons_look_up(registry: Registry):
     layout = layout_for("nhr-pmicd").main
     with engine.connect() as conn:
         indexed = {tuple(ix["column_names"]) for ix in inspect(conn).get_indexes(layout.sql_name)}
-    assert indexed == {
-        ("bsn", "procedure_datum"),  # TW-301, TW-302 and the identity (within a patient)
-        ("serienummer",), ("lead1_serienummer",), ("lead2_serienummer",),
-        ("lead3_serienummer",), ("lead4_serienummer",),  # TF-301, TF-302
-    }  # fmt: skip
+    # TW-301, TW-302 and the identity (within a patient)
+    assert indexed == {("bsn", "procedure_datum")}
+
+
+def test_serials_of_all_device_columns_share_one_indexed_table(registry: Registry):
+    layout = layout_for("nhr-pmicd").main
+    assert layout.values is not None
+    # TF-301, TF-302 and the recall look a serial up in all of them
+    assert layout.values.columns == (
+        "serienummer", "lead1_serienummer", "lead2_serienummer", "lead3_serienummer",
+        "lead4_serienummer",
+    )  # fmt: skip
+    registry.submit([nhr_row()])
+    engine = open_registry(registry.settings)
+    with engine.connect() as conn:
+        key = inspect(conn).get_pk_constraint(layout.values.sql_name)["constrained_columns"]
+        stored = bulk.read_frame(
+            conn,
+            f"SELECT value, _id FROM {layout.values.sql_name} ORDER BY value",
+            {"value": pl.String(), "_id": pl.Int64()},
+        )
+    assert key == ["value", "_id"]
+    assert stored["value"].to_list() == ["ABC12345", "L1234", "L5678"]
+    assert stored["_id"].to_list() == registry.held()["_id"].to_list() * 3
+
+
+def test_a_registry_with_per_column_serial_indexes_is_brought_to_the_serial_table(
+    registry: Registry,
+):
+    layout = layout_for("nhr-pmicd").main
+    assert layout.values is not None
+    registry.submit([nhr_row()])
+    engine = open_registry(registry.settings)
+    old_index = f"ix_{layout.sql_name}_lead1_serienummer"
+    with engine.begin() as conn:  # the shape before the serial table
+        conn.execute(text(f"DROP TABLE {layout.values.sql_name}"))
+        conn.execute(text(f"CREATE INDEX {old_index} ON {layout.sql_name} (lead1_serienummer)"))
+
+    with engine.begin() as conn:
+        assert not up_to_date(conn)
+        data_tables.sync(conn, layout)
+        assert up_to_date(conn)
+        indexes = {ix["name"] for ix in inspect(conn).get_indexes(layout.sql_name)}
+        count = conn.execute(text(f"SELECT COUNT(*) FROM {layout.values.sql_name}")).scalar()
+
+    assert old_index not in indexes
+    assert count == 3  # the held record's generator and two leads
+    report = registry.submit([nhr_row(bsn="123456782")])  # the same devices, another patient
+    assert report.messages["code"].to_list() == ["TF-301", "TF-302", "TF-302"]
+
+
+def test_the_serial_table_follows_an_updated_record(registry: Registry):
+    layout = layout_for("nhr-pmicd").main
+    assert layout.values is not None
+    registry.submit([nhr_row()])
+
+    report = registry.submit([nhr_row(lead2_serienummer="L9999")])
+
+    assert report.stored == Stored(updated=1)
+    engine = open_registry(registry.settings)
+    with engine.connect() as conn:
+        stored = bulk.read_frame(
+            conn,
+            f"SELECT value, _id FROM {layout.values.sql_name} ORDER BY value",
+            {"value": pl.String(), "_id": pl.Int64()},
+        )
+    held = registry.held()
+    assert stored["value"].to_list() == ["ABC12345", "L1234", "L9999"]
+    assert set(stored["_id"]) == set(held["_id"])
+
+
+def test_serial_rows_come_in_value_order_once_per_record():
+    from zorgbroker.store.importer import value_rows
+
+    layout = layout_for("nhr-pmicd").main
+    empty = pl.Series([None, None, None], dtype=pl.String)
+    rows = pl.DataFrame({
+        "_id": [2, 1, 3], "serienummer": ["B", "A", None], "lead1_serienummer": ["B", "X", None],
+        "lead2_serienummer": [None, "A", "C"], "lead3_serienummer": empty,
+        "lead4_serienummer": empty,
+    })  # fmt: skip
+    assert value_rows(layout, rows).rows() == [("A", 1), ("B", 2), ("C", 3), ("X", 1)]

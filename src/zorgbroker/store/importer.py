@@ -26,13 +26,22 @@ from zorgbroker.store.compare import (
     identity_keys,
 )
 from zorgbroker.store.database import is_postgres
-from zorgbroker.store.layout import ID, PARENT_ID, UPLOAD_ID, DatasetLayout, TableLayout
+from zorgbroker.store.layout import (
+    ID,
+    PARENT_ID,
+    UPLOAD_ID,
+    VALUE,
+    DatasetLayout,
+    TableLayout,
+)
 from zorgbroker.store.models import RowIds
 
 ROW = "__row"
 IMPORT_WORK_MEM = "256MB"
-#: From this many keys on, lookups may share one scan of the table (see HeldRows.prefetch).
+#: From this many keys, and keys numbering this share of the table's rows, lookups are answered
+#: from one pass over the table (see HeldRows.prefetch).
 SCAN_FROM_KEYS = 20_000
+SCAN_FROM_SHARE = 0.05
 
 
 @dataclass
@@ -55,6 +64,7 @@ class HeldRows:
         self.table = table
         self._answered: list[tuple[Lookup, pl.DataFrame]] = []
         self._staged: list[tuple[pl.DataFrame, str]] = []
+        self._by_staged_value: dict[str, pl.DataFrame] = {}
         #: Seconds spent staging keys and querying, for the upload's timings.
         self.seconds = {"stage": 0.0, "query": 0.0}
 
@@ -86,44 +96,53 @@ class HeldRows:
         return float(found) if found is not None and found > 0 else 0.0
 
     def prefetch(self, lookups: list[Lookup]) -> None:
-        """On PostgreSQL, answer lookups with many keys in one pass over the table.
+        """On PostgreSQL, answer lookups with many keys from one pass over the table.
 
-        An index join is the fastest way to find a few thousand keys; for keys numbering in the
-        tens of percents of the table, every lookup would scan the whole table anyway, so one
-        scan that tests all lookups at once (hashed sub-plans) replaces one scan per lookup.
+        An index join is the fastest way to find a few thousand keys. For keys numbering in the
+        tens of percents of the table every lookup would scan the table anyway, and staging a
+        million keys per lookup costs more than the scan: instead the table's key columns are
+        read once, matched against every lookup in Polars (hash joins on all cores), and only
+        the rows that matched are read in full.
         """
         if not is_postgres(self.conn):
             return
-        selected: list[Lookup] = []
-        for lookup in sorted(lookups, key=lambda w: len(w.columns)):
-            if lookup.keys.height and not any(
-                set(e.columns) <= set(lookup.columns)
-                and lookup.keys.select(e.columns)
-                .unique()
-                .join(e.keys, on=list(e.columns), how="anti")
-                .height
-                == 0
-                for e in selected
-            ):
-                selected.append(lookup)
+        selected = [lookup for lookup in lookups if lookup.keys.height]
         keys = sum(lookup.keys.height for lookup in selected)
-        if len(selected) < 2 or keys < SCAN_FROM_KEYS or keys * 20 < self._estimated_rows():
+        if not selected or keys < SCAN_FROM_KEYS or keys < SCAN_FROM_SHARE * self._estimated_rows():
             return
         q = self.conn.dialect.identifier_preparer.quote
-        tests = []
-        for lookup in selected:
-            staged, generic = self._stage(lookup.keys)
-            left = ", ".join(f"h.{q(c)}" for c in lookup.columns)
-            tests.append(f"({left}) IN (SELECT {', '.join(generic)} FROM {staged})")
-        columns = ", ".join(f"h.{q(c)}" for c in self.table.schema)
-        sql = (f"SELECT {columns} FROM {q(self.table.sql_name)} h WHERE "
-               + " OR ".join(tests))  # fmt: skip
+        wanted = list(dict.fromkeys(c for lookup in selected for c in lookup.columns))
+        key_schema = {ID: pl.Int64(), **{c: self.table.schema[c] for c in wanted}}
+        sql = (f"SELECT {', '.join(q(c) for c in key_schema)} "
+               f"FROM {q(self.table.sql_name)}")  # fmt: skip
         started = time.perf_counter()
-        union = bulk.read_frame(self.conn, sql, self.table.schema)
+        held_keys = bulk.read_frame(self.conn, sql, key_schema)
         self.seconds["query"] += time.perf_counter() - started
+        matched = {
+            id(lookup): held_keys.join(lookup.keys, on=list(lookup.columns), how="semi")
+            .get_column(ID)
+            .implode()
+            for lookup in selected
+        }
+        del held_keys
+        ids = pl.concat([m.explode() for m in matched.values()]).unique()
+        full = self._rows_by_id(ids)
         for lookup in selected:
-            rows = union.join(lookup.keys, on=list(lookup.columns), how="semi")
+            rows = full.filter(pl.col(ID).is_in(matched[id(lookup)]))
             self._answered.append((lookup, rows))
+
+    def _rows_by_id(self, ids: pl.Series) -> pl.DataFrame:
+        if ids.len() == 0:
+            return pl.DataFrame(schema=self.table.schema)
+        staged, generic = self._stage(pl.DataFrame({ID: ids}))
+        q = self.conn.dialect.identifier_preparer.quote
+        columns = ", ".join(f"h.{q(c)}" for c in self.table.schema)
+        sql = (f"SELECT {columns} FROM {q(self.table.sql_name)} h "
+               f"JOIN {staged} k ON h.{q(ID)} = k.{generic[0]}")  # fmt: skip
+        started = time.perf_counter()
+        rows = bulk.read_frame(self.conn, sql, self.table.schema)
+        self.seconds["query"] += time.perf_counter() - started
+        return rows
 
     def rows(self, lookup: Lookup) -> pl.DataFrame:
         for earlier, rows in self._answered:
@@ -135,6 +154,13 @@ class HeldRows:
         if found is not None:
             return found
         staged, generic = self._stage(lookup.keys)
+        values = self.table.values
+        if values is not None and len(lookup.columns) == 1 and lookup.columns[0] in values.columns:
+            rows = self._by_value(staged, generic[0]).join(
+                lookup.keys, on=list(lookup.columns), how="semi"
+            )
+            self._answered.append((lookup, rows))
+            return rows
         q = self.conn.dialect.identifier_preparer.quote
         columns = ", ".join(f"h.{q(c)}" for c in self.table.schema)
         on = " AND ".join(f"h.{q(c)} = k.{g}" for c, g in zip(lookup.columns, generic, strict=True))
@@ -144,6 +170,25 @@ class HeldRows:
         self.seconds["query"] += time.perf_counter() - started
         self._answered.append((lookup, rows))
         return rows
+
+    def _by_value(self, staged: str, key: str) -> pl.DataFrame:
+        """Rows holding one of the staged values in any serial column; the lead lookups share
+        their keys, and so one query."""
+        found = self._by_staged_value.get(staged)
+        if found is not None:
+            return found
+        values = self.table.values
+        assert values is not None
+        q = self.conn.dialect.identifier_preparer.quote
+        columns = ", ".join(f"h.{q(c)}" for c in self.table.schema)
+        sql = (f"SELECT {columns} FROM {q(self.table.sql_name)} h WHERE h.{q(ID)} IN "
+               f"(SELECT v.{q(ID)} FROM {q(values.sql_name)} v "
+               f"JOIN {staged} k ON v.{q(VALUE)} = k.{key})")  # fmt: skip
+        started = time.perf_counter()
+        found = bulk.read_frame(self.conn, sql, self.table.schema)
+        self.seconds["query"] += time.perf_counter() - started
+        self._by_staged_value[staged] = found
+        return found
 
     def close(self) -> None:
         for _, name in self._staged:
@@ -216,6 +261,51 @@ def _reserve_ids(conn: Connection, table: TableLayout, count: int) -> int:
     return int(last) + 1
 
 
+def value_rows(table: TableLayout, rows: pl.DataFrame) -> pl.DataFrame:
+    """The serial table's rows for stored rows, in value order: inserted in that order they fill
+    its index page by page instead of touching a random page per value."""
+    values = table.values
+    assert values is not None
+    ordered = (
+        pl.concat(
+            [rows.select(pl.col(c).alias(VALUE), pl.col(ID)) for c in values.columns],
+            how="vertical",
+        )
+        .drop_nulls(VALUE)
+        .sort(VALUE, ID)
+    )
+    # A serial named twice in one record is one row; once sorted, repeats are neighbours, which
+    # is cheaper to test than hashing every value for `unique`.
+    repeat = (pl.col(VALUE) == pl.col(VALUE).shift()) & (pl.col(ID) == pl.col(ID).shift())
+    return ordered.filter(~repeat.fill_null(False))
+
+
+def _delete_values(conn: Connection, table: TableLayout, ids: pl.Series) -> None:
+    """Remove the serial table's rows of stored rows about to be deleted, found through their
+    serials (the serial table's index) rather than their ids, which it does not index."""
+    values = table.values
+    ids = ids.drop_nulls().unique()
+    if values is None or ids.len() == 0:
+        return
+    staged = bulk.stage(conn, pl.DataFrame({"id": ids.cast(pl.Int64)}), prefix="zb_ids")
+    q = conn.dialect.identifier_preparer.quote
+    serials = ", ".join(f"h.{q(c)}" for c in values.columns)
+    found = (f"FROM {staged} k JOIN {q(table.sql_name)} h ON h.{q(ID)} = k.id "
+             f"JOIN {q(values.sql_name)} v ON v.{q(VALUE)} IN ({serials}) "
+             f"AND v.{q(ID)} = h.{q(ID)}")  # fmt: skip
+    if is_postgres(conn):
+        conn.exec_driver_sql(
+            f"DELETE FROM {q(values.sql_name)} d USING (SELECT v.{q(VALUE)}, v.{q(ID)} {found}) f "
+            f"WHERE d.{q(VALUE)} = f.{q(VALUE)} AND d.{q(ID)} = f.{q(ID)}"
+        )
+    else:
+        conn.exec_driver_sql(
+            f"DELETE FROM {q(values.sql_name)} WHERE ({q(VALUE)}, {q(ID)}) IN "
+            f"(SELECT v.{q(VALUE)}, v.{q(ID)} {found})"
+        )
+    bulk.unstage(conn, staged)
+
+
 def _in_index_order(table: TableLayout, rows: pl.DataFrame) -> pl.DataFrame:
     """The rows sorted by the table's first full index (for the main table: patient and date).
     Its keys are pseudonyms, random: inserted in random order, every row dirties another page of
@@ -238,6 +328,7 @@ def write(
     """Apply the outcome's deletes and inserts. Ids are given out here, under the dataset lock,
     so parts can point at the record they belong to."""
     for name, change in outcome.writes.items():
+        _delete_values(conn, layout.tables[name], change.delete_ids)
         bulk.delete_ids(conn, layout.tables[name].sql_name, ID, change.delete_ids)
     order = sorted(layout.tables.values(), key=lambda t: t.part_of is not None)
     assigned: dict[str, pl.DataFrame] = {}
@@ -263,6 +354,10 @@ def write(
             batch_rows=batch_rows,
             after_batch=after_batch if table.main else None,
         )
+        if table.values is not None:
+            bulk.insert_frame(
+                conn, table.values.sql_name, value_rows(table, rows), batch_rows=batch_rows
+            )
 
 
 def import_records(

@@ -16,7 +16,12 @@ parsing. The tables are still generic: everything here is computed from the YAML
 registry or a new dataset version is a new YAML file. Columns a newer version adds are added to
 the table when the registry starts (`data_tables.sync`); old columns stay for old records.
 
-Indexes follow the specification too: the identity, and what each comparison looks up.
+Indexes follow the specification too: the identity, and what each comparison looks up. Serial
+numbers are the exception: a device's serials sit in several columns (the generator and four
+leads), and a comparison or a recall looks a serial up in all of them. One index per column made
+every stored record cost five insertions at random places in five B-trees, most of an import's
+time. They live instead in one table of their own (`<table>__serials`: value, `_id`), whose one
+index an import fills in value order, sorted by Polars first.
 """
 
 from __future__ import annotations
@@ -79,6 +84,18 @@ class Index:
 
 
 @dataclass(frozen=True)
+class ValueTable:
+    """The values of `columns`, one row per (value, `_id`), in a table of their own with one index:
+    the lookup of a value in any of those columns (serial numbers of a generator and its leads)."""
+
+    sql_name: str
+    columns: tuple[str, ...]
+
+
+VALUE = "value"
+
+
+@dataclass(frozen=True)
 class TableLayout:
     dataset: str
     table: str
@@ -92,6 +109,7 @@ class TableLayout:
     materialised: tuple[Materialised, ...] = ()
     part_of: PartLink | None = None
     indexes: tuple[Index, ...] = ()
+    values: ValueTable | None = None
 
     @property
     def content(self) -> list[str]:
@@ -263,18 +281,39 @@ def _table_layout(
     for name in [*identity, *columns]:
         if name not in columns or name.startswith("_"):
             raise LayoutError(f"{table.name}: unusable column {name!r}")
+    sql_name = sql_table_name(spec.dataset, table.name)
     layout = TableLayout(
         dataset=spec.dataset,
         table=table.name,
-        sql_name=sql_table_name(spec.dataset, table.name),
+        sql_name=sql_name,
         main=table.main,
         columns=columns,
         identity=identity,
         required=frozenset(required),
         materialised=tuple(materialised),
         part_of=part,
+        values=_value_table(sql_name, columns, comparisons) if table.main else None,
     )
     return _with_indexes(layout, comparisons if table.main else (), table)
+
+
+def _value_table(
+    sql_name: str, columns: dict[str, pl.DataType], comparisons: tuple[Comparison, ...]
+) -> ValueTable | None:
+    serials = tuple(
+        dict.fromkeys(
+            s for c in comparisons if c.kind == "serial_held_by_other" for s in c.texts("serials")
+        )
+    )
+    if not serials:
+        return None
+    for name in serials:
+        if name not in columns or columns[name] != pl.String:
+            raise LayoutError(f"{sql_name}: serial column {name!r} must be a stored text field")
+    name = f"{sql_name}__serials"
+    if not _SQL_NAME.fullmatch(name):
+        raise LayoutError(f"{sql_name}: no usable name for its serial table")
+    return ValueTable(name, serials)
 
 
 def _with_indexes(
@@ -311,9 +350,10 @@ def _comparison_indexes(c: Comparison) -> list[tuple[tuple[str, ...], bool]]:
     out: list[tuple[tuple[str, ...], bool]] = []
     match c.kind:
         case "serial_held_by_other":
-            # No index for `model`: only a recall asks by device model, rarely, and a scan
-            # answers it in well under a second; every import would pay for the index.
-            out = [((s,), True) for s in c.texts("serials")]
+            # Serials are indexed in the table's ValueTable. No index for `model`: only a recall
+            # asks by device model, rarely, and a scan answers it in well under a second; every
+            # import would pay for the index.
+            out = []
         case "same_subject_same_date_other_content" | "requires_earlier":
             out = [((c.text("subject"), c.text("date")), False)]
         case "replaces_upload":

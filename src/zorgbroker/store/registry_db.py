@@ -65,6 +65,10 @@ def up_to_date(conn: Connection) -> bool:
                 return False
             if {i.name for i in wanted.indexes} - indexes:
                 return False
+            if data_tables.obsolete_indexes(conn, table):
+                return False
+            if table.values is not None and not inspector.has_table(table.values.sql_name):
+                return False
         if not _has_version(conn, spec):
             return False
     return True
