@@ -157,3 +157,31 @@ def test_a_sealed_bsn_cannot_be_moved_to_another_row(ttp: TrustedThirdParty) -> 
     assert sealed is not None
     with pytest.raises(BatchRejected, match="Regel 1"):
         ttp.pseudonymise("nhr", p1, source="1", sealed=sealed.reverse())
+
+
+@pytest.mark.parametrize("broken", [0, 1, 3])
+def test_the_refusal_names_the_one_row_whose_sealed_bsn_does_not_belong_to_it(
+    ttp: TrustedThirdParty, broken: int
+) -> None:
+    p = Pseudonymiser.for_mode("production", registry="nhr", source="1", home=ttp.home)
+    bsns = pl.Series(BSNS)
+    p1 = p.stage1(bsns)
+    sealed = p.seal(bsns, p1)
+    assert sealed is not None
+    other = (broken + 1) % len(BSNS)
+    moved = sealed.scatter(broken, sealed[other])
+    with pytest.raises(BatchRejected, match=f"Regel {broken + 1}:"):
+        ttp.pseudonymise("nhr", p1, source="1", sealed=moved)
+    damaged = sealed.scatter(broken, "zb1s.x.y")  # not even a sealed value's shape
+    with pytest.raises(BatchRejected, match=f"Regel {broken + 1}:"):
+        ttp.pseudonymise("nhr", p1, source="1", sealed=damaged)
+
+
+def test_every_pseudonym_of_a_batch_is_kept_once(
+    ttp: TrustedThirdParty,
+) -> None:
+    pseudonyms = _upload(ttp.home, "1", [*BSNS, BSNS[0]])  # the first patient twice
+    with ttp.store.connect() as db:
+        kept = [r[0] for r in db.execute("SELECT pseudonym FROM reid")]
+    digests = sorted({p.rsplit(":", 1)[1] for p in pseudonyms})
+    assert sorted(kept) == digests

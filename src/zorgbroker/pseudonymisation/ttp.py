@@ -187,8 +187,9 @@ class TrustedThirdParty:
         labelled = stage2(stage1, key=key, prefix=prefix)
         stored = 0
         if bsns is not None:
-            digests = labelled.str.slice(len(prefix)).str.decode("hex")
-            stored = self._store_reid(registry, version, source, digests, bsns)
+            positions, plain = bsns
+            digests = labelled.gather(positions).str.slice(len(prefix)).str.decode("hex")
+            stored = self._store_reid(registry, version, source, digests, plain)
         self.audit.append(
             "pseudonimisering",
             f"bron:{source}",
@@ -204,7 +205,8 @@ class TrustedThirdParty:
 
     def _validate(
         self, registry: str, stage1: pl.Series, sealed: pl.Series | None
-    ) -> list[bytes] | None:
+    ) -> tuple[pl.Series, list[bytes]] | None:
+        """The opened BSNs of a re-identifiable registry's batch, with their positions in it."""
         invalid = first_invalid_stage1(stage1, allow_nulls=True)
         if invalid is not None:
             raise BatchRejected(invalid.message())
@@ -232,24 +234,29 @@ class TrustedThirdParty:
         if not valid.all():
             bad = int(positions[int(valid.not_().arg_true()[0])]) + 1
             raise BatchRejected(f"Regel {bad}: het verzegelde BSN is geen geldig BSN.")
-        # Re-spread over the batch so positions line up with the digests (nulls: empty).
-        full: list[bytes] = [b""] * len(stage1)
-        for position, bsn in zip(positions.to_list(), bsns, strict=True):
-            full[position] = bsn
-        return full
+        return positions, bsns
 
     def _store_reid(
         self, registry: str, version: int, source: str, digests: pl.Series, bsns: list[bytes]
     ) -> int:
+        """Keep AES-SIV(K_reid, BSN) under each pseudonym. The rows are put in pseudonym order
+        here, by Polars, so the store can insert them as they come (see `store_sealed`)."""
         siv = AESSIV(self.keys.reid_key(registry))
         registry_bytes = registry.encode()
-        rows = [
-            (digest.hex(), siv.encrypt(bsn, [registry_bytes, digest]))
-            for digest, bsn in zip(digests.to_list(), bsns, strict=True)
-            if digest is not None and bsn
+        frame = (
+            pl.DataFrame({"digest": digests, "bsn": pl.Series(bsns, dtype=pl.Binary)})
+            .with_row_index("order")
+            .sort("digest", "order")  # a repeated pseudonym keeps its first row, as before
+        )
+        ordered = frame["digest"].to_list()
+        encrypt = siv.encrypt
+        ciphers = [
+            encrypt(bsn, [registry_bytes, digest])
+            for digest, bsn in zip(ordered, frame["bsn"].to_list(), strict=True)
         ]
-        self.store.store_sealed(registry, version, source, rows)
-        return len(rows)
+        pseudonyms = frame["digest"].bin.encode("hex").to_list()
+        self.store.store_sealed_in_order(registry, version, source, pseudonyms, ciphers)
+        return len(ciphers)
 
     # --- key rotation ---
 

@@ -8,9 +8,10 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 
 _SCHEMA = """
@@ -135,18 +136,36 @@ class TTPStore:
     def store_sealed(
         self, registry: str, key_version: int, source: str, rows: Iterable[tuple[str, bytes]]
     ) -> None:
-        stamp = now()
         # Pseudonyms are random, so inserting them in arrival order touches a random page of the
         # primary key for every row; in key order the B-tree is filled page by page. Sorting is
         # stable, so for a repeated pseudonym the first row still wins (INSERT OR IGNORE).
         ordered = sorted(rows, key=_pseudonym_of)
+        self.store_sealed_in_order(
+            registry, key_version, source, [p for p, _ in ordered], [c for _, c in ordered]
+        )
+
+    def store_sealed_in_order(
+        self,
+        registry: str,
+        key_version: int,
+        source: str,
+        pseudonyms: Sequence[str],
+        sealed: Sequence[bytes],
+    ) -> None:
+        """As `store_sealed`, for rows the caller already put in pseudonym order (first row of a
+        repeated pseudonym first)."""
+        if len(pseudonyms) != len(sealed):
+            raise ValueError("pseudonyms and sealed values differ in number")
+        stamp = now()
+        # The row tuples are made by `zip` as SQLite asks for them, never as a list of a
+        # million tuples in Python.
+        values = zip(
+            repeat(registry), repeat(key_version), pseudonyms, repeat(source), sealed, repeat(stamp)
+        )
         with self.connect() as db:
             # A batch of a million rows outgrows SQLite's default 2 MB page cache many times.
             db.execute(f"PRAGMA cache_size=-{_BULK_CACHE_KIB}")
-            db.executemany(
-                "INSERT OR IGNORE INTO reid VALUES (?, ?, ?, ?, ?, ?)",
-                [(registry, key_version, p, source, c, stamp) for p, c in ordered],
-            )
+            db.executemany("INSERT OR IGNORE INTO reid VALUES (?, ?, ?, ?, ?, ?)", values)
 
     def sealed_for(
         self, registry: str, key_version: int, pseudonyms: list[str]
