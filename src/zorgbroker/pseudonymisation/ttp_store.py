@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,15 +76,39 @@ class Request:
     status: str  # "open" | "approved" | "refused" | "resolved"
 
 
+_BUSY_SECONDS = 30.0
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Put the store in WAL mode, which the file then keeps.
+
+    Switching needs the file to itself, and SQLite answers "database is locked" at once, without
+    its busy wait, while another connection is inside a transaction: two processes that create
+    the store at the same moment meet exactly that. So the mode is only set when it is not WAL
+    yet, and a locked answer is waited out here.
+    """
+    deadline = time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class TTPStore:
     def __init__(self, path: Path) -> None:
         self.path = path
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=30)
+        connection = sqlite3.connect(self.path, timeout=_BUSY_SECONDS)
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
+            _use_wal(connection)
             connection.execute("PRAGMA foreign_keys=ON")
             with connection:
                 yield connection
