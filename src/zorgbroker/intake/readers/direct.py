@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -52,32 +52,23 @@ class DirectScan:
         with self.path.open("rb") as file:
             head = file.read(int(max(self.line_bytes, 1.0) * (rows + 1) * 2) + 65536)
         end = head.rfind(b"\n")
-        return pl.read_csv(
-            head[: end + 1] if end >= 0 else head,
-            has_header=False,
-            skip_lines=1,
-            schema={name: pl.String for name in self.header},
-            separator=self.separator,
-            quote_char=_QUOTE_CHAR if self.quoted else None,
-            extra_columns="ignore",
-            missing_columns="insert",
-            raise_if_empty=False,
-            n_rows=rows,
-        )
+        return pl.read_csv(head[: end + 1] if end >= 0 else head, n_rows=rows, **self._options())
 
     def scan(self) -> pl.LazyFrame:
-        return pl.scan_csv(
-            self.path,
-            has_header=False,
-            skip_lines=1,
-            schema={name: pl.String for name in self.header},
-            separator=self.separator,
-            quote_char=_QUOTE_CHAR if self.quoted else None,
-            extra_columns="ignore",
-            missing_columns="insert",
-            raise_if_empty=False,
-            glob=False,
-        )
+        return pl.scan_csv(self.path, glob=False, **self._options())
+
+    def _options(self) -> dict[str, Any]:
+        """How both readings parse the file: every cell text, as the batch reader reads it."""
+        return {
+            "has_header": False,
+            "skip_lines": 1,
+            "schema": {name: pl.String for name in self.header},
+            "separator": self.separator,
+            "quote_char": _QUOTE_CHAR if self.quoted else None,
+            "extra_columns": "ignore",
+            "missing_columns": "insert",
+            "raise_if_empty": False,
+        }
 
 
 class DirectProbe:
