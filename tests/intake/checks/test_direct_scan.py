@@ -181,6 +181,23 @@ def test_same_report_as_the_batch_reader(tmp_path: Path, clean: bytes, change: s
     assert direct == batch
 
 
+def test_progress_runs_up_to_the_file_size(tmp_path: Path, clean: bytes) -> None:
+    path = tmp_path / "upload.csv"
+    path.write_bytes(clean + b"\n".join(lines_of(clean)[1:] * 400) + b"\n")
+    seen: list[tuple[int, int]] = []
+    spec = load_dataset("nhr-pmicd")
+    options = engine.CheckOptions(
+        today=TODAY, progress=lambda done, total: seen.append((done, total))
+    )
+    upload = open_upload(path)
+    assert upload.tables["main"].direct is not None
+    engine.check_tables(upload, spec, build_plans(spec), options, engine.Messages(spec))
+    size = path.stat().st_size
+    assert len(seen) >= 2
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert seen[-1] == (size, size)
+
+
 def test_same_accepted_records(tmp_path: Path, clean: bytes) -> None:
     path = tmp_path / "upload.csv"
     path.write_bytes(blank_lines(pad_some(clean)))

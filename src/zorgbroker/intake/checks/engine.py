@@ -533,8 +533,11 @@ def _check_direct(
             accepted.append(keep.collect())
         rows_done += batch.height
         if options.progress is not None:
+            # Rows times the first block's average line length: an estimate until the end.
             done = min(direct.size, int(rows_done * direct.line_bytes))
             options.progress(done, upload.progress_total)
+    if options.progress is not None:
+        options.progress(direct.size, upload.progress_total)
     state = pl.concat(states) if states else pl.DataFrame()
     # Blank rows after the last filled one are no records (as TrailingBlankRows does).
     last = state.select(pl.col(p.ROW).filter(~pl.col("__blank")).max()).item() if states else None
