@@ -271,3 +271,36 @@ def test_messages_of_the_comparison_follow_the_checks_in_record_order(registry: 
     assert (report.accepted, report.rejected) == (1, 2)
     assert report.by_code() == {"F-003": 1, "TF-301": 1, "TW-302": 1, "W-303": 1}
     assert report.code_texts["TF-301"].startswith("Serienummer van de generator")
+
+
+def test_one_file_cannot_give_one_generator_to_two_patients(registry: Registry):
+    later = b_row(
+        serienummer="ABC12345", procedure_datum="2026-11-18", opname_datum="", ontslag_datum=""
+    )
+
+    report = registry.submit([later, nhr_row()])
+
+    # Patient A's implant (row 2) is dated first, so the serial is A's when B's record comes.
+    assert codes(report) == [(1, "serienummer", "TF-301")]
+    assert report.stored == Stored(new=1)
+
+
+def test_two_patients_with_one_serial_on_the_same_day_the_later_row_is_flagged(
+    registry: Registry,
+):
+    same_day = b_row(serienummer="ABC12345", procedure_datum=nhr_row()["procedure_datum"])
+
+    report = registry.submit([nhr_row(), same_day])
+
+    assert codes(report) == [(2, "serienummer", "TF-301")]
+
+
+def test_an_explant_earlier_in_the_file_frees_the_serial_for_another_patient(registry: Registry):
+    reimplant = b_row(
+        serienummer="ABC12345", procedure_datum="2026-11-18", opname_datum="", ontslag_datum=""
+    )
+
+    report = registry.submit([reimplant, explant(), nhr_row()])
+
+    assert codes(report) == []
+    assert report.stored == Stored(new=3)

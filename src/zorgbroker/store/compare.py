@@ -310,6 +310,10 @@ def _as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return expr.dt.to_string("%Y-%m-%d") if dtype == pl.Date else expr.cast(pl.String)
 
 
+#: Orders an upload's records by date, then row (rows never reach this many).
+_ROWS_PER_DAY = 1 << 32
+
+
 def current_holders(events: pl.DataFrame, keep: list[str] | None = None) -> pl.DataFrame:
     """Per serial (`__serial`), the person (`__holder`) whose record naming it is the latest
     (`__date`, then `__order`), unless that record ends the registration (`__ending`)."""
@@ -339,6 +343,10 @@ def serial_held_by_other(
     then by storage order), unless that record ends the registration (an explant). An ending
     record for the current holder in this same upload frees the serial for the upload's other
     records, so an explant and a re-implant can arrive together.
+
+    The upload's own records count too: where an earlier record of the upload (by date, then by
+    row) names the serial, its person holds it from then on, unless that record ends the
+    registration. So one file cannot give one device to two people.
     """
     serials, subject, date = c.texts("serials"), c.text("subject"), c.text("date")
     ending = _condition(c, "ends_registration", ctx)
@@ -370,21 +378,56 @@ def serial_held_by_other(
         .select("__serial")
         .unique()
     )
+    # Time order within the upload: date, then row.
+    moment = pl.col(date).cast(pl.Int64) * _ROWS_PER_DAY + pl.col(ROW)
+    earlier = (
+        pl.concat(
+            [
+                accepted.select(
+                    pl.col(s).alias("__serial"),
+                    pl.col(subject).alias("__earlier_subject"),
+                    ending.alias("__earlier_ending"),
+                    moment.alias("__moment"),
+                )
+                for s in serials
+            ]
+        )
+        .drop_nulls(["__serial", "__moment"])
+        .sort("__moment")
+    )
     found = []
     for s in serials:
-        rows = candidates.select(
-            ROW,
-            pl.col(s).alias("__serial"),
-            pl.col(subject).alias("__subject"),
-            ending.alias("__self_ending"),
-        ).drop_nulls("__serial")
-        rows = rows.join(current, on="__serial", how="inner").join(
-            freed.with_columns(pl.lit(True).alias("__freed")), on="__serial", how="left"
+        rows = (
+            candidates.select(
+                ROW,
+                pl.col(s).alias("__serial"),
+                pl.col(subject).alias("__subject"),
+                ending.alias("__self_ending"),
+                (moment - 1).alias("__moment"),  # strictly before the record itself
+            )
+            .drop_nulls("__serial")
+            .sort("__moment")
+            .join_asof(
+                earlier, on="__moment", by="__serial", strategy="backward", check_sortedness=False
+            )
+            .join(current, on="__serial", how="left")
+            .join(freed.with_columns(pl.lit(True).alias("__freed")), on="__serial", how="left")
         )
-        conflict = (pl.col("__holder") != pl.col("__subject")) & (
+        held_by_other = (pl.col("__holder") != pl.col("__subject")) & (
             pl.col("__self_ending") | pl.col("__freed").is_null()
         )
-        found.append(_messages(rows.filter(conflict), c.code, s, pl.col("__serial"), table_key))
+        taken_earlier = ~pl.col("__earlier_ending") & (
+            pl.col("__earlier_subject") != pl.col("__subject")
+        )
+        conflict = (
+            pl.when(pl.col("__earlier_subject").is_not_null())
+            .then(taken_earlier)
+            .otherwise(held_by_other)
+            .fill_null(False)
+        )
+        found.append(
+            _messages(rows.filter(conflict).sort(ROW), c.code, s, pl.col("__serial"), table_key)
+        )
     return pl.concat(found)
 
 
