@@ -31,6 +31,20 @@ def test_episode_with_its_treatments_is_stored_across_tables(registry: Registry)
     assert registry.held("nivel-fysio", "praktijk").height == 1
 
 
+def test_a_rejected_practice_row_rejects_every_record_with_a_report(registry: Registry):
+    tables = nivel_tables()
+    tables["praktijk"][0]["postcode4"] = "ABCD"
+
+    report = submit_nivel(registry, tables)
+
+    # The practice's own message says why; without its row no record can be stored.
+    assert table_codes(report) == [("praktijk", 1, "postcode4", "F-002")]
+    assert (report.records, report.rejected, report.file_rejected) == (1, 1, False)
+    assert report.stored == Stored()
+    assert registry.held("nivel-fysio", "episodes").height == 0
+    assert registry.held("nivel-fysio", "praktijk").height == 0
+
+
 def test_identical_resend_of_the_archive_changes_nothing(registry: Registry):
     submit_nivel(registry, nivel_tables())
     before = {t: registry.held("nivel-fysio", t) for t in ("episodes", "verrichtingen")}

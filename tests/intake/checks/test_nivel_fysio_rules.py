@@ -279,7 +279,8 @@ CASES = [
         "F-004 period over 62 days",
         lambda t: change(t, "praktijk", 0, periode_van="2026-09-01"),
         {("praktijk", 1, "periode_tot", "F-004")},
-        0,
+        # Every episode is stored with its practice: without the practice row, none can be.
+        2,
     ),
 ]
 

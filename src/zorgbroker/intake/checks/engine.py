@@ -644,7 +644,7 @@ def _check_whole(
     # Phase C: references, in an order where a referenced table is settled first.
     for name in _reference_order(spec):
         frames[name] = _check_references(frames[name], plans[name], frames, plans, spec)
-    frames = _settle_parts(spec, plans, frames)
+    frames = _without_a_rejected_single_row(spec, _settle_parts(spec, plans, frames))
     for t in spec.tables:
         table_key = t.name if multi else None
         frame = frames[t.name]
@@ -776,6 +776,26 @@ def _settle_parts(
                 )
             )
             frames[t.name], frames[ref.table] = parts, parent
+    return frames
+
+
+def _without_a_rejected_single_row(
+    spec: DatasetSpec, frames: dict[str, pl.DataFrame]
+) -> dict[str, pl.DataFrame]:
+    """A table of exactly one row (the practice) holds what every record is stored with: when
+    that row is rejected, no record of the file can be kept, so all are rejected with it (its
+    own message says why) instead of the registry failing to store them."""
+    for t in spec.tables:
+        frame = frames.get(t.name)
+        if (
+            t.rows == "one"
+            and frame is not None
+            and frame.height == 1
+            and bool(frame["__rejected"][0])
+        ):
+            return {
+                name: f.with_columns(pl.lit(True).alias("__rejected")) for name, f in frames.items()
+            }
     return frames
 
 
