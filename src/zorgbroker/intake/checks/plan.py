@@ -203,11 +203,6 @@ def context_for(plan: TablePlan, *, today: dt.date, organisation: str | None) ->
 # --- field expressions ---------------------------------------------------------------------------
 
 
-def strip_expr(f: FieldSpec) -> pl.Expr:
-    """The field's text with surrounding white space removed (one cheap pass)."""
-    return pl.col(f.name).cast(pl.String).str.strip_chars().alias(text_col(f.name))
-
-
 def text_exprs(fields: list[FieldSpec], present: set[str], *, padded: bool) -> list[pl.Expr]:
     """Each field's text, trimmed when `padded` (a cell may have surrounding white space, so a
     cell of only white space may also turn empty); a column the file lacks reads as empty."""
