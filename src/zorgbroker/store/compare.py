@@ -393,23 +393,29 @@ def serial_held_by_other(
             ]
         )
         .drop_nulls(["__serial", "__moment"])
+        # Only a serial the upload names more than once can be taken by an earlier record.
+        .filter(pl.col("__serial").is_duplicated())
         .sort("__moment")
     )
+    shared = pl.col("__serial").is_in(earlier["__serial"].unique().implode())
     found = []
     for s in serials:
-        rows = (
-            candidates.select(
-                ROW,
-                pl.col(s).alias("__serial"),
-                pl.col(subject).alias("__subject"),
-                ending.alias("__self_ending"),
-                (moment - 1).alias("__moment"),  # strictly before the record itself
-            )
-            .drop_nulls("__serial")
+        rows = candidates.select(
+            ROW,
+            pl.col(s).alias("__serial"),
+            pl.col(subject).alias("__subject"),
+            ending.alias("__self_ending"),
+            (moment - 1).alias("__moment"),  # strictly before the record itself
+        ).drop_nulls("__serial")
+        taken = (
+            rows.filter(shared)
             .sort("__moment")
             .join_asof(
                 earlier, on="__moment", by="__serial", strategy="backward", check_sortedness=False
             )
+        )
+        rows = (
+            pl.concat([rows.filter(~shared), taken], how="diagonal_relaxed")
             .join(current, on="__serial", how="left")
             .join(freed.with_columns(pl.lit(True).alias("__freed")), on="__serial", how="left")
         )
