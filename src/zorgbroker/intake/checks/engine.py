@@ -515,15 +515,8 @@ def _check_direct(
     rows_done = 0
     state_columns = [p.ROW, "__hash", "__blank", "__rejected"]
     if not options.collect_accepted:
-        # Only what the messages need; a text leaves the query only where there is a message.
-        texts = {text_col(f.name) for f in plan.fields}
-        shown = [
-            pl.when(pl.col("__any")).then(pl.col(name)).alias(name)
-            if name in texts
-            else pl.col(name)
-            for name in message_columns(plan)
-            if name != p.ROW
-        ]
+        # Only what the messages need (masking the texts of rows without one saved nothing).
+        shown = [name for name in message_columns(plan) if name != p.ROW]
         evaluated = evaluated.select(*state_columns, "__any", *shown)
     for batch in evaluated.collect_batches(chunk_size=_DIRECT_BATCH_ROWS, engine="streaming"):
         states.append(batch.select(state_columns))
