@@ -231,3 +231,34 @@ def test_mailbox_listing_reads_what_the_transport_wrote(home: Callable[..., Regi
     (entry,) = list_mailbox(registry.settings)
     assert (entry.number, entry.subject, entry.to) == (1, "proef", ADDRESS)
     assert oct(entry.path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_two_simultaneous_submits_of_one_file_mail_it_once(home: Callable[..., Registry]):
+    registry = home(user="jansen")
+    path = registry.nhr_file(two_rows_one_bad())
+    start = threading.Barrier(2)
+    ids: list[int] = []
+    errors: list[BaseException] = []
+
+    def submit() -> None:
+        try:
+            start.wait()
+            ids.append(submit_and_dispatch(registry, path))
+        except BaseException as exc:  # reported below, in the test's own thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    entries = list_mailbox(registry.settings)
+    if ids[0] == ids[1]:  # the second submit joined the first upload: one mail for it
+        assert len(entries) == 1
+    else:  # or came after it: an upload, and a mail, each
+        assert len(entries) == 2
+    assert sorted(e.attachments for e in entries) == sorted(
+        (f"rapport-aanlevering-{i}.xlsx",) for i in set(ids)
+    )

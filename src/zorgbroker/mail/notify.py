@@ -6,6 +6,8 @@ import io
 from email.message import EmailMessage
 from typing import Literal
 
+from sqlalchemy import Engine, update
+
 from zorgbroker.intake.report.model import Report
 from zorgbroker.intake.report.xlsx_report import write_xlsx
 from zorgbroker.logging import get_logger
@@ -14,7 +16,7 @@ from zorgbroker.mail.outbox import park, pending, send_pending
 from zorgbroker.mail.recipients import local_recipient, recipients_for
 from zorgbroker.mail.transport import DeliveryFailed, deliver, uses_smtp
 from zorgbroker.settings import Settings
-from zorgbroker.store.models import DONE, FAILED
+from zorgbroker.store.models import DONE, FAILED, Upload, utcnow
 from zorgbroker.store.registry_db import open_registry
 from zorgbroker.store.uploads import UploadError, UploadInfo, get_upload, load_report
 
@@ -53,15 +55,39 @@ def compose(info: UploadInfo, settings: Settings) -> EmailMessage | None:
     return build_message(info, report, sender=settings.mail_from, recipients=recipients, xlsx=xlsx)
 
 
+def _claim(engine: Engine, upload_id: int) -> bool:
+    """Mark the upload notified, unless it was: only the process that marks it sends. (Two
+    submits of one file join one upload, and each would otherwise mail it.)"""
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(Upload)
+            .where(Upload.id == upload_id, Upload.notified_at.is_(None))
+            .values(notified_at=utcnow())
+        )
+    return done.rowcount == 1
+
+
+def _release(engine: Engine, upload_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(Upload).where(Upload.id == upload_id).values(notified_at=None))
+
+
 def notify_upload_finished(upload_id: int, *, settings: Settings) -> Outcome:
     """Send (or park) the notification of a done or failed upload. Never raises."""
     if not settings.mail_enabled:
         return "skipped"
     try:
-        info = get_upload(open_registry(settings), upload_id)
+        engine = open_registry(settings)
+        info = get_upload(engine, upload_id)
         if info is None or info.status not in (DONE, FAILED):
             return "skipped"
-        message = compose(info, settings)
+        if not _claim(engine, upload_id):
+            return "skipped"  # another process (a second submit of the file) sends it
+        try:
+            message = compose(info, settings)
+        except Exception:
+            _release(engine, upload_id)
+            raise
         if message is None:
             log.warning("mail.no_recipient", upload=upload_id)
             return "skipped"

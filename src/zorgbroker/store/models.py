@@ -116,6 +116,8 @@ class Upload(Base):
     submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the notification went out (or was parked to go out): it is sent once.
+    notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: Seconds per phase of the last attempt: check, compare, import.
     timings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
