@@ -90,9 +90,10 @@ class DirectProbe:
         if separator is None:
             self.eligible = False
             return
-        if b"\n" not in block:
+        if b"\n" not in block and len(block) >= self._block_bytes:
             # A line longer than a block: the batch reader bounds such records.
-            self.eligible = self.eligible and len(block) < self._block_bytes
+            self.eligible = False
+            return
         if b'"' in block:
             # Quoted cells are read alike as long as no record spans lines: with an odd number
             # of quotes in a line (a line break inside quotes, or a quote never closed), the
