@@ -303,3 +303,29 @@ def test_probe_refuses_records_across_lines_and_long_lines(
     assert not probe(b'a;b\n"1;2', block_bytes=64).eligible
     assert not probe(b"a;b\n1;2\n", b"xxxxxxxx", block_bytes=8).eligible
     assert probe(b"a;b\n1;2\n", b"xxx", block_bytes=8).eligible
+
+
+def test_probing_a_large_file_starts_no_idle_threads(tmp_path: Path) -> None:
+    """NumPy, loaded for large blocks, must not bring OpenBLAS threads that spin beside Polars
+    (on two cores they took a tenth of a million-row check's CPU)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import os\n"
+        "from zorgbroker.intake.readers import direct\n"
+        "before = len(os.listdir('/proc/self/task'))\n"
+        "direct._SMALL_BLOCK_BYTES = 0\n"
+        "probe = direct.DirectProbe(block_bytes=64)\n"
+        "probe.feed(b'a;b\\n1; 2\\n', ';')\n"
+        "assert probe.padded\n"
+        "import numpy\n"
+        "print(before, len(os.listdir('/proc/self/task')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    before, after = map(int, done.stdout.split())
+    assert after == before

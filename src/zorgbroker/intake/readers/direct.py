@@ -15,8 +15,10 @@ space around it; a file where none can skips trimming, which is a good part of a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -24,6 +26,21 @@ import polars as pl
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
+
+
+def _numpy() -> ModuleType:
+    """NumPy, loaded for the first large block only.
+
+    Its OpenBLAS starts a thread per core when loaded, and those threads spin for a while
+    waiting for matrix work that never comes: on two cores that took about a tenth of the CPU
+    of a million-row check from Polars (perf). The probe does no linear algebra, so unless the
+    user chose otherwise, BLAS gets one thread (only if NumPy is not loaded yet, which is when
+    the setting counts)."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    import numpy
+
+    return numpy
+
 
 _SPACE, _LF, _CR, _QUOTE = 0x20, 0x0A, 0x0D, 0x22
 _QUOTE_CHAR = '"'
@@ -163,7 +180,7 @@ def _padded_large(block: bytes, sep: int) -> bool:
     separator or line end, a carriage return not ending a line, or any non-ASCII white space.
     Vectorised over the block's bytes: a substring search per pattern would cost more than the
     whole check (spaces are common in names)."""
-    import numpy as np  # only for large files, where its loading time is paid back
+    np = _numpy()  # only for large files, where its loading time is paid back
 
     data = np.frombuffer(block, dtype=np.uint8)
     if not block.isascii() and _has_unicode_space(block, data):
@@ -187,7 +204,7 @@ def _padded_large(block: bytes, sep: int) -> bool:
 def _has_unicode_space(block: bytes, data: NDArray[np.uint8]) -> bool:
     """Whether the block holds non-ASCII white space. Each lead byte is looked for with memchr
     first; the few places it occurs (accented names) are then compared whole."""
-    import numpy as np
+    np = _numpy()
 
     for lead, tails in _UNICODE_SPACES.items():
         if bytes([lead]) not in block:
@@ -215,7 +232,7 @@ def _open_quote_after(block: bytes, open_quote: bool) -> bool | None:
                 return None
             open_quote = False
         return bool(rest.count(b'"') & 1) is not open_quote
-    import numpy as np
+    np = _numpy()
 
     data = np.frombuffer(block, dtype=np.uint8)
     # Quotes counted from the block's start; only the parity matters, so uint8 may wrap.
