@@ -3,6 +3,7 @@ field becomes a column, and the indexes are those the comparisons look up."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -181,3 +182,30 @@ def test_serial_rows_come_in_value_order_once_per_record():
         "lead4_serienummer": empty,
     })  # fmt: skip
     assert value_rows(layout, rows).rows() == [("A", 1), ("B", 2), ("C", 3), ("X", 1)]
+
+
+def test_a_frame_written_in_many_batches_reads_back_whole_and_in_order(registry: Registry):
+    """Bulk writes cut a frame into batches (on PostgreSQL the next batch is written as CSV
+    while the server takes in the current one): every row arrives once, values intact."""
+    frame = pl.DataFrame(
+        {
+            "n": pl.int_range(0, 1_003, eager=True).cast(pl.Int64),
+            "text": [None if i % 7 == 0 else f'"quote";{i}\n' for i in range(1_003)],
+            "day": [dt.date(2026, 1, 1) + dt.timedelta(days=i % 400) for i in range(1_003)],
+        }
+    )
+    seen: list[int] = []
+    engine = open_registry(registry.settings)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE zb_bulk_test (n BIGINT, text TEXT, day DATE)")
+        try:
+            bulk.insert_frame(conn, "zb_bulk_test", frame, batch_rows=100, after_batch=seen.append)
+            back = bulk.read_frame(
+                conn,
+                "SELECT n, text, day FROM zb_bulk_test ORDER BY n",
+                {"n": pl.Int64(), "text": pl.String(), "day": pl.Date()},
+            )
+        finally:
+            conn.exec_driver_sql("DROP TABLE zb_bulk_test")
+    assert back.equals(frame)
+    assert seen[-1] == 1_003 and len(seen) == 11

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
@@ -39,11 +40,23 @@ def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _csv(chunk: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    chunk.write_csv(buffer, include_header=False, date_format="%Y-%m-%d")
+    return buffer.getvalue()
+
+
 def _csv_chunks(frame: pl.DataFrame, batch_rows: int) -> Iterator[bytes]:
-    for chunk in frame.iter_slices(n_rows=batch_rows):
-        buffer = io.BytesIO()
-        chunk.write_csv(buffer, include_header=False, date_format="%Y-%m-%d")
-        yield buffer.getvalue()
+    """The frame as CSV, a batch at a time; the next batch is written on a second thread while
+    the server takes in the current one (Polars writes without the GIL), instead of the server
+    waiting for every batch to be written first."""
+    slices = frame.iter_slices(n_rows=batch_rows)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zb-copy") as writer:
+        pending = next((writer.submit(_csv, chunk) for chunk in slices), None)
+        while pending is not None:
+            data = pending.result()
+            pending = next((writer.submit(_csv, chunk) for chunk in slices), None)
+            yield data
 
 
 def insert_frame(
