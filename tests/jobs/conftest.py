@@ -2,7 +2,8 @@
 Procrastinate queue and real `zorgbroker worker` processes.
 
 The PostgreSQL database is the session's fresh `zorgbroker_test_<random>` of tests/store
-(dropped afterwards); between tests every table, Procrastinate's included, is emptied.
+(dropped afterwards); between tests every table, Procrastinate's included, is emptied. A test of
+the queue's schema gets a new database of its own (`fresh_postgres_url`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tests.store.conftest import (  # noqa: F401  (postgres_url is a fixture)
     TODAY,
     Registry,
     _empty_postgres,
+    new_postgres_database,
     postgres_url,
 )
 from zorgbroker.settings import get_settings
@@ -67,6 +69,13 @@ def queue_registry(
         yield Registry(get_settings(fresh=True), files, "postgres")
     finally:
         _empty_postgres(postgres_url)
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test alone (the queue's schema tests)."""
+    with new_postgres_database() as url:
+        yield url
 
 
 def submit(registry: Registry, path: Path, *, mode: str = "production") -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,8 +207,10 @@ def _postgres_admin_url() -> str:
     return f"{PG_SERVER}/postgres"
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def new_postgres_database() -> Iterator[str]:
+    """The URL of a new, empty database `zorgbroker_test_<random>`, dropped afterwards; skips the
+    test without a reachable server."""
     import psycopg
 
     name = f"zorgbroker_test_{secrets.token_hex(6)}"
@@ -236,11 +239,18 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with new_postgres_database() as url:
+        yield url
+
+
 def _empty_postgres(url: str) -> None:
     engine = engine_for(url)
     with engine.begin() as conn:
-        names = [n for n in inspect(conn).get_table_names()
-                 if n not in ("alembic_version", "dataset_versions")]  # fmt: skip
+        # The record of the queue's schema stays with the queue's tables (zorgbroker.jobs.schema).
+        kept = ("alembic_version", "dataset_versions", "zorgbroker_procrastinate_schema")
+        names = [n for n in inspect(conn).get_table_names() if n not in kept]
         if names:
             conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
 

@@ -36,8 +36,9 @@ def worker_command(
     """Verwerk aanleveringen uit de wachtrij op PostgreSQL; stoppen met Ctrl-C."""
     from procrastinate.exceptions import ConnectorException
     from psycopg import OperationalError
+    from rich.text import Text
 
-    from zorgbroker.jobs.config import JobsConfigError, conninfo
+    from zorgbroker.jobs.config import JobsConfigError, QueueSchemaError, conninfo
     from zorgbroker.jobs.worker import run_worker
 
     settings = get_settings()
@@ -63,5 +64,8 @@ def worker_command(
             f"[bold red]Fout:[/] de database is niet bereikbaar ({type(exc).__name__}).",
             highlight=False,
         )
+        raise typer.Exit(EXIT_FAILED) from None
+    except QueueSchemaError as exc:
+        err.print(Text(f"Fout: {exc.message}", style="bold red"))
         raise typer.Exit(EXIT_FAILED) from None
     err.print("Worker gestopt.", highlight=False)

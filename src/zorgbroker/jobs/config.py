@@ -16,7 +16,17 @@ class JobsConfigError(Exception):
 
 
 class QueueUnavailable(Exception):
-    """The queue's database could not be reached; a Dutch message."""
+    """The upload could not be put in the queue: its database could not be reached, or its
+    tables there were refused (`QueueSchemaError`); a Dutch message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class QueueSchemaError(Exception):
+    """The queue's tables in the database do not fit this installation and were left as they
+    were (see `zorgbroker.jobs.schema`); a Dutch message."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -11,18 +11,16 @@ from __future__ import annotations
 import procrastinate
 import psycopg
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
-from procrastinate.schema import SchemaManager
 
-from zorgbroker.jobs.config import QueueUnavailable, conninfo
+from zorgbroker.jobs.config import QueueSchemaError, QueueUnavailable, conninfo
 from zorgbroker.jobs.run import run_upload_job
+from zorgbroker.jobs.schema import ensure_procrastinate_schema
 from zorgbroker.logging import get_logger
 from zorgbroker.settings import Settings
-from zorgbroker.store.database import lock_key
 
 log = get_logger(__name__)
 
 TASK_NAME = "zorgbroker.process_upload"
-_SCHEMA_LOCK = lock_key("procrastinate-schema")
 _schema_ready: set[str] = set()
 #: A job that failed for want of infrastructure is tried again: 30 s, 60 s, 90 s, ... later.
 _RETRY = procrastinate.RetryStrategy(
@@ -39,28 +37,20 @@ def job_lock(upload_id: int) -> str:
 
 
 def ensure_schema(settings: Settings) -> bool:
-    """Create Procrastinate's tables when they are missing; True when it did.
+    """Bring Procrastinate's tables to the installed library's version, once per process;
+    True when it created them or applied migrations.
 
+    Creates them in a new database and migrates an older schema (`zorgbroker.jobs.schema`).
     Safe when several workers start at once: they take turns under an advisory lock, and the
-    later ones find the tables there.
+    later ones find the work done. Raises `QueueSchemaError` (Dutch) when the schema is newer
+    than this installation or a migration fails; the database is then left as it was.
     """
     info = conninfo(settings)
     if info in _schema_ready:
         return False
-    created = False
-    with psycopg.connect(info, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
-        try:
-            row = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
-            if row is None or row[0] is None:
-                with conn.transaction():
-                    conn.execute(SchemaManager.get_schema())
-                created = True
-                log.info("jobs.schema_created")
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
+    outcome = ensure_procrastinate_schema(info)
     _schema_ready.add(info)
-    return created
+    return outcome.action in ("created", "migrated")
 
 
 def make_app(settings: Settings, *, max_connections: int = 1) -> procrastinate.App:
@@ -97,6 +87,11 @@ def defer_upload(upload_id: int, *, settings: Settings) -> int | None:
     except AlreadyEnqueued:
         log.info("jobs.already_queued", upload=upload_id)
         return None
+    except QueueSchemaError as exc:
+        log.warning("jobs.queue_schema_refused", upload=upload_id)
+        raise QueueUnavailable(
+            f"aanlevering {upload_id} is ontvangen, maar kon niet in de wachtrij: {exc.message}"
+        ) from None
     except (psycopg.Error, ConnectorException) as exc:
         log.warning("jobs.queue_unavailable", upload=upload_id, error=type(exc).__name__)
         raise QueueUnavailable(
