@@ -469,9 +469,11 @@ def _check_streaming(
 _POLARS_FAILURES = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
 #: Rows whose date values decide a file's date format.
 _DATE_SAMPLE_ROWS = 10_000
-#: Rows the direct scan hands back at a time: each hand-over costs a few milliseconds of
-#: Python, and the rows are only kept where they have messages (or are to be imported).
-_DIRECT_BATCH_ROWS = 250_000
+#: Rows the direct scan hands back at a time. The rows are only kept where they have messages
+#: (or are to be imported), but the engine holds a few batches in flight: smaller batches mean
+#: fewer fresh pages to fault in (1M rows: peak 760 -> 560 MiB, and 0.04 to 0.2 s less in
+#: paired runs against 250,000), while each hand-over still costs only a millisecond or two.
+_DIRECT_BATCH_ROWS = 50_000
 
 
 def _check_direct(
