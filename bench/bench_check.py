@@ -1,12 +1,13 @@
 """Benchmark: `zorgbroker check` against `frictionless validate` on the same nhr-pmicd file.
 
 Both run as separate processes on the same generated file, one after the other, in one run;
-rows per second is rows / wall-clock seconds, and peak memory is the child's own maximum resident
-set size. A check takes a second or two, and on a shared machine a single run moves by a third
-with whatever else runs: it is run `--repeat` times (5) and the median counts; frictionless
-takes half a minute or more per run, which evens such moves out (`--frictionless-repeat`, 1). Frictionless gets a Table Schema equivalent to what it can express of the dataset
-specification (types, required, patterns, code lists, ranges); our cross-field rules have no
-Table Schema counterpart, so zorgbroker does strictly more work.
+rows per second is rows / wall-clock seconds, and peak memory is the child's own maximum
+resident set size. A check takes a second or two, and on a shared machine a single run moves
+by a third with whatever else runs: it is run `--repeat` times (5) and the median counts;
+frictionless takes half a minute or more per run, which evens such moves out
+(`--frictionless-repeat`, 1). Frictionless gets a Table Schema equivalent to what it can
+express of the dataset specification (types, required, patterns, code lists, ranges); our
+cross-field rules have no Table Schema counterpart, so zorgbroker does strictly more work.
 
     uv run --group bench python bench/bench_check.py --rows 1000000
     uv run --group bench python bench/bench_check.py --rows 10000000 --skip-frictionless
