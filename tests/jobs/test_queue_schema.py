@@ -561,14 +561,22 @@ def test_ensure_schema_creates_once_per_process_and_says_so(
     assert record(libpq(fresh_postgres_url)) == SchemaRecord(LIBRARY, ALL_NAMES)
 
 
-@pytest.mark.postgres
-def test_the_worker_refuses_a_newer_schema_in_dutch(
+@pytest.fixture
+def upgraded_elsewhere(
     fresh_postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> str:
+    """A queue that a newer installation brought to a newer Procrastinate, and this (older)
+    installation's environment pointing at it; its libpq connection string."""
     info = libpq(fresh_postgres_url)
     ensure_procrastinate_schema(info)
     set_record(info, NEXT_MINOR, ALL_NAMES)
     _queue_env(monkeypatch, fresh_postgres_url, tmp_path)
+    return info
+
+
+@pytest.mark.postgres
+def test_the_worker_refuses_a_newer_schema_in_dutch(upgraded_elsewhere: str) -> None:
+    info = upgraded_elsewhere
     get_settings(fresh=True)
 
     result = CliRunner().invoke(app, ["worker", "--until-empty"])
@@ -584,13 +592,8 @@ def test_the_worker_refuses_a_newer_schema_in_dutch(
 
 
 @pytest.mark.postgres
-def test_a_submit_on_a_newer_schema_says_why_it_could_not_queue(
-    fresh_postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    info = libpq(fresh_postgres_url)
-    ensure_procrastinate_schema(info)
-    set_record(info, NEXT_MINOR, ALL_NAMES)
-    _queue_env(monkeypatch, fresh_postgres_url, tmp_path)
+def test_a_submit_on_a_newer_schema_says_why_it_could_not_queue(upgraded_elsewhere: str) -> None:
+    info = upgraded_elsewhere
 
     with pytest.raises(QueueUnavailable) as refused:
         job_queue.defer_upload(7, settings=get_settings(fresh=True))
