@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.store.conftest import TODAY, Registry, nhr_row, valid_bsns
 from zorgbroker.intake.report.model import Report, Stored
 from zorgbroker.store.crash_point import PAUSE_ENV
+from zorgbroker.store.layout import layout_for
 from zorgbroker.store.uploads import get_upload, process_upload, submit_upload
 
 
@@ -140,5 +143,60 @@ def test_a_failed_upload_is_marked_failed_and_can_be_processed_again(registry: R
     assert registry.held().height == 0
 
     ttp.unlink()
+    report = process_upload(upload_id, settings=registry.settings)
+    assert report.stored == Stored(new=1)
+
+
+def _held_rows(registry: Registry) -> int:
+    return int(registry.scalar(f"SELECT COUNT(*) FROM {layout_for('nhr-pmicd').main.sql_name}"))
+
+
+def test_the_ttp_store_is_written_before_the_import_commits(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+):
+    """The embedded TTP writes its re-identification store on a thread of its own while the
+    registry imports; the registry must not commit before that store has. A slow store shows
+    it: while it writes, the registry holds nothing of the upload yet."""
+    from zorgbroker.pseudonymisation.ttp_store import TTPStore
+
+    seen_while_storing: list[int] = []
+    write = TTPStore.store_sealed_in_order
+
+    def slow_store(self: TTPStore, *args: Any) -> None:
+        time.sleep(1.0)  # far longer than importing one record takes
+        seen_while_storing.append(_held_rows(registry))
+        write(self, *args)
+
+    monkeypatch.setattr(TTPStore, "store_sealed_in_order", slow_store)
+    report = registry.submit([nhr_row()])
+
+    assert report.stored == Stored(new=1)
+    assert seen_while_storing == [0]
+    assert _held_rows(registry) == 1
+
+
+def test_a_failing_ttp_store_fails_the_upload_and_imports_nothing(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+):
+    from zorgbroker.pseudonymisation.ttp_store import TTPStore
+    from zorgbroker.store.uploads import ProcessingFailed
+
+    def broken_store(self: TTPStore, *args: Any) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    upload_id = submit_upload(registry.nhr_file([nhr_row()]), dataset="nhr-pmicd",
+                              organisation="01234567", mode="production",
+                              settings=registry.settings, today=TODAY)  # fmt: skip
+    with monkeypatch.context() as patch:
+        patch.setattr(TTPStore, "store_sealed_in_order", broken_store)
+        with pytest.raises(ProcessingFailed) as failure:
+            process_upload(upload_id, settings=registry.settings)
+    assert failure.value.message == (
+        "Verwerking mislukt (OperationalError); de aanlevering kan opnieuw worden verwerkt."
+    )
+    info = get_upload(_engine(registry), upload_id)
+    assert info is not None and info.status == "failed"
+    assert _held_rows(registry) == 0
+
     report = process_upload(upload_id, settings=registry.settings)
     assert report.stored == Stored(new=1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +30,10 @@ from zorgbroker.pseudonymisation.stage2 import stage2
 from zorgbroker.pseudonymisation.ttp import KeyInfo
 
 Mode = Literal["test", "production"]
+
+
+def _nothing_to_settle() -> None:
+    return None
 
 
 class ThrowawayTTP:
@@ -145,6 +151,18 @@ class Pseudonymiser:
         if field == BSN_LABEL:
             return self.pseudonymise(values)
         return self.pseudonymise_text(values, label=field)
+
+    @contextmanager
+    def storing_in_background(self) -> Iterator[Callable[[], None]]:
+        """Within this block the embedded TTP writes its re-identification store on a thread of
+        its own (see `TrustedThirdParty.storing_in_background`); the block gives the `settle`
+        function to call before relying on it. A TTP service stores before it answers, and a
+        test upload stores nothing: for those `settle` has nothing to wait for."""
+        if isinstance(self.ttp, LocalTTP):
+            with self.ttp.ttp.storing_in_background() as settle:
+                yield settle
+        else:
+            yield _nothing_to_settle
 
     def fingerprints(self) -> dict[str, str]:
         """What the report shows about the keys used: never the keys themselves."""

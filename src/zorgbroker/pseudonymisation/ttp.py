@@ -10,8 +10,11 @@ from __future__ import annotations
 import csv
 import os
 import re
+import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +96,49 @@ class TrustedThirdParty:
         self.keys = TTPKeys(self.root)
         self.store = TTPStore(self.root / "ttp.sqlite")
         self._audit: AuditLog | None = None
+        #: While `storing_in_background` is active: the thread that writes the
+        #: re-identification store, and what it has been given to write.
+        self._writer: ThreadPoolExecutor | None = None
+        self._writer_owner = 0
+        self._writes: list[Future[None]] = []
+
+    # --- storing while the caller goes on ---
+
+    @contextmanager
+    def storing_in_background(self) -> Iterator[Callable[[], None]]:
+        """Within this block, `pseudonymise` hands the re-identification store's rows (and the
+        audit entry that follows them) to a thread of their own and returns at once.
+
+        The in-process registry uses this: writing a million rows to the store takes seconds
+        of SQLite, which can go on while the registry compares and imports the upload (mostly
+        waiting on its own database). The block gives a `settle` function that waits for every
+        write given so far and raises the first failure. Whoever relies on the pseudonyms being
+        re-identifiable (the registry, before it commits its import) must call it first; the
+        end of the block waits too.
+        """
+        if self._writer is not None:
+            yield self.settle  # already inside such a block
+            return
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zb-ttp-store")
+        self._writer_owner = threading.get_ident()
+        try:
+            yield self.settle
+            self.settle()
+        finally:
+            writer, self._writer = self._writer, None
+            writer.shutdown(wait=True)
+            self._writes.clear()
+
+    def settle(self) -> None:
+        """Wait for the store writes given to the background so far; raise the first failure."""
+        writes, self._writes = self._writes, []
+        failure: BaseException | None = None
+        for write in writes:
+            error = write.exception()
+            if error is not None and failure is None:
+                failure = error
+        if failure is not None:
+            raise failure
 
     # --- setting up ---
 
@@ -185,22 +231,29 @@ class TrustedThirdParty:
         version, key = self._registry_key(registry)
         prefix = pseudonym_prefix(registry, key_version_name(version))
         labelled = stage2(stage1, key=key, prefix=prefix)
-        stored = 0
+        rows = None
         if bsns is not None:
             positions, plain = bsns
             digests = labelled.gather(positions).str.slice(len(prefix)).str.decode("hex")
-            stored = self._store_reid(registry, version, source, digests, plain)
-        self.audit.append(
-            "pseudonimisering",
-            f"bron:{source}",
-            {
-                "register": registry,
-                "aantal": len(stage1) - stage1.null_count(),
-                "sleutelversie": key_version_name(version),
-                "vingerafdruk": fingerprint(key),
-                "heridentificeerbaar_opgeslagen": stored,
-            },
-        )
+            rows = self._reid_rows(registry, digests, plain)
+        details = {
+            "register": registry,
+            "aantal": len(stage1) - stage1.null_count(),
+            "sleutelversie": key_version_name(version),
+            "vingerafdruk": fingerprint(key),
+            "heridentificeerbaar_opgeslagen": 0 if rows is None else len(rows[0]),
+        }
+
+        def store_and_log() -> None:
+            # The audit entry follows the rows it counts: it is only written once they are.
+            if rows is not None:
+                self.store.store_sealed_in_order(registry, version, source, *rows)
+            self.audit.append("pseudonimisering", f"bron:{source}", details)
+
+        if self._writer is None or self._writer_owner != threading.get_ident():
+            store_and_log()  # only the thread that opened the block hands writes over
+        else:
+            self._writes.append(self._writer.submit(store_and_log))
         return labelled.alias(stage1.name)
 
     def _validate(
@@ -236,11 +289,12 @@ class TrustedThirdParty:
             raise BatchRejected(f"Regel {bad}: het verzegelde BSN is geen geldig BSN.")
         return positions, bsns
 
-    def _store_reid(
-        self, registry: str, version: int, source: str, digests: pl.Series, bsns: list[bytes]
-    ) -> int:
-        """Keep AES-SIV(K_reid, BSN) under each pseudonym. The rows are put in pseudonym order
-        here, by Polars, so the store can insert them as they come (see `store_sealed`)."""
+    def _reid_rows(
+        self, registry: str, digests: pl.Series, bsns: list[bytes]
+    ) -> tuple[list[str], list[bytes]]:
+        """The re-identification store's rows: AES-SIV(K_reid, BSN) under each pseudonym. They
+        are put in pseudonym order here, by Polars, so the store can insert them as they come
+        (see `store_sealed`)."""
         siv = AESSIV(self.keys.reid_key(registry))
         registry_bytes = registry.encode()
         frame = (
@@ -254,9 +308,7 @@ class TrustedThirdParty:
             encrypt(bsn, [registry_bytes, digest])
             for digest, bsn in zip(ordered, frame["bsn"].to_list(), strict=True)
         ]
-        pseudonyms = frame["digest"].bin.encode("hex").to_list()
-        self.store.store_sealed_in_order(registry, version, source, pseudonyms, ciphers)
-        return len(ciphers)
+        return frame["digest"].bin.encode("hex").to_list(), ciphers
 
     # --- key rotation ---
 

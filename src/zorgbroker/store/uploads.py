@@ -27,7 +27,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -59,6 +59,9 @@ from zorgbroker.store.models import (
 from zorgbroker.store.records import RecordsError, stored_frames
 from zorgbroker.store.registry_db import ensure_dataset_version, open_registry
 from zorgbroker.store.report_merge import merge
+
+if TYPE_CHECKING:
+    from zorgbroker.pseudonymisation.pipeline import Pseudonymiser
 
 log = get_logger(__name__)
 
@@ -443,8 +446,9 @@ def _remove_file(settings: Settings, stored_file: str | None) -> None:
 
 def _pseudonymise_for(
     spec: DatasetSpec, mode: Mode, organisation: str, settings: Settings
-) -> tuple[Pseudonymise, dict[str, str]]:
-    """The engine's pseudonymise hook, and the key fingerprints the report shows."""
+) -> tuple[Pseudonymiser, Pseudonymise, dict[str, str]]:
+    """The pseudonymiser, the engine's hook into it, and the key fingerprints the report
+    shows."""
     from zorgbroker.pseudonymisation.pipeline import Pseudonymiser
 
     pseudonymiser = Pseudonymiser.for_mode(
@@ -459,7 +463,7 @@ def _pseudonymise_for(
             return pseudonymiser.pseudonymise(values)
         return pseudonymiser.pseudonymise_text(values, label=field)
 
-    return pseudonymise, {k: str(v) for k, v in pseudonymiser.fingerprints().items()}
+    return pseudonymiser, pseudonymise, {k: str(v) for k, v in pseudonymiser.fingerprints().items()}
 
 
 def _failure_text(exc: BaseException) -> str:
@@ -522,37 +526,45 @@ def _process(engine: Engine, info: UploadInfo, settings: Settings) -> Report:
             "Het aangeleverde bestand is niet meer beschikbaar; lever het opnieuw aan."
         )
     mode: Mode = "production" if info.mode == "production" else "test"
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    pseudonymise, fingerprints = _pseudonymise_for(spec, mode, info.organisation, settings)
-    options = CheckOptions(
-        today=info.reference_date,
-        organisation=info.organisation,
-        mode=mode,
-        collect_accepted=True,
-        pseudonymise=pseudonymise,
+    pseudonymiser, pseudonymise, fingerprints = _pseudonymise_for(
+        spec, mode, info.organisation, settings
     )
-    outcome = check_upload(path, spec, options, display_name=info.file_name)
-    timings["check"] = time.perf_counter() - started
-    report = outcome.report
-    report.pseudonymisation = fingerprints
-    if mode == "test" or report.file_rejected:
-        if mode == "production":
-            report.stored = Stored()
+    # The embedded TTP writes its re-identification store while the registry compares and
+    # imports; `settle` waits for it, and every way out of this block waits for it too.
+    with pseudonymiser.storing_in_background() as settle:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        options = CheckOptions(
+            today=info.reference_date,
+            organisation=info.organisation,
+            mode=mode,
+            collect_accepted=True,
+            pseudonymise=pseudonymise,
+        )
+        outcome = check_upload(path, spec, options, display_name=info.file_name)
+        timings["check"] = time.perf_counter() - started
+        report = outcome.report
+        report.pseudonymisation = fingerprints
+        if mode == "test" or report.file_rejected:
+            if mode == "production":
+                report.stored = Stored()
+            settle()
+            with write_transaction(engine) as conn:
+                if _status(conn, upload_id) == DONE:
+                    return load_report(settings, upload_id)
+                _finish(conn, upload_id, report, timings)
+            _remove_file(settings, info.stored_file)
+            _log_done(upload_id, report, timings)
+            return report
+        frames = stored_frames(layout_for(spec.dataset), outcome.accepted)
+        del outcome
         with write_transaction(engine) as conn:
-            if _status(conn, upload_id) == DONE:
-                return load_report(settings, upload_id)
-            _finish(conn, upload_id, report, timings)
-        _remove_file(settings, info.stored_file)
-        _log_done(upload_id, report, timings)
-        return report
-    frames = stored_frames(layout_for(spec.dataset), outcome.accepted)
-    del outcome
-    with write_transaction(engine) as conn:
-        lock_for_transaction(conn, f"dataset:{spec.dataset}")
-        imported = None
-        if _status(conn, upload_id) != DONE:  # else another process finished it meanwhile
-            imported = _import(conn, info, spec, frames, report, timings, settings)
+            lock_for_transaction(conn, f"dataset:{spec.dataset}")
+            imported = None
+            if _status(conn, upload_id) != DONE:  # else another process finished it meanwhile
+                imported = _import(conn, info, spec, frames, report, timings, settings)
+            # Nothing is committed that the TTP could not re-identify: its store comes first.
+            settle()
     if imported is None:
         return load_report(settings, upload_id)
     _remove_file(settings, info.stored_file)
