@@ -307,7 +307,7 @@ def test_probe_refuses_records_across_lines_and_long_lines(
 
 def test_probing_a_large_file_starts_no_idle_threads(tmp_path: Path) -> None:
     """NumPy, loaded for large blocks, must not bring OpenBLAS threads that spin beside Polars
-    (on two cores they took a tenth of a million-row check's CPU)."""
+    (on two cores they took 3.4 % of a million-row check's CPU samples)."""
     import os
     import subprocess
     import sys
