@@ -22,6 +22,14 @@ from zorgbroker.intake.spec.loader import SHIPPED, check_plans
 #: The environment of a child at the default log level.
 ENV = {k: v for k, v in os.environ.items() if k != "ZORGBROKER_LOG_LEVEL"}
 
+
+def _python(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter running `script` with `args`, as a user's start-up would be."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, env=ENV, check=False
+    )
+
+
 CHECK_IN_PROCESS = """
 import sys
 from zorgbroker.cli import main
@@ -40,13 +48,7 @@ def test_a_json_check_of_a_small_file_loads_no_rich_structlog_or_numpy(tmp_path:
     args = [str(made.path), "--dataset", "nhr-pmicd", "--organisation", made.organisation]
     args += ["--peildatum", TODAY.isoformat(), "--format", "json"]
     args += ["--output", str(tmp_path / "report.json")]
-    done = subprocess.run(
-        [sys.executable, "-c", CHECK_IN_PROCESS, *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        check=False,
-    )
+    done = _python(CHECK_IN_PROCESS, *args)
     assert done.stdout.strip() == "0 []", done.stderr
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert report["summary"]["records"] == 20
@@ -72,13 +74,7 @@ print(seen, gc.isenabled(), gc.get_freeze_count() > 0)
 def test_garbage_collection_is_paused_for_the_start_up_only(tmp_path: Path) -> None:
     made = generate("parabench-mi", rows=3, out=tmp_path / "p.csv", seed=1, today=TODAY)
     args = [str(made.path), "--dataset", "parabench-mi", "--format", "json"]
-    done = subprocess.run(
-        [sys.executable, "-c", GC_IN_COMMAND, *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        check=False,
-    )
+    done = _python(GC_IN_COMMAND, *args)
     # On while the command works, on afterwards, and what start-up made is left out of it.
     assert done.stdout.strip().splitlines()[-1] == "[True] True True", done.stderr
 
@@ -110,9 +106,7 @@ def test_log_events_below_the_level_do_not_load_structlog() -> None:
         "get_logger('x').info('event', n=1)\n"
         "print('structlog' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=ENV, check=False
-    )
+    done = _python(code)
     assert (done.stdout.strip(), done.stderr) == ("False", "")
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Callable
 from email.message import EmailMessage
 
 from python_calamine import CalamineWorkbook
 from typer.testing import CliRunner
 
+from tests.concurrently import at_once
 from tests.mail.conftest import SmtpServer, free_port, smtp_settings, submit_and_dispatch
 from tests.store.conftest import AGB, Registry, nhr_row, valid_bsns
 from zorgbroker.cli import app
@@ -142,17 +142,7 @@ def test_waiting_mail_sent_by_several_processes_at_once_goes_out_once(
         message.set_content("tekst")
         park(message, registry.settings)
     smtp_server.start()
-    start = threading.Barrier(4)
-
-    def send() -> None:
-        start.wait()
-        send_pending(registry.settings)
-
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(lambda: send_pending(registry.settings), times=4)
 
     subjects = sorted(m["Subject"] for m in smtp_server.inbox.messages)
     assert subjects == [f"bericht {i}" for i in range(1, 6)]
@@ -236,24 +226,7 @@ def test_mailbox_listing_reads_what_the_transport_wrote(home: Callable[..., Regi
 def test_two_simultaneous_submits_of_one_file_mail_it_once(home: Callable[..., Registry]):
     registry = home(user="jansen")
     path = registry.nhr_file(two_rows_one_bad())
-    start = threading.Barrier(2)
-    ids: list[int] = []
-    errors: list[BaseException] = []
-
-    def submit() -> None:
-        try:
-            start.wait()
-            ids.append(submit_and_dispatch(registry, path))
-        except BaseException as exc:  # reported below, in the test's own thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    ids = at_once(lambda: submit_and_dispatch(registry, path))
     entries = list_mailbox(registry.settings)
     if ids[0] == ids[1]:  # the second submit joined the first upload: one mail for it
         assert len(entries) == 1

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 from pathlib import Path
 
+from tests.concurrently import at_once
 from zorgbroker.pseudonymisation.ttp_store import TTPStore
 
 
-def open_at_once(path: Path, openers: int) -> list[BaseException]:
-    start = threading.Barrier(openers)
-    errors: list[BaseException] = []
-
-    def create() -> None:
-        try:
-            start.wait()
-            TTPStore(path).create()
-        except BaseException as exc:  # reported by the caller, in the test's own thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=create) for _ in range(openers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
+def _create(path: Path) -> None:
+    TTPStore(path).create()  # a store of its own, as another process would open
 
 
 def test_simultaneous_first_opens_of_the_store_all_succeed(tmp_path: Path) -> None:
     for attempt in range(10):
         path = tmp_path / f"ttp-{attempt}.sqlite"
-        assert open_at_once(path, 4) == []
+        at_once(partial(_create, path), times=4)  # raises what any opener raised
         with TTPStore(path).connect() as db:
             assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -8,13 +8,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.concurrently import at_once
 from tests.store.conftest import TODAY, Registry, nhr_row, valid_bsns
 from zorgbroker.intake.report.model import Report, Stored
 from zorgbroker.store.crash_point import PAUSE_ENV
@@ -33,32 +33,20 @@ def many_rows(count: int) -> list[dict[str, str]]:
 
 def test_two_simultaneous_submits_of_one_file_store_it_once(registry: Registry):
     path = registry.nhr_file(many_rows(200))
-    start = threading.Barrier(2)
-    results: list[tuple[int, Report]] = []
-    errors: list[BaseException] = []
 
-    def submit() -> None:
-        try:
-            start.wait()
-            upload_id = submit_upload(
-                path,
-                dataset="nhr-pmicd",
-                organisation="01234567",
-                mode="production",
-                settings=registry.settings,
-                today=TODAY,
-            )
-            results.append((upload_id, process_upload(upload_id, settings=registry.settings)))
-        except BaseException as exc:  # reported below, in the test's own thread
-            errors.append(exc)
+    def submit() -> tuple[int, Report]:
+        upload_id = submit_upload(
+            path,
+            dataset="nhr-pmicd",
+            organisation="01234567",
+            mode="production",
+            settings=registry.settings,
+            today=TODAY,
+        )
+        return upload_id, process_upload(upload_id, settings=registry.settings)
 
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(submit)
 
-    assert errors == []
     assert registry.held().height == 200
     stored = sorted((r.stored for _, r in results), key=lambda s: (s.new, s.unchanged))
     if results[0][0] == results[1][0]:  # the second submit joined the first upload
