@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
@@ -50,12 +50,17 @@ def _csv_chunks(frame: pl.DataFrame, batch_rows: int) -> Iterator[bytes]:
     """The frame as CSV, a batch at a time; the next batch is written on a second thread while
     the server takes in the current one (Polars writes without the GIL), instead of the server
     waiting for every batch to be written first."""
-    slices = frame.iter_slices(n_rows=batch_rows)
+    slices = iter(frame.iter_slices(n_rows=batch_rows))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zb-copy") as writer:
-        pending = next((writer.submit(_csv, chunk) for chunk in slices), None)
+
+        def write_next() -> Future[bytes] | None:
+            chunk = next(slices, None)
+            return None if chunk is None else writer.submit(_csv, chunk)
+
+        pending = write_next()
         while pending is not None:
             data = pending.result()
-            pending = next((writer.submit(_csv, chunk) for chunk in slices), None)
+            pending = write_next()
             yield data
 
 
