@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from zorgbroker.pseudonymisation.siv_batch import BatchSIV, Rows, as_rows, binary_rows, row_bytes
+
 SEAL_PREFIX = "zb1s"
 
 
@@ -42,6 +44,43 @@ def _seal_key(shared: bytes, registry: str, ephemeral: bytes, recipient: bytes) 
     return HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=info).derive(shared)
 
 
+def _uniform(lengths: pl.Series) -> int | None:
+    """The one length all values have; None when they differ, or for none or a null."""
+    if len(lengths) == 0 or lengths.null_count() or lengths.n_unique() != 1:
+        return None
+    return int(lengths[0])
+
+
+def _joined(values: pl.Series, width: int) -> str | None:
+    """The texts as one text when every one is `width` bytes long (UTF-8); else None."""
+    if _uniform(values.str.len_bytes()) != width:
+        return None
+    return str(values.str.join("").item())
+
+
+def _hex_rows(p1_hex: pl.Series) -> Rows | None:
+    """Stage-1 pseudonyms (64 hex digits each) as rows of 32 bytes; None for anything else."""
+    # `bytes.fromhex` would skip white space inside a value, and shift every row after it.
+    if len(p1_hex) == 0 or not p1_hex.str.contains("^[0-9a-fA-F]{64}$").fill_null(False).all():
+        return None
+    return as_rows(bytes.fromhex(str(p1_hex.str.join("").item())), 32)
+
+
+def _seal_batch(
+    key: bytes, bsn: pl.Series, p1_hex: pl.Series, registry: bytes
+) -> list[bytes] | None:
+    """The sealed values of equally long BSNs in one batch (see siv_batch); None when the
+    values do not allow it."""
+    if len(bsn) == 0:
+        return []
+    width = _uniform(bsn.str.len_bytes())
+    plain = _joined(bsn, width) if width else None
+    p1 = _hex_rows(p1_hex)
+    if width is None or plain is None or p1 is None:
+        return None
+    return row_bytes(BatchSIV(key).encrypt(as_rows(plain.encode(), width), [registry, p1]))
+
+
 def seal_bsns(
     bsn: pl.Series, p1_hex: pl.Series, *, ttp_public_key: bytes, registry: str
 ) -> pl.Series:
@@ -50,19 +89,32 @@ def seal_bsns(
     recipient = X25519PublicKey.from_public_bytes(ttp_public_key)
     ephemeral = X25519PrivateKey.generate()
     ephemeral_public = ephemeral.public_key().public_bytes_raw()
-    siv = AESSIV(
-        _seal_key(ephemeral.exchange(recipient), registry, ephemeral_public, ttp_public_key)
-    )
+    key = _seal_key(ephemeral.exchange(recipient), registry, ephemeral_public, ttp_public_key)
     frame = pl.DataFrame({"bsn": bsn.cast(pl.String), "p1": p1_hex}).with_row_index("row")
     present = frame.filter(pl.col("bsn").is_not_null())
     registry_bytes = registry.encode()
-    bsns = present["bsn"].cast(pl.Binary).to_list()
-    p1s = present["p1"].str.decode("hex").to_list()
-    sealed = [siv.encrypt(b, [registry_bytes, p]) for b, p in zip(bsns, p1s, strict=True)]
+    sealed = _seal_batch(key, present["bsn"], present["p1"], registry_bytes)
+    if sealed is None:  # values of unequal length: one call each
+        siv = AESSIV(key)
+        bsns = present["bsn"].cast(pl.Binary).to_list()
+        p1s = present["p1"].str.decode("hex").to_list()
+        sealed = [siv.encrypt(b, [registry_bytes, p]) for b, p in zip(bsns, p1s, strict=True)]
     prefix = f"{SEAL_PREFIX}.{base64.b64encode(ephemeral_public).decode()}."
     encoded = pl.Series(sealed, dtype=pl.Binary).bin.encode("base64")
     out = pl.repeat(None, len(bsn), dtype=pl.String, eager=True)
     return out.scatter(present["row"], prefix + encoded).alias(bsn.name)
+
+
+def _open_batch(
+    key: bytes, sealed: pl.Series, p1: pl.Series, registry: bytes
+) -> list[bytes] | None:
+    """The BSNs of equally long sealed values that all open, in one batch; None otherwise
+    (the caller then opens row by row, to name the row that fails)."""
+    rows, p1_rows = binary_rows(sealed), binary_rows(p1)
+    if rows is None or rows.shape[1] <= 16 or p1_rows is None or p1_rows.shape[1] != 32:
+        return None
+    plain, authentic = BatchSIV(key).decrypt(rows, [registry, p1_rows])
+    return row_bytes(plain) if bool(authentic.all()) else None
 
 
 @dataclass(frozen=True)
@@ -82,12 +134,10 @@ class SealOpener:
         out: list[bytes] = []
         append = out.append
         p1_series = p1_hex.str.decode("hex")
-        p1s = p1_series.to_list()
         tag_ok_series = (tags == SEAL_PREFIX).fill_null(False)
         # Decoded in one vectorised pass; a value Polars cannot decode (null) takes the slow path
         # below, so what opens is exactly what `base64.b64decode` would let through.
         decoded_series = ciphers.str.decode("base64", strict=False)
-        decoded = decoded_series.to_list()
         uniform = (
             len(sealed) > 0
             and bool(tag_ok_series.all())
@@ -97,18 +147,16 @@ class SealOpener:
             and p1_series.null_count() == 0
         )
         if uniform:
-            # One upload, one ephemeral key, every value well-formed: the common case opens in a
-            # tight loop. Any failure is looked for again row by row below, so the error names
+            # One upload, one ephemeral key, every value well-formed: the common case opens as
+            # one batch. Any failure is looked for again row by row below, so the error names
             # the same row as it always did.
-            first = str(publics[0])
-            shared = self._cipher_for(first, registry, recipient, 0)
-            decrypt = shared.decrypt
-            pairs = zip(decoded, p1s, strict=True)
-            try:
-                return [decrypt(raw, [registry_bytes, p1]) for raw, p1 in pairs]
-            except (InvalidTag, ValueError):
-                sivs[first] = shared
+            key = self._key_for(str(publics[0]), registry, recipient, 0)
+            opened = _open_batch(key, decoded_series, p1_series, registry_bytes)
+            if opened is not None:
+                return opened
         tag_ok = tag_ok_series.to_list()
+        p1s = p1_series.to_list()
+        decoded = decoded_series.to_list()
         last_public: str | None = None
         siv: AESSIV | None = None
         for position, (ok, public, cipher, raw, p1) in enumerate(
@@ -134,9 +182,12 @@ class SealOpener:
         return out
 
     def _cipher_for(self, public: str, registry: str, recipient: bytes, position: int) -> AESSIV:
+        return AESSIV(self._key_for(public, registry, recipient, position))
+
+    def _key_for(self, public: str, registry: str, recipient: bytes, position: int) -> bytes:
         try:
             ephemeral = base64.b64decode(public, validate=True)
             shared = self.private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral))
         except (ValueError, binascii.Error):
             raise SealError(position) from None
-        return AESSIV(_seal_key(shared, registry, ephemeral, recipient))
+        return _seal_key(shared, registry, ephemeral, recipient)

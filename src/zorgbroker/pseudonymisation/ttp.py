@@ -41,6 +41,7 @@ from zorgbroker.pseudonymisation.method import (
     pseudonym_prefix,
 )
 from zorgbroker.pseudonymisation.sealing import SealError, SealOpener
+from zorgbroker.pseudonymisation.siv_batch import BatchSIV, binary_rows, row_bytes
 from zorgbroker.pseudonymisation.stage2 import first_invalid_stage1, stage2, stage2_raw
 from zorgbroker.pseudonymisation.ttp_store import (
     REQUIRED_APPROVALS,
@@ -80,6 +81,15 @@ class Resolution:
     not_found: int
     folder: Path
     files: list[Path] = field(default_factory=list)
+
+
+def _reid_batch(key: bytes, registry: bytes, frame: pl.DataFrame) -> list[bytes] | None:
+    """AES-SIV(key, BSN) bound to (registry, digest) for every row, as one batch; None when
+    the BSNs are not equally long."""
+    plain, digests = binary_rows(frame["bsn"]), binary_rows(frame["digest"])
+    if plain is None or digests is None:
+        return None
+    return row_bytes(BatchSIV(key).encrypt(plain, [registry, digests]))
 
 
 def _check_registry(registry: str) -> str:
@@ -295,19 +305,18 @@ class TrustedThirdParty:
         """The re-identification store's rows: AES-SIV(K_reid, BSN) under each pseudonym. They
         are put in pseudonym order here, by Polars, so the store can insert them as they come
         (see `store_sealed`)."""
-        siv = AESSIV(self.keys.reid_key(registry))
         registry_bytes = registry.encode()
         frame = (
             pl.DataFrame({"digest": digests, "bsn": pl.Series(bsns, dtype=pl.Binary)})
             .with_row_index("order")
             .sort("digest", "order")  # a repeated pseudonym keeps its first row, as before
         )
-        ordered = frame["digest"].to_list()
-        encrypt = siv.encrypt
-        ciphers = [
-            encrypt(bsn, [registry_bytes, digest])
-            for digest, bsn in zip(ordered, frame["bsn"].to_list(), strict=True)
-        ]
+        key = self.keys.reid_key(registry)
+        ciphers = _reid_batch(key, registry_bytes, frame)
+        if ciphers is None:  # BSNs of unequal length (not normalised by their source)
+            encrypt = AESSIV(key).encrypt
+            pairs = zip(frame["digest"].to_list(), frame["bsn"].to_list(), strict=True)
+            ciphers = [encrypt(bsn, [registry_bytes, digest]) for digest, bsn in pairs]
         return frame["digest"].bin.encode("hex").to_list(), ciphers
 
     # --- key rotation ---

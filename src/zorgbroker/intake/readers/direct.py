@@ -15,31 +15,17 @@ space around it; a file where none can skips trimming, which is a good part of a
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from zorgbroker.lazy_numpy import numpy_module
+
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
-
-
-def _numpy() -> ModuleType:
-    """NumPy, loaded for the first large block only.
-
-    Its OpenBLAS starts a thread per core when loaded, and those threads spin for a while
-    waiting for matrix work that never comes: on two cores they took 3.4 % of the CPU samples
-    of a million-row check, beside Polars (perf). The probe does no linear algebra, so unless
-    the user chose otherwise, BLAS gets one thread (this counts only if NumPy is not loaded
-    yet)."""
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    import numpy
-
-    return numpy
 
 
 _SPACE, _LF, _CR, _QUOTE = 0x20, 0x0A, 0x0D, 0x22
@@ -180,7 +166,7 @@ def _padded_large(block: bytes, sep: int) -> bool:
     separator or line end, a carriage return not ending a line, or any non-ASCII white space.
     Vectorised over the block's bytes: a substring search per pattern would cost more than the
     whole check (spaces are common in names)."""
-    np = _numpy()  # only for large files, where its loading time is paid back
+    np = numpy_module()  # only for large files, where its loading time is paid back
 
     data = np.frombuffer(block, dtype=np.uint8)
     if not block.isascii() and _has_unicode_space(block, data):
@@ -204,7 +190,7 @@ def _padded_large(block: bytes, sep: int) -> bool:
 def _has_unicode_space(block: bytes, data: NDArray[np.uint8]) -> bool:
     """Whether the block holds non-ASCII white space. Each lead byte is looked for with memchr
     first; the few places it occurs (accented names) are then compared whole."""
-    np = _numpy()
+    np = numpy_module()
 
     for lead, tails in _UNICODE_SPACES.items():
         if bytes([lead]) not in block:
@@ -232,7 +218,7 @@ def _open_quote_after(block: bytes, open_quote: bool) -> bool | None:
                 return None
             open_quote = False
         return bool(rest.count(b'"') & 1) is not open_quote
-    np = _numpy()
+    np = numpy_module()
 
     data = np.frombuffer(block, dtype=np.uint8)
     # Quotes counted from the block's start; only the parity matters, so uint8 may wrap.

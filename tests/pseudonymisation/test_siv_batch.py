@@ -1,0 +1,127 @@
+"""The batch AES-SIV is AESSIV: same output, same refusals, on any key, message and data."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import polars as pl
+import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zorgbroker.pseudonymisation.sealing import SealOpener, seal_bsns
+from zorgbroker.pseudonymisation.siv_batch import BatchSIV, as_rows, binary_rows, row_bytes
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> tuple[bytes, list[bytes], list[object], list[list[bytes]]]:
+    """A key, equally long messages, and associated data: each component either the same bytes
+    for every row or a value of one width per row (the form the batch takes), with the same
+    data spelled out per row (the form AESSIV takes)."""
+    key = draw(st.sampled_from([32, 48, 64]).flatmap(lambda n: st.binary(min_size=n, max_size=n)))
+    count = draw(st.integers(1, 6))
+    width = draw(st.integers(1, 40))
+    messages = draw(
+        st.lists(st.binary(min_size=width, max_size=width), min_size=count, max_size=count)
+    )
+    components: list[object] = []
+    per_row: list[list[bytes]] = [[] for _ in range(count)]
+    for _ in range(draw(st.integers(0, 3))):
+        if draw(st.booleans()):
+            value = draw(st.binary(max_size=40))
+            components.append(value)
+            for row in per_row:
+                row.append(value)
+        else:
+            ad_width = draw(st.integers(0, 40))
+            values = draw(
+                st.lists(
+                    st.binary(min_size=ad_width, max_size=ad_width), min_size=count, max_size=count
+                )
+            )
+            components.append(
+                np.frombuffer(b"".join(values), dtype=np.uint8).reshape(count, ad_width)
+            )
+            for row, value in zip(per_row, values, strict=True):
+                row.append(value)
+    return key, messages, components, per_row
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches())
+def test_every_row_is_sealed_exactly_as_aessiv_seals_it(
+    batch: tuple[bytes, list[bytes], list[object], list[list[bytes]]],
+) -> None:
+    key, messages, components, per_row = batch
+    width = len(messages[0])
+    sealed = row_bytes(BatchSIV(key).encrypt(as_rows(b"".join(messages), width), components))
+    reference = AESSIV(key)
+    assert sealed == [reference.encrypt(m, ad) for m, ad in zip(messages, per_row, strict=True)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches(), st.data())
+def test_what_aessiv_sealed_opens_and_a_changed_byte_is_refused_in_its_row_only(
+    batch: tuple[bytes, list[bytes], list[object], list[list[bytes]]], data: st.DataObject
+) -> None:
+    key, messages, components, per_row = batch
+    reference = AESSIV(key)
+    sealed = [reference.encrypt(m, ad) for m, ad in zip(messages, per_row, strict=True)]
+    siv = BatchSIV(key)
+    plain, authentic = siv.decrypt(as_rows(b"".join(sealed), len(sealed[0])), components)
+    assert authentic.all() and row_bytes(plain) == messages
+
+    row = data.draw(st.integers(0, len(sealed) - 1))
+    at = data.draw(st.integers(0, len(sealed[0]) - 1))
+    flip = data.draw(st.integers(1, 255))
+    damaged = bytearray(sealed[row])
+    damaged[at] ^= flip
+    with pytest.raises(InvalidTag):
+        reference.decrypt(bytes(damaged), per_row[row])
+    rows = [*sealed[:row], bytes(damaged), *sealed[row + 1 :]]
+    _, authentic = siv.decrypt(as_rows(b"".join(rows), len(sealed[0])), components)
+    assert authentic.tolist() == [index != row for index in range(len(sealed))]
+
+
+def test_keys_and_shapes_aessiv_would_refuse_are_refused() -> None:
+    with pytest.raises(ValueError, match="key"):
+        BatchSIV(os.urandom(16))
+    siv = BatchSIV(os.urandom(64))
+    with pytest.raises(ValueError, match="at least one byte"):
+        siv.encrypt(np.zeros((3, 0), dtype=np.uint8), [])
+    with pytest.raises(ValueError, match="more than 16 bytes"):
+        siv.decrypt(np.zeros((3, 16), dtype=np.uint8), [])
+    with pytest.raises(ValueError, match="one row per message"):
+        siv.encrypt(np.zeros((3, 9), dtype=np.uint8), [np.zeros((2, 32), dtype=np.uint8)])
+
+
+def test_only_complete_equally_long_values_make_rows() -> None:
+    rows = binary_rows(pl.Series([b"abc", b"def"], dtype=pl.Binary))
+    assert rows is not None and rows.shape == (2, 3)
+    assert binary_rows(pl.Series([b"abc", b"de"], dtype=pl.Binary)) is None
+    assert binary_rows(pl.Series([b"abc", None], dtype=pl.Binary)) is None
+    assert binary_rows(pl.Series([b"", b""], dtype=pl.Binary)) is None
+    assert binary_rows(pl.Series([], dtype=pl.Binary)) is None
+
+
+@pytest.mark.parametrize(
+    "bsns",
+    [
+        ["111222333", "123456782", None, "111222333"],  # the batch
+        ["111222333", "1234.56782"],  # unequal lengths: one AESSIV call each
+    ],
+)
+def test_sealed_bsns_open_at_the_ttp_whichever_way_they_were_sealed(bsns: list[str | None]) -> None:
+    ttp_key = X25519PrivateKey.generate()
+    p1 = pl.Series([os.urandom(32).hex() for _ in bsns])
+    sealed = seal_bsns(
+        pl.Series(bsns), p1, ttp_public_key=ttp_key.public_key().public_bytes_raw(), registry="nhr"
+    )
+    assert sealed.is_null().to_list() == [b is None for b in bsns]
+    present = sealed.is_not_null()
+    opened = SealOpener(ttp_key).open(sealed.filter(present), p1.filter(present), registry="nhr")
+    assert opened == [b.encode() for b in bsns if b is not None]
