@@ -336,21 +336,24 @@ def write(
         pending = outcome.writes.get(table.table)
         if pending is None or pending.insert.height == 0:
             continue
-        start = _reserve_ids(conn, table, pending.insert.height)
-        rows = pending.insert.with_columns(
-            (pl.int_range(pl.len(), dtype=pl.Int64) + start).alias(ID),
-            pl.lit(upload_id, dtype=pl.Int64).alias(UPLOAD_ID),
-        )
+        rows = pending.insert
         if table.part_of is not None:
             parents = assigned[table.part_of.parent].select(
                 pl.col(ROW).alias("__parent_row"), pl.col(ID).alias(PARENT_ID)
             )
             rows = rows.join(parents, on="__parent_row", how="left", maintain_order="left")
+        # Ids are given out in index order too, so the primary key's index is filled at its
+        # right edge page by page, like the other index (1M rows: COPY 16 -> 13 s).
+        start = _reserve_ids(conn, table, rows.height)
+        rows = _in_index_order(table, rows).with_columns(
+            (pl.int_range(pl.len(), dtype=pl.Int64) + start).alias(ID),
+            pl.lit(upload_id, dtype=pl.Int64).alias(UPLOAD_ID),
+        )
         assigned[table.table] = rows.select(ROW, ID)
         bulk.insert_frame(
             conn,
             table.sql_name,
-            _in_index_order(table, rows.select(list(table.schema))),
+            rows.select(list(table.schema)),
             batch_rows=batch_rows,
             after_batch=after_batch if table.main else None,
         )
