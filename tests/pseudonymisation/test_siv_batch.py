@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -13,8 +16,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zorgbroker.pseudonymisation.sealing import SealOpener, seal_bsns
-from zorgbroker.pseudonymisation.siv_batch import BatchSIV, as_rows, binary_rows, row_bytes
+from zorgbroker.pseudonymisation.sealing import SealError, SealOpener, seal_bsns
+from zorgbroker.pseudonymisation.siv_batch import (
+    BATCH_FROM,
+    BatchSIV,
+    as_rows,
+    binary_rows,
+    row_bytes,
+)
 
 
 @st.composite
@@ -99,21 +108,28 @@ def test_keys_and_shapes_aessiv_would_refuse_are_refused() -> None:
         siv.encrypt(np.zeros((3, 9), dtype=np.uint8), [np.zeros((2, 32), dtype=np.uint8)])
 
 
-def test_only_complete_equally_long_values_make_rows() -> None:
-    rows = binary_rows(pl.Series([b"abc", b"def"], dtype=pl.Binary))
-    assert rows is not None and rows.shape == (2, 3)
-    assert binary_rows(pl.Series([b"abc", b"de"], dtype=pl.Binary)) is None
-    assert binary_rows(pl.Series([b"abc", None], dtype=pl.Binary)) is None
-    assert binary_rows(pl.Series([b"", b""], dtype=pl.Binary)) is None
-    assert binary_rows(pl.Series([], dtype=pl.Binary)) is None
+def test_only_many_complete_equally_long_values_make_rows() -> None:
+    many = BATCH_FROM
+    rows = binary_rows(pl.Series([b"abc"] * many, dtype=pl.Binary))
+    assert rows is not None and rows.shape == (many, 3)
+    assert binary_rows(pl.Series([b"abc"] * (many - 1), dtype=pl.Binary)) is None
+    assert binary_rows(pl.Series([b"abc"] * many + [b"de"], dtype=pl.Binary)) is None
+    assert binary_rows(pl.Series([b"abc"] * many + [None], dtype=pl.Binary)) is None
+    assert binary_rows(pl.Series([b""] * many, dtype=pl.Binary)) is None
+
+
+def _bsns(count: int) -> list[str | None]:
+    return [f"{100_000_000 + 7 * i}" for i in range(count)]
 
 
 @pytest.mark.parametrize(
     "bsns",
     [
-        ["111222333", "123456782", None, "111222333"],  # the batch
-        ["111222333", "1234.56782"],  # unequal lengths: one AESSIV call each
+        [*_bsns(BATCH_FROM), None, "111222333"],  # one batch
+        [*_bsns(BATCH_FROM), "1234.56782"],  # unequal lengths: one AESSIV call each
+        ["111222333", None, "123456782"],  # few: one AESSIV call each
     ],
+    ids=["batch", "unequal", "few"],
 )
 def test_sealed_bsns_open_at_the_ttp_whichever_way_they_were_sealed(bsns: list[str | None]) -> None:
     ttp_key = X25519PrivateKey.generate()
@@ -125,3 +141,43 @@ def test_sealed_bsns_open_at_the_ttp_whichever_way_they_were_sealed(bsns: list[s
     present = sealed.is_not_null()
     opened = SealOpener(ttp_key).open(sealed.filter(present), p1.filter(present), registry="nhr")
     assert opened == [b.encode() for b in bsns if b is not None]
+    # And each value opens on its own with AESSIV, as the TTP's row-by-row path does.
+    last = int(present.arg_true()[-1])
+    one = SealOpener(ttp_key).open(sealed.slice(last, 1), p1.slice(last, 1), registry="nhr")
+    assert one == [str(bsns[last]).encode()]
+
+
+def test_a_large_batch_with_one_moved_value_is_refused_naming_that_row() -> None:
+    ttp_key = X25519PrivateKey.generate()
+    bsns = _bsns(BATCH_FROM + 5)
+    p1 = pl.Series([os.urandom(32).hex() for _ in bsns])
+    sealed = seal_bsns(
+        pl.Series(bsns), p1, ttp_public_key=ttp_key.public_key().public_bytes_raw(), registry="nhr"
+    )
+    moved = sealed.scatter(BATCH_FROM, sealed[0])
+    with pytest.raises(SealError, match=f"Regel {BATCH_FROM + 1}:"):
+        SealOpener(ttp_key).open(moved, p1, registry="nhr")
+
+
+SMALL_UPLOAD = """
+import sys
+from pathlib import Path
+import polars as pl
+from zorgbroker.pseudonymisation.pipeline import Pseudonymiser
+
+p = Pseudonymiser.for_mode("production", registry="nhr", source="1", home=Path(sys.argv[1]))
+with p.storing_in_background() as settle:
+    pseudonyms = p.pseudonymise(pl.Series(["111222333", "123456782"]))
+    settle()
+print(pseudonyms.null_count(), "numpy" in sys.modules)
+"""
+
+
+def test_a_small_upload_seals_opens_and_stores_without_loading_numpy(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SMALL_UPLOAD, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.strip() == "0 False", done.stderr

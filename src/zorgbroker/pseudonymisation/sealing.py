@@ -23,7 +23,15 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from zorgbroker.pseudonymisation.siv_batch import BatchSIV, Rows, as_rows, binary_rows, row_bytes
+from zorgbroker.pseudonymisation.siv_batch import (
+    BATCH_FROM,
+    BatchSIV,
+    Rows,
+    as_rows,
+    binary_rows,
+    row_bytes,
+    uniform_length,
+)
 
 SEAL_PREFIX = "zb1s"
 
@@ -44,20 +52,6 @@ def _seal_key(shared: bytes, registry: str, ephemeral: bytes, recipient: bytes) 
     return HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=info).derive(shared)
 
 
-def _uniform(lengths: pl.Series) -> int | None:
-    """The one length all values have; None when they differ, or for none or a null."""
-    if len(lengths) == 0 or lengths.null_count() or lengths.n_unique() != 1:
-        return None
-    return int(lengths[0])
-
-
-def _joined(values: pl.Series, width: int) -> str | None:
-    """The texts as one text when every one is `width` bytes long (UTF-8); else None."""
-    if _uniform(values.str.len_bytes()) != width:
-        return None
-    return str(values.str.join("").item())
-
-
 def _hex_rows(p1_hex: pl.Series) -> Rows | None:
     """Stage-1 pseudonyms (64 hex digits each) as rows of 32 bytes; None for anything else."""
     # `bytes.fromhex` would skip white space inside a value, and shift every row after it.
@@ -69,16 +63,16 @@ def _hex_rows(p1_hex: pl.Series) -> Rows | None:
 def _seal_batch(
     key: bytes, bsn: pl.Series, p1_hex: pl.Series, registry: bytes
 ) -> list[bytes] | None:
-    """The sealed values of equally long BSNs in one batch (see siv_batch); None when the
-    values do not allow it."""
-    if len(bsn) == 0:
-        return []
-    width = _uniform(bsn.str.len_bytes())
-    plain = _joined(bsn, width) if width else None
-    p1 = _hex_rows(p1_hex)
-    if width is None or plain is None or p1 is None:
+    """The sealed values of many equally long BSNs in one batch (see siv_batch); None for
+    other values."""
+    if len(bsn) < BATCH_FROM:
         return None
-    return row_bytes(BatchSIV(key).encrypt(as_rows(plain.encode(), width), [registry, p1]))
+    width = uniform_length(bsn.str.len_bytes())
+    p1 = _hex_rows(p1_hex)
+    if not width or p1 is None:
+        return None
+    plain = as_rows(str(bsn.str.join("").item()).encode(), width)
+    return row_bytes(BatchSIV(key).encrypt(plain, [registry, p1]))
 
 
 def seal_bsns(
@@ -94,7 +88,7 @@ def seal_bsns(
     present = frame.filter(pl.col("bsn").is_not_null())
     registry_bytes = registry.encode()
     sealed = _seal_batch(key, present["bsn"], present["p1"], registry_bytes)
-    if sealed is None:  # values of unequal length: one call each
+    if sealed is None:  # few values, or values of unequal length: one call each
         siv = AESSIV(key)
         bsns = present["bsn"].cast(pl.Binary).to_list()
         p1s = present["p1"].str.decode("hex").to_list()

@@ -28,7 +28,9 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from zorgbroker.lazy_numpy import numpy_module
 
 _BLOCK = 16
-_ZERO = bytes(_BLOCK)
+#: Smaller batches take AESSIV: a thousand calls cost a few milliseconds, less than loading NumPy
+#: (about 0.1 s), which a small upload or a TTP service request would otherwise pay for.
+BATCH_FROM = 1_000
 
 #: Rows as a (rows, width) uint8 array; kept as `Any` so NumPy loads only when it is used.
 Rows = Any
@@ -152,17 +154,26 @@ class BatchSIV:
             raise ValueError("sealed values must be rows of more than 16 bytes")
         iv = sealed[:, :_BLOCK]
         plain = sealed[:, _BLOCK:] ^ self._keystream(iv, sealed.shape[1] - _BLOCK)
+        # Every byte of every row is compared, whatever the first difference: no early exit
+        # whose timing could tell a forger how much of a tag was right.
         authentic = (self._s2v(associated, plain) == iv).all(axis=1)
         return plain, authentic
 
 
-def binary_rows(values: pl.Series) -> Rows | None:
-    """Binary values as rows when all are there and equally long (at least one byte); else
-    None."""
-    lengths = values.bin.size()
-    if len(values) == 0 or lengths.null_count() or lengths.n_unique() != 1 or lengths[0] == 0:
+def uniform_length(lengths: pl.Series) -> int | None:
+    """The one length all values have; None when they differ, or for none or a null."""
+    if len(lengths) == 0 or lengths.null_count() or lengths.n_unique() != 1:
         return None
-    return as_rows(b"".join(values.to_list()), int(lengths[0]))
+    return int(lengths[0])
+
+
+def binary_rows(values: pl.Series) -> Rows | None:
+    """Binary values as rows when there are at least BATCH_FROM, all there and equally long (at
+    least one byte); else None."""
+    width = uniform_length(values.bin.size()) if len(values) >= BATCH_FROM else None
+    if not width:
+        return None
+    return as_rows(b"".join(values.to_list()), width)
 
 
 def as_rows(data: bytes, width: int) -> Rows:

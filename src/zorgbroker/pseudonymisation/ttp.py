@@ -84,8 +84,8 @@ class Resolution:
 
 
 def _reid_batch(key: bytes, registry: bytes, frame: pl.DataFrame) -> list[bytes] | None:
-    """AES-SIV(key, BSN) bound to (registry, digest) for every row, as one batch; None when
-    the BSNs are not equally long."""
+    """AES-SIV(key, BSN) bound to (registry, digest) for every row, as one batch; None for few
+    rows or BSNs of unequal length."""
     plain, digests = binary_rows(frame["bsn"]), binary_rows(frame["digest"])
     if plain is None or digests is None:
         return None
@@ -313,7 +313,7 @@ class TrustedThirdParty:
         )
         key = self.keys.reid_key(registry)
         ciphers = _reid_batch(key, registry_bytes, frame)
-        if ciphers is None:  # BSNs of unequal length (not normalised by their source)
+        if ciphers is None:  # few rows, or BSNs of unequal length (not normalised at the source)
             encrypt = AESSIV(key).encrypt
             pairs = zip(frame["digest"].to_list(), frame["bsn"].to_list(), strict=True)
             ciphers = [encrypt(bsn, [registry_bytes, digest]) for digest, bsn in pairs]
