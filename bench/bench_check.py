@@ -79,15 +79,13 @@ class Run:
     stderr: bytes
 
 
-def generate_in_child(path: Path, *, rows: int, error_rate: float) -> None:
-    """Generate the file in a process of its own. Generating a million rows here would raise
-    this process's resident size, and Linux gives every child started afterwards that high-water
-    mark as the floor of its own peak (it is carried over at exec): both tools' peaks would read
-    as this process's."""
+def generate_in_child(path: Path, **options: Any) -> None:
+    """Generate an nhr-pmicd file at `path` (options as for `generate`) in a process of its own.
+    Generating a million rows here would raise this process's resident size, and Linux gives
+    every child started afterwards that high-water mark as the floor of its own peak (it is
+    carried over at exec): every tool's peak would read as this process's."""
     child = multiprocessing.get_context("spawn").Process(
-        target=generate,
-        args=("nhr-pmicd",),
-        kwargs={"rows": rows, "out": path, "error_rate": error_rate, "seed": 1, "today": TODAY},
+        target=generate, args=("nhr-pmicd",), kwargs={"out": path, **options}
     )
     child.start()
     child.join()
@@ -146,7 +144,7 @@ def main() -> None:
     path = data / f"nhr-pmicd-{args.rows}.csv"
     if not path.exists():
         print(f"generating {args.rows:,} rows ...", flush=True)
-        generate_in_child(path, rows=args.rows, error_rate=args.error_rate)
+        generate_in_child(path, rows=args.rows, error_rate=args.error_rate, seed=1, today=TODAY)
     size_mb = path.stat().st_size / 1e6
     print(f"file: {path.name}, {args.rows:,} rows, {size_mb:,.0f} MB")
 

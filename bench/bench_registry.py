@@ -157,7 +157,7 @@ def main() -> None:
     if args.measure:
         print(json.dumps(_upload(args.measure)))
         return
-    from zorgbroker.intake.generate import generate
+    from bench_check import generate_in_child
 
     template = _create_database()
     runs: list[dict[str, object]] = []
@@ -168,29 +168,17 @@ def main() -> None:
         os.environ.pop("ZORGBROKER_TTP_URL", None)
         try:
             print(f"Generating {args.held:,} held and {args.rows:,} new procedures ...")
-            held = generate(
-                "nhr-pmicd",
-                rows=args.held,
-                out=Path(folder) / "held.csv",
-                seed=1,
-                organisation=ORGANISATION,
-                today=TODAY,
-            )
-            new = generate(
-                "nhr-pmicd",
-                rows=args.rows,
-                out=Path(folder) / "new.csv",
-                seed=2,
-                organisation=ORGANISATION,
-                today=TODAY,
-            )
+            held, new = Path(folder) / "held.csv", Path(folder) / "new.csv"
+            options = {"organisation": ORGANISATION, "today": TODAY}
+            generate_in_child(held, rows=args.held, seed=1, **options)
+            generate_in_child(new, rows=args.rows, seed=2, **options)
             print("Loading the held records (not measured) ...")
-            filled = _child(held.path)
+            filled = _child(held)
             print(f"  {filled['records']:,} records in {filled['seconds']:.1f} s")
             _drop_database(template, terminate_only=True)
             print(f"Measured upload, {args.repeat} run(s), each on a fresh copy ...")
             for number in range(1, args.repeat + 1):
-                runs.append(_measured(template, home, new.path))
+                runs.append(_measured(template, home, new))
                 _print_run(number, runs[-1])
         finally:
             _drop_database(template)
