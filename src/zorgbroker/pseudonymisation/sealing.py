@@ -23,15 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from zorgbroker.pseudonymisation.siv_batch import (
-    BATCH_FROM,
-    BatchSIV,
-    Rows,
-    as_rows,
-    binary_rows,
-    row_bytes,
-    uniform_length,
-)
+from zorgbroker.pseudonymisation.siv_batch import BatchSIV, binary_rows, encrypt_each, row_bytes
 
 SEAL_PREFIX = "zb1s"
 
@@ -52,29 +44,6 @@ def _seal_key(shared: bytes, registry: str, ephemeral: bytes, recipient: bytes) 
     return HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=info).derive(shared)
 
 
-def _hex_rows(p1_hex: pl.Series) -> Rows | None:
-    """Stage-1 pseudonyms (64 hex digits each) as rows of 32 bytes; None for anything else."""
-    # `bytes.fromhex` would skip white space inside a value, and shift every row after it.
-    if len(p1_hex) == 0 or not p1_hex.str.contains("^[0-9a-fA-F]{64}$").fill_null(False).all():
-        return None
-    return as_rows(bytes.fromhex(str(p1_hex.str.join("").item())), 32)
-
-
-def _seal_batch(
-    key: bytes, bsn: pl.Series, p1_hex: pl.Series, registry: bytes
-) -> list[bytes] | None:
-    """The sealed values of many equally long BSNs in one batch (see siv_batch); None for
-    other values."""
-    if len(bsn) < BATCH_FROM:
-        return None
-    width = uniform_length(bsn.str.len_bytes())
-    p1 = _hex_rows(p1_hex)
-    if not width or p1 is None:
-        return None
-    plain = as_rows(str(bsn.str.join("").item()).encode(), width)
-    return row_bytes(BatchSIV(key).encrypt(plain, [registry, p1]))
-
-
 def seal_bsns(
     bsn: pl.Series, p1_hex: pl.Series, *, ttp_public_key: bytes, registry: str
 ) -> pl.Series:
@@ -87,12 +56,9 @@ def seal_bsns(
     frame = pl.DataFrame({"bsn": bsn.cast(pl.String), "p1": p1_hex}).with_row_index("row")
     present = frame.filter(pl.col("bsn").is_not_null())
     registry_bytes = registry.encode()
-    sealed = _seal_batch(key, present["bsn"], present["p1"], registry_bytes)
-    if sealed is None:  # few values, or values of unequal length: one call each
-        siv = AESSIV(key)
-        bsns = present["bsn"].cast(pl.Binary).to_list()
-        p1s = present["p1"].str.decode("hex").to_list()
-        sealed = [siv.encrypt(b, [registry_bytes, p]) for b, p in zip(bsns, p1s, strict=True)]
+    sealed = encrypt_each(
+        key, present["bsn"].cast(pl.Binary), [registry_bytes, present["p1"].str.decode("hex")]
+    )
     prefix = f"{SEAL_PREFIX}.{base64.b64encode(ephemeral_public).decode()}."
     encoded = pl.Series(sealed, dtype=pl.Binary).bin.encode("base64")
     out = pl.repeat(None, len(bsn), dtype=pl.String, eager=True)

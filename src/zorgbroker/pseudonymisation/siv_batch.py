@@ -12,7 +12,7 @@ megabytes instead of a call per row.
 This is the same function, not a look-alike: the tests compare every output with AESSIV's on
 random keys, messages and associated data, and AESSIV opens what this seals and the reverse.
 Rows are equally long by construction here (a normalised BSN is 9 bytes, a stage-1 pseudonym
-32); callers fall back to AESSIV for anything else.
+32); `encrypt_each` falls back to AESSIV for anything else, and for small batches.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 import polars as pl
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from zorgbroker.lazy_numpy import numpy_module
 
@@ -160,7 +161,7 @@ class BatchSIV:
         return plain, authentic
 
 
-def uniform_length(lengths: pl.Series) -> int | None:
+def _uniform_length(lengths: pl.Series) -> int | None:
     """The one length all values have; None when they differ, or for none or a null."""
     if len(lengths) == 0 or lengths.null_count() or lengths.n_unique() != 1:
         return None
@@ -170,10 +171,28 @@ def uniform_length(lengths: pl.Series) -> int | None:
 def binary_rows(values: pl.Series) -> Rows | None:
     """Binary values as rows when there are at least BATCH_FROM, all there and equally long (at
     least one byte); else None."""
-    width = uniform_length(values.bin.size()) if len(values) >= BATCH_FROM else None
+    width = _uniform_length(values.bin.size()) if len(values) >= BATCH_FROM else None
     if not width:
         return None
     return as_rows(b"".join(values.to_list()), width)
+
+
+def encrypt_each(
+    key: bytes, plain: pl.Series, associated: Sequence[bytes | pl.Series]
+) -> list[bytes]:
+    """`AESSIV(key).encrypt(value, associated data)` for every value of `plain` (Binary), in
+    order. A component of the associated data is the same bytes for every row, or a Binary
+    series, row for row. One batch where the values allow it (see `binary_rows`); otherwise
+    one AESSIV call per row."""
+    rows = binary_rows(plain)
+    if rows is not None:
+        components = [c if isinstance(c, bytes) else binary_rows(c) for c in associated]
+        if all(c is not None for c in components):
+            return row_bytes(BatchSIV(key).encrypt(rows, components))
+    encrypt = AESSIV(key).encrypt
+    values = plain.to_list()
+    columns = [[c] * len(values) if isinstance(c, bytes) else c.to_list() for c in associated]
+    return [encrypt(value, list(data)) for value, *data in zip(values, *columns, strict=True)]
 
 
 def as_rows(data: bytes, width: int) -> Rows:

@@ -41,7 +41,7 @@ from zorgbroker.pseudonymisation.method import (
     pseudonym_prefix,
 )
 from zorgbroker.pseudonymisation.sealing import SealError, SealOpener
-from zorgbroker.pseudonymisation.siv_batch import BatchSIV, binary_rows, row_bytes
+from zorgbroker.pseudonymisation.siv_batch import encrypt_each
 from zorgbroker.pseudonymisation.stage2 import first_invalid_stage1, stage2, stage2_raw
 from zorgbroker.pseudonymisation.ttp_store import (
     REQUIRED_APPROVALS,
@@ -81,15 +81,6 @@ class Resolution:
     not_found: int
     folder: Path
     files: list[Path] = field(default_factory=list)
-
-
-def _reid_batch(key: bytes, registry: bytes, frame: pl.DataFrame) -> list[bytes] | None:
-    """AES-SIV(key, BSN) bound to (registry, digest) for every row, as one batch; None for few
-    rows or BSNs of unequal length."""
-    plain, digests = binary_rows(frame["bsn"]), binary_rows(frame["digest"])
-    if plain is None or digests is None:
-        return None
-    return row_bytes(BatchSIV(key).encrypt(plain, [registry, digests]))
 
 
 def _check_registry(registry: str) -> str:
@@ -312,11 +303,7 @@ class TrustedThirdParty:
             .sort("digest", "order")  # a repeated pseudonym keeps its first row, as before
         )
         key = self.keys.reid_key(registry)
-        ciphers = _reid_batch(key, registry_bytes, frame)
-        if ciphers is None:  # few rows, or BSNs of unequal length (not normalised at the source)
-            encrypt = AESSIV(key).encrypt
-            pairs = zip(frame["digest"].to_list(), frame["bsn"].to_list(), strict=True)
-            ciphers = [encrypt(bsn, [registry_bytes, digest]) for digest, bsn in pairs]
+        ciphers = encrypt_each(key, frame["bsn"], [registry_bytes, frame["digest"]])
         return frame["digest"].bin.encode("hex").to_list(), ciphers
 
     # --- key rotation ---
