@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import inspect
 
 from tests.concurrently import at_once
 from tests.store.conftest import TODAY, Registry, nhr_row, valid_bsns
@@ -72,6 +73,7 @@ def test_an_import_killed_midway_leaves_nothing_and_a_retry_completes(
     registry: Registry, tmp_path: Path
 ):
     path = registry.nhr_file(many_rows(3000))
+    tables_before = _tables(registry)
     pause = tmp_path / "pause"
     env = {**os.environ, PAUSE_ENV: str(pause), "ZORGBROKER_IMPORT_BATCH_ROWS": "500"}
     process = subprocess.Popen(
@@ -90,6 +92,7 @@ def test_an_import_killed_midway_leaves_nothing_and_a_retry_completes(
         process.wait()
 
     assert registry.held().height == 0
+    assert _tables(registry) == tables_before  # nor a segment half written (store.segments)
     engine_upload = get_upload(_engine(registry), 1)
     assert engine_upload is not None
     assert engine_upload.status == "processing"  # what a dead worker leaves: a retryable upload
@@ -105,6 +108,11 @@ def test_an_import_killed_midway_leaves_nothing_and_a_retry_completes(
     assert not (registry.settings.home / engine_upload.stored_file).exists()
     assert process_upload(1, settings=registry.settings).stored == Stored(new=3000)
     assert registry.held().height == 3000
+
+
+def _tables(registry: Registry) -> list[str]:
+    with _engine(registry).connect() as conn:
+        return sorted(inspect(conn).get_table_names())
 
 
 def _engine(registry: Registry):  # type: ignore[no-untyped-def]

@@ -92,7 +92,9 @@ def _postgres_dump(url: str) -> dict[str, bytes]:
                          dbname=parsed.database) as raw, raw.cursor() as cursor:  # fmt: skip
         for table in tables:
             buffer = io.BytesIO()
-            with cursor.copy(f'COPY "{table}" TO STDOUT') as copy:
+            # A partitioned parent holds no rows itself (its segments are listed too), and
+            # COPY reads only plain tables; a query reads either.
+            with cursor.copy(f'COPY (SELECT * FROM "{table}") TO STDOUT') as copy:
                 for data in copy:
                     buffer.write(data)
             dump[f"table {table}"] = buffer.getvalue()

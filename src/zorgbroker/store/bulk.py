@@ -17,8 +17,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection
 
-from zorgbroker.store.data_tables import sql_type
 from zorgbroker.store.database import is_postgres
+from zorgbroker.store.sql_types import sql_type
 
 _counter = itertools.count(1)
 #: Statements per SQLite executemany: large enough to amortise, small enough to bound memory.
@@ -71,15 +71,18 @@ def insert_frame(
     *,
     batch_rows: int = 100_000,
     after_batch: Callable[[int], None] | None = None,
+    freeze: bool = False,
 ) -> None:
     """Append the frame's rows to `table` (columns by name); `after_batch(rows_so_far)` runs
-    after every batch, inside the transaction."""
+    after every batch, inside the transaction. `freeze`: PostgreSQL writes the rows frozen, for
+    a table created in this transaction (`segments`)."""
     if frame.height == 0:
         return
     columns = ", ".join(quote(conn, c) for c in frame.columns)
     done = 0
     if is_postgres(conn):
-        sql = f"COPY {quote(conn, table)} ({columns}) FROM STDIN (FORMAT csv)"
+        options = "FORMAT csv, FREEZE" if freeze else "FORMAT csv"
+        sql = f"COPY {quote(conn, table)} ({columns}) FROM STDIN ({options})"
         with _driver(conn).cursor() as cursor:
             for data in _csv_chunks(frame, batch_rows):
                 with cursor.copy(sql) as copy:

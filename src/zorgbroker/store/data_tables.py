@@ -9,16 +9,10 @@ a table that already holds records is filled from them. See `layout` for the des
 
 from __future__ import annotations
 
-from typing import Any
-
-import polars as pl
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     Connection,
-    Date,
-    Double,
     Index,
     Integer,
     MetaData,
@@ -28,36 +22,20 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.types import TypeEngine
 
 from zorgbroker.store.layout import (
     ID,
     PARENT_ID,
     UPLOAD_ID,
     VALUE,
-    LayoutError,
     TableLayout,
     ValueTable,
 )
+from zorgbroker.store.segments import create_segmented
+from zorgbroker.store.sql_types import sql_type
 
 _METADATA = MetaData()
 _TABLES: dict[str, Table] = {}
-
-
-def sql_type(dtype: pl.DataType) -> TypeEngine[Any]:
-    if dtype == pl.String:
-        return Text()
-    if dtype == pl.Int64:
-        return BigInteger()
-    if dtype in (pl.Int32, pl.Int16, pl.Int8):
-        return Integer()
-    if dtype == pl.Float64:
-        return Double()
-    if dtype == pl.Date:
-        return Date()
-    if dtype == pl.Boolean:
-        return Boolean()
-    raise LayoutError(f"no database type for {dtype}")
 
 
 def index_name(layout: TableLayout, columns: tuple[str, ...]) -> str:
@@ -124,7 +102,7 @@ def _sync_values(conn: Connection, layout: TableLayout, *, fill: bool) -> None:
     values = layout.values
     if values is None or inspect(conn).has_table(values.sql_name):
         return
-    value_table_for(values).create(conn)
+    create_segmented(conn, value_table_for(values))
     if fill:
         preparer = conn.dialect.identifier_preparer
         source = preparer.quote(layout.sql_name)
@@ -146,7 +124,7 @@ def sync(conn: Connection, layout: TableLayout) -> None:
     table = table_for(layout)
     inspector = inspect(conn)
     if not inspector.has_table(layout.sql_name):
-        table.create(conn)
+        create_segmented(conn, table)
         _sync_values(conn, layout, fill=False)
         return
     present = {c["name"] for c in inspector.get_columns(layout.sql_name)}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import polars as pl
 from sqlalchemy import Connection, insert, select, update
 
-from zorgbroker.store import bulk
+from zorgbroker.store import bulk, segments
 from zorgbroker.store.compare import (
     Held,
     Lookup,
@@ -89,11 +89,7 @@ class HeldRows:
         return None
 
     def _estimated_rows(self) -> float:
-        found = self.conn.exec_driver_sql(
-            "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%(name)s)",
-            {"name": self.table.sql_name},
-        ).scalar()
-        return float(found) if found is not None and found > 0 else 0.0
+        return segments.estimated_rows(self.conn, self.table.sql_name)
 
     def prefetch(self, lookups: list[Lookup]) -> None:
         """On PostgreSQL, answer lookups with many keys from one pass over the table.
@@ -323,6 +319,7 @@ def write(
     upload_id: int,
     *,
     batch_rows: int,
+    segment_rows: int,
     after_batch: Callable[[int], None] | None = None,
 ) -> None:
     """Apply the outcome's deletes and inserts. Ids are given out here, under the dataset lock,
@@ -350,17 +347,32 @@ def write(
             pl.lit(upload_id, dtype=pl.Int64).alias(UPLOAD_ID),
         )
         assigned[table.table] = rows.select(ROW, ID)
-        bulk.insert_frame(
+        _insert(
             conn,
             table.sql_name,
             rows.select(list(table.schema)),
-            batch_rows=batch_rows,
-            after_batch=after_batch if table.main else None,
+            batch_rows,
+            segment_rows,
+            after_batch if table.main else None,
         )
         if table.values is not None:
-            bulk.insert_frame(
-                conn, table.values.sql_name, value_rows(table, rows), batch_rows=batch_rows
-            )
+            _insert(conn, table.values.sql_name, value_rows(table, rows), batch_rows, segment_rows)
+
+
+def _insert(
+    conn: Connection,
+    table: str,
+    rows: pl.DataFrame,
+    batch_rows: int,
+    segment_rows: int,
+    after_batch: Callable[[int], None] | None = None,
+) -> None:
+    if rows.height >= segment_rows and segments.is_segmented(conn, table):
+        segments.insert_as_segment(
+            conn, table, rows, batch_rows=batch_rows, after_batch=after_batch
+        )
+    else:
+        bulk.insert_frame(conn, table, rows, batch_rows=batch_rows, after_batch=after_batch)
 
 
 def import_records(
@@ -372,6 +384,7 @@ def import_records(
     today: dt.date,
     organisation: str | None,
     batch_rows: int,
+    segment_rows: int,
     after_batch: Callable[[int], None] | None = None,
 ) -> ImportResult:
     timings: dict[str, float] = {}
@@ -386,6 +399,14 @@ def import_records(
     outcome = compare(layout, frames, held, today=today, organisation=organisation)
     timings["compare"] = time.perf_counter() - started
     started = time.perf_counter()
-    write(conn, layout, outcome, upload_id, batch_rows=batch_rows, after_batch=after_batch)
+    write(
+        conn,
+        layout,
+        outcome,
+        upload_id,
+        batch_rows=batch_rows,
+        segment_rows=segment_rows,
+        after_batch=after_batch,
+    )
     timings["write"] = time.perf_counter() - started
     return ImportResult(outcome, timings)

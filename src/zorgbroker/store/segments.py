@@ -1,0 +1,158 @@
+"""Large imports on PostgreSQL: a table of their own, indexed in bulk, attached in one step.
+
+A data table on PostgreSQL is partitioned by a segment number (`_segment`): segment 0 takes
+every small import, and an import that adds many rows to a table writes them into a new segment
+instead. Appending a million rows to a table that already holds millions updates its indexes
+one key at a time, at random places in B-trees larger than the server's buffers; that was most
+of a large import's time. A new segment is created in the import's own transaction, so
+PostgreSQL lets COPY write it frozen (no later rewrite to set hint bits), its indexes are built
+afterwards by sorting, and ATTACH PARTITION finds them ready, because they match the parent's
+and a CHECK constraint already proves the partition bound (psql, 1M records and 2.7M serials
+into tables holding 1M records: 9.3–9.9 s against 19.7–20.8 s).
+
+Everything happens in the caller's transaction: a rolled-back import leaves no segment behind.
+Readers see the parent, so lookups, deletes and reports do not know segments exist; each
+segment's indexes are searched in turn, which is why only large imports get one (see
+`Settings.import_segment_rows`). SQLite keeps plain tables, and so do PostgreSQL tables created
+before segments existed (`is_segmented`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+
+import polars as pl
+from sqlalchemy import Connection, Table, inspect
+
+from zorgbroker.store import bulk
+from zorgbroker.store.database import is_postgres
+
+SEGMENT = "_segment"
+#: The segment that takes every import too small for one of its own.
+BASE_SEGMENT = 0
+_MAX_NAME = 63
+_NUMBERED = re.compile(r"__s([0-9]+)$")
+
+
+def segment_name(parent: str, number: int) -> str:
+    """The partition's table name; a long parent name is shortened with a hash of it, so two
+    parents never share a partition name."""
+    suffix = f"__s{number}"
+    if len(parent) + len(suffix) <= _MAX_NAME:
+        return parent + suffix
+    digest = hashlib.sha256(parent.encode()).hexdigest()[:10]
+    return f"{parent[: _MAX_NAME - len(suffix) - 11]}_{digest}{suffix}"
+
+
+def create_segmented(conn: Connection, table: Table) -> None:
+    """Create `table` on PostgreSQL as a parent partitioned by segment, with its indexes and its
+    base segment; on SQLite as it is."""
+    if not is_postgres(conn):
+        table.create(conn)
+        return
+    q = conn.dialect.identifier_preparer.quote
+    columns = [
+        f"{q(c.name)} {c.type.compile(dialect=conn.dialect)}{'' if c.nullable else ' NOT NULL'}"
+        for c in table.columns
+    ]
+    columns.append(f"{q(SEGMENT)} integer NOT NULL DEFAULT {BASE_SEGMENT}")
+    # A partitioned table's primary key must hold the partition key; ids stay unique on their
+    # own, as the importer gives them out.
+    key = [q(c.name) for c in table.primary_key.columns] + [q(SEGMENT)]
+    named = f"CONSTRAINT {q(str(table.primary_key.name))} " if table.primary_key.name else ""
+    conn.exec_driver_sql(
+        f"CREATE TABLE {q(table.name)} ({', '.join(columns)}, "
+        f"{named}PRIMARY KEY ({', '.join(key)})) PARTITION BY LIST ({q(SEGMENT)})"
+    )
+    for index in table.indexes:
+        index.create(conn)
+    conn.exec_driver_sql(
+        f"CREATE TABLE {q(segment_name(table.name, BASE_SEGMENT))} PARTITION OF {q(table.name)} "
+        f"FOR VALUES IN ({BASE_SEGMENT})"
+    )
+
+
+def is_segmented(conn: Connection, table: str) -> bool:
+    if not is_postgres(conn):
+        return False
+    found = conn.exec_driver_sql(
+        "SELECT relkind FROM pg_class WHERE oid = to_regclass(%(name)s)", {"name": table}
+    ).scalar()
+    return found == "p"
+
+
+def estimated_rows(conn: Connection, table: str) -> float:
+    """The planner's row count of a table, or of all its segments together (a partitioned
+    parent holds no rows of its own); 0 when unknown."""
+    found = conn.exec_driver_sql(
+        "SELECT COALESCE(SUM(GREATEST(c.reltuples, 0)), 0) FROM pg_class c "
+        "WHERE c.oid = to_regclass(%(name)s) OR c.oid IN "
+        "(SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(%(name)s))",
+        {"name": table},
+    ).scalar()
+    return float(found or 0.0)
+
+
+def _next_number(conn: Connection, parent: str) -> int:
+    # The caller holds the dataset's lock, so no other import picks the same number.
+    names = conn.exec_driver_sql(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = to_regclass(%(name)s)",
+        {"name": parent},
+    ).scalars()
+    numbers = [int(m.group(1)) for n in names if (m := _NUMBERED.search(n))]
+    return max(numbers, default=BASE_SEGMENT) + 1
+
+
+def _index_statements(conn: Connection, parent: str, segment: str) -> list[str]:
+    """The parent's primary key and indexes, for the new segment: built before ATTACH, they are
+    taken over as the parent's partitions of them instead of being built again."""
+    q = conn.dialect.identifier_preparer.quote
+    inspector = inspect(conn)
+    statements = []
+    key = inspector.get_pk_constraint(parent)["constrained_columns"]
+    if key:
+        statements.append(
+            f"ALTER TABLE {q(segment)} ADD PRIMARY KEY ({', '.join(q(c) for c in key)})"
+        )
+    for index in inspector.get_indexes(parent):
+        columns = index["column_names"]
+        if any(c is None for c in columns):
+            continue  # an expression index: ATTACH builds it itself
+        unique = "UNIQUE " if index["unique"] else ""
+        where = index.get("dialect_options", {}).get("postgresql_where")
+        statements.append(
+            f"CREATE {unique}INDEX ON {q(segment)} ({', '.join(q(str(c)) for c in columns)})"
+            + (f" WHERE {where}" if where else "")
+        )
+    return statements
+
+
+def insert_as_segment(
+    conn: Connection,
+    parent: str,
+    frame: pl.DataFrame,
+    *,
+    batch_rows: int,
+    after_batch: Callable[[int], None] | None = None,
+) -> str:
+    """Write the frame's rows into a new segment of `parent` and attach it; its name."""
+    q = conn.dialect.identifier_preparer.quote
+    number = _next_number(conn, parent)
+    name = segment_name(parent, number)
+    conn.exec_driver_sql(
+        f"CREATE TABLE {q(name)} (LIKE {q(parent)} INCLUDING DEFAULTS, "
+        f"CHECK ({q(SEGMENT)} = {number}))"
+    )
+    rows = frame.with_columns(pl.lit(number, dtype=pl.Int32).alias(SEGMENT))
+    bulk.insert_frame(conn, name, rows, batch_rows=batch_rows, after_batch=after_batch, freeze=True)
+    for statement in _index_statements(conn, parent, name):
+        conn.exec_driver_sql(statement)
+    conn.exec_driver_sql(
+        f"ALTER TABLE {q(parent)} ATTACH PARTITION {q(name)} FOR VALUES IN ({number})"
+    )
+    # Without statistics the next import's lookups would be planned blind.
+    conn.exec_driver_sql(f"ANALYZE {q(name)}")
+    return name

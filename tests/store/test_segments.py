@@ -1,0 +1,163 @@
+"""Large imports on PostgreSQL go into segments of their own (zorgbroker.store.segments).
+
+The scenarios of the registry run across segments through the `postgres-segments` registry;
+these tests check the mechanism itself: where rows land, that the segment's indexes are the
+parent's (not built twice), that updates and recalls reach rows in any segment, and that a
+table made before segments existed keeps importing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, text
+
+from tests.store.conftest import AGB, Registry, new_postgres_database, nhr_row, valid_bsns
+from zorgbroker.intake.report.model import Stored
+from zorgbroker.settings import get_settings
+from zorgbroker.store import data_tables
+from zorgbroker.store.devices import DeviceQuery, find_carriers
+from zorgbroker.store.layout import layout_for
+from zorgbroker.store.registry_db import forget_prepared, open_registry
+from zorgbroker.store.segments import segment_name
+
+pytestmark = pytest.mark.postgres
+
+MAIN = layout_for("nhr-pmicd").main
+SERIALS = MAIN.values.sql_name if MAIN.values else ""
+
+
+def _rows(count: int, start: int = 0) -> list[dict[str, str]]:
+    return [
+        nhr_row(bsn=bsn, serienummer=f"GEN{i:07d}", lead1_serienummer=f"LA{i:07d}",
+                lead2_serienummer=f"LB{i:07d}")
+        for i, bsn in enumerate(valid_bsns(start + count)[start:], start=start)
+    ]  # fmt: skip
+
+
+def _partitions(conn: Connection, parent: str) -> dict[str, int]:
+    """Rows per partition of `parent`."""
+    names = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = to_regclass(:parent) ORDER BY c.relname"
+        ),
+        {"parent": parent},
+    ).scalars()
+    return {n: conn.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one() for n in names}
+
+
+def _index_count(conn: Connection, table: str) -> int:
+    return int(
+        conn.execute(
+            text("SELECT count(*) FROM pg_index WHERE indrelid = to_regclass(:t)"), {"t": table}
+        ).scalar_one()
+    )
+
+
+@pytest.mark.parametrize("registry", ["postgres"], indirect=True)
+def test_a_large_import_gets_a_segment_with_the_parents_indexes(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+):
+    segmented = registry
+    monkeypatch.setenv("ZORGBROKER_IMPORT_SEGMENT_ROWS", "50")
+    segmented.settings = get_settings(fresh=True)
+    segmented.submit(_rows(10))  # small: into the base segment
+    segmented.submit(_rows(60, start=10))  # large: a segment of its own
+
+    with open_registry(segmented.settings).connect() as conn:
+        main, serials = _partitions(conn, MAIN.sql_name), _partitions(conn, SERIALS)
+        assert main == {segment_name(MAIN.sql_name, 0): 10, segment_name(MAIN.sql_name, 1): 60}
+        # three serials a record
+        assert serials == {segment_name(SERIALS, 0): 30, segment_name(SERIALS, 1): 180}
+        for parent in (MAIN.sql_name, SERIALS):
+            # every index of the segment is a partition of one of the parent's: the ones built
+            # before ATTACH matched the parent's, so none is there twice
+            assert _index_count(conn, segment_name(parent, 1)) == _index_count(
+                conn, segment_name(parent, 0)
+            )
+            attached = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_index x "
+                    "JOIN pg_inherits i ON i.inhrelid = x.indexrelid "
+                    "WHERE x.indrelid = to_regclass(:t)"
+                ),
+                {"t": segment_name(parent, 1)},
+            ).scalar_one()
+            assert attached == _index_count(conn, segment_name(parent, 1))
+        # the planner has column statistics of the new segment (not only its size)
+        analysed = conn.execute(
+            text("SELECT count(*) FROM pg_stats WHERE tablename = :t AND attname = 'bsn'"),
+            {"t": segment_name(MAIN.sql_name, 1)},
+        ).scalar_one()
+        assert analysed == 1
+    assert segmented.held().height == 70
+
+
+@pytest.mark.parametrize("registry", ["postgres-segments"], indirect=True)
+def test_updates_resends_and_recalls_reach_rows_in_any_segment(registry: Registry):
+    segmented = registry  # every import in a segment of its own
+    assert segmented.settings.import_segment_rows == 1
+    rows = _rows(5)
+    assert segmented.submit(rows).stored == Stored(new=5)
+    assert segmented.submit(rows).stored == Stored(unchanged=5)
+    changed = [dict(rows[0], ontslag_datum="2026-11-12")]
+    assert segmented.submit(changed).stored == Stored(updated=1)
+
+    held = segmented.held()
+    assert held.height == 5
+    assert held["ontslag_datum"].to_list().count(dt.date(2026, 11, 12)) == 1
+    with open_registry(segmented.settings).connect() as conn:
+        main = _partitions(conn, MAIN.sql_name)
+    # the first import's segment lost the replaced version; the third holds the new one
+    assert sorted(main.values()) == [0, 1, 4]
+    assert main[segment_name(MAIN.sql_name, 1)] == 4
+    assert main[segment_name(MAIN.sql_name, 2)] == 1
+    found = find_carriers(
+        segmented.settings, DeviceQuery(serial="GEN0000000"), actor="test", on_behalf_of="test"
+    )
+    assert found["centre"].to_list() == [AGB]
+    assert (
+        found["pseudonym"].to_list()
+        == held.filter(held["serienummer"] == "GEN0000000")["bsn"].to_list()
+    )
+
+
+@pytest.fixture
+def pre_segment_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
+    """A PostgreSQL registry whose nhr tables were made as plain tables, as before segments."""
+    with new_postgres_database() as url:
+        from zorgbroker.store.database import engine_for
+
+        with engine_for(url).begin() as conn:
+            data_tables.table_for(MAIN).create(conn)
+            assert MAIN.values is not None
+            data_tables.value_table_for(MAIN.values).create(conn)
+        monkeypatch.setenv("ZORGBROKER_HOME", str(tmp_path / "home"))
+        monkeypatch.setenv("ZORGBROKER_DATABASE_URL", url)
+        monkeypatch.setenv("ZORGBROKER_IMPORT_SEGMENT_ROWS", "1")
+        monkeypatch.delenv("ZORGBROKER_TTP_URL", raising=False)
+        files = tmp_path / "files"
+        files.mkdir()
+        forget_prepared()
+        try:
+            yield Registry(get_settings(fresh=True), files, "postgres")
+        finally:
+            engine_for(url).dispose()
+            forget_prepared()
+
+
+def test_a_table_made_before_segments_keeps_importing_in_place(pre_segment_database: Registry):
+    registry = pre_segment_database
+    assert registry.submit(_rows(3)).stored == Stored(new=3)
+    assert registry.submit(_rows(3)).stored == Stored(unchanged=3)
+    with open_registry(registry.settings).connect() as conn:
+        assert _partitions(conn, MAIN.sql_name) == {}
+        kind = conn.execute(
+            text("SELECT relkind FROM pg_class WHERE oid = to_regclass(:t)"), {"t": MAIN.sql_name}
+        ).scalar_one()
+    assert kind == "r"
+    assert registry.held().height == 3
