@@ -2,26 +2,26 @@
 
 The scenarios of the registry run across segments through the `postgres-segments` registry;
 these tests check the mechanism itself: where rows land, that the segment's indexes are the
-parent's (not built twice), that updates and recalls reach rows in any segment, and that a
-table made before segments existed keeps importing.
+parent's (none twice), that updates and recalls reach rows in any segment, and that a table made
+before segments existed becomes the base segment of one, rows, indexes and all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
+import polars as pl
 import pytest
 from sqlalchemy import Connection, text
 
 from tests.store.conftest import AGB, Registry, new_postgres_database, nhr_row, valid_bsns
 from zorgbroker.intake.report.model import Stored
 from zorgbroker.settings import get_settings
-from zorgbroker.store import data_tables
+from zorgbroker.store import bulk, data_tables
+from zorgbroker.store.database import engine_for
 from zorgbroker.store.devices import DeviceQuery, find_carriers
 from zorgbroker.store.layout import layout_for
-from zorgbroker.store.registry_db import forget_prepared, open_registry
+from zorgbroker.store.registry_db import open_registry
 from zorgbroker.store.segments import segment_name
 
 pytestmark = pytest.mark.postgres
@@ -58,6 +58,19 @@ def _index_count(conn: Connection, table: str) -> int:
     )
 
 
+def _attached_indexes(conn: Connection, table: str) -> int:
+    """Indexes of a segment that are partitions of one of its parent's indexes."""
+    return int(
+        conn.execute(
+            text(
+                "SELECT count(*) FROM pg_index x JOIN pg_inherits i ON i.inhrelid = x.indexrelid "
+                "WHERE x.indrelid = to_regclass(:t)"
+            ),
+            {"t": table},
+        ).scalar_one()
+    )
+
+
 @pytest.mark.parametrize("registry", ["postgres"], indirect=True)
 def test_a_large_import_gets_a_segment_with_the_parents_indexes(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
@@ -79,15 +92,9 @@ def test_a_large_import_gets_a_segment_with_the_parents_indexes(
             assert _index_count(conn, segment_name(parent, 1)) == _index_count(
                 conn, segment_name(parent, 0)
             )
-            attached = conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_index x "
-                    "JOIN pg_inherits i ON i.inhrelid = x.indexrelid "
-                    "WHERE x.indrelid = to_regclass(:t)"
-                ),
-                {"t": segment_name(parent, 1)},
-            ).scalar_one()
-            assert attached == _index_count(conn, segment_name(parent, 1))
+            assert _attached_indexes(conn, segment_name(parent, 1)) == _index_count(
+                conn, segment_name(parent, 1)
+            )
         # the planner has column statistics of the new segment (not only its size)
         analysed = conn.execute(
             text("SELECT count(*) FROM pg_stats WHERE tablename = :t AND attname = 'bsn'"),
@@ -126,38 +133,49 @@ def test_updates_resends_and_recalls_reach_rows_in_any_segment(registry: Registr
     )
 
 
-@pytest.fixture
-def pre_segment_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
-    """A PostgreSQL registry whose nhr tables were made as plain tables, as before segments."""
-    with new_postgres_database() as url:
-        from zorgbroker.store.database import engine_for
+@pytest.mark.parametrize("registry", ["postgres"], indirect=True)
+def test_a_table_made_before_segments_becomes_the_base_segment_with_its_rows(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+):
+    rows = _rows(3)
+    registry.submit(rows)
+    held = registry.held()
+    with open_registry(registry.settings).connect() as conn:
+        serials = bulk.read_frame(
+            conn, f"SELECT value, _id FROM {SERIALS}", {"value": pl.String(), "_id": pl.Int64()}
+        )
 
+    # The same rows in another database, in plain tables as the registry made them before
+    with new_postgres_database() as url:
         with engine_for(url).begin() as conn:
             data_tables.table_for(MAIN).create(conn)
             assert MAIN.values is not None
             data_tables.value_table_for(MAIN.values).create(conn)
-        monkeypatch.setenv("ZORGBROKER_HOME", str(tmp_path / "home"))
+            bulk.insert_frame(conn, MAIN.sql_name, held)
+            bulk.insert_frame(conn, SERIALS, serials)
         monkeypatch.setenv("ZORGBROKER_DATABASE_URL", url)
-        monkeypatch.setenv("ZORGBROKER_IMPORT_SEGMENT_ROWS", "1")
-        monkeypatch.delenv("ZORGBROKER_TTP_URL", raising=False)
-        files = tmp_path / "files"
-        files.mkdir()
-        forget_prepared()
+        registry.settings = get_settings(fresh=True)
         try:
-            yield Registry(get_settings(fresh=True), files, "postgres")
+            with open_registry(registry.settings).connect() as conn:
+                kinds = conn.execute(
+                    text("SELECT relkind FROM pg_class WHERE relname IN (:a, :b)"),
+                    {"a": MAIN.sql_name, "b": SERIALS},
+                ).scalars()
+                assert list(kinds) == ["p", "p"]
+                assert _partitions(conn, MAIN.sql_name) == {segment_name(MAIN.sql_name, 0): 3}
+                assert _partitions(conn, SERIALS) == {segment_name(SERIALS, 0): 9}
+                for parent in (MAIN.sql_name, SERIALS):
+                    # the old indexes serve as the base segment's part of the parent's
+                    assert _index_count(conn, parent) == _index_count(conn, segment_name(parent, 0))
+                    assert _attached_indexes(conn, segment_name(parent, 0)) == _index_count(
+                        conn, parent
+                    )
+            assert registry.held().equals(held)
+            assert registry.submit(rows).stored == Stored(unchanged=3)
+            found = find_carriers(
+                registry.settings, DeviceQuery(serial="LA0000001"), actor="t", on_behalf_of="t"
+            )
+            carrier = held.filter(held["lead1_serienummer"] == "LA0000001")["bsn"]
+            assert found["pseudonym"].to_list() == carrier.to_list()
         finally:
             engine_for(url).dispose()
-            forget_prepared()
-
-
-def test_a_table_made_before_segments_keeps_importing_in_place(pre_segment_database: Registry):
-    registry = pre_segment_database
-    assert registry.submit(_rows(3)).stored == Stored(new=3)
-    assert registry.submit(_rows(3)).stored == Stored(unchanged=3)
-    with open_registry(registry.settings).connect() as conn:
-        assert _partitions(conn, MAIN.sql_name) == {}
-        kind = conn.execute(
-            text("SELECT relkind FROM pg_class WHERE oid = to_regclass(:t)"), {"t": MAIN.sql_name}
-        ).scalar_one()
-    assert kind == "r"
-    assert registry.held().height == 3

@@ -23,6 +23,7 @@ from sqlalchemy import (
     text,
 )
 
+from zorgbroker.store.database import is_postgres
 from zorgbroker.store.layout import (
     ID,
     PARENT_ID,
@@ -31,7 +32,7 @@ from zorgbroker.store.layout import (
     TableLayout,
     ValueTable,
 )
-from zorgbroker.store.segments import create_segmented
+from zorgbroker.store.segments import create_segmented, is_segmented, segment_plain_table
 from zorgbroker.store.sql_types import sql_type
 
 _METADATA = MetaData()
@@ -98,9 +99,18 @@ def obsolete_indexes(conn: Connection, layout: TableLayout) -> list[str]:
     return [n for n in present if n and n.startswith(prefix) and n not in wanted]
 
 
+def needs_segments(conn: Connection, table: str) -> bool:
+    """A PostgreSQL table from before segments (`segments.segment_plain_table`)."""
+    return is_postgres(conn) and not is_segmented(conn, table)
+
+
 def _sync_values(conn: Connection, layout: TableLayout, *, fill: bool) -> None:
     values = layout.values
-    if values is None or inspect(conn).has_table(values.sql_name):
+    if values is None:
+        return
+    if inspect(conn).has_table(values.sql_name):
+        if needs_segments(conn, values.sql_name):
+            segment_plain_table(conn, values.sql_name)
         return
     create_segmented(conn, value_table_for(values))
     if fill:
@@ -144,4 +154,6 @@ def sync(conn: Connection, layout: TableLayout) -> None:
             index.create(conn)
     for name in obsolete_indexes(conn, layout):
         conn.execute(text(f"DROP INDEX {preparer.quote(name)}"))
+    if needs_segments(conn, layout.sql_name):
+        segment_plain_table(conn, layout.sql_name)
     _sync_values(conn, layout, fill=True)

@@ -13,8 +13,9 @@ into tables holding 1M records: 7.8–9.9 s against 19.7–20.8 s).
 Everything happens in the caller's transaction: a rolled-back import leaves no segment behind.
 Readers see the parent, so lookups, deletes and reports do not know segments exist; each
 segment's indexes are searched in turn, which is why only large imports get one (see
-`Settings.import_segment_rows`). SQLite keeps plain tables, and so do PostgreSQL tables created
-before segments existed (`is_segmented`).
+`Settings.import_segment_rows`). SQLite keeps plain tables; a PostgreSQL table made before
+segments existed becomes the base segment of a new parent when the registry opens
+(`segment_plain_table`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable
 
 import polars as pl
 from sqlalchemy import Connection, Table, inspect
+from sqlalchemy.engine.interfaces import ReflectedIndex
 
 from zorgbroker.store import bulk
 from zorgbroker.store.database import is_postgres
@@ -106,6 +108,17 @@ def _next_number(conn: Connection, parent: str) -> int:
     return max(numbers, default=BASE_SEGMENT) + 1
 
 
+def _index_sql(conn: Connection, index: ReflectedIndex, target: str, name: str | None) -> str:
+    q = conn.dialect.identifier_preparer.quote
+    unique = "UNIQUE " if index["unique"] else ""
+    named = f"{q(name)} " if name else ""
+    columns = ", ".join(q(str(c)) for c in index["column_names"])
+    where = index.get("dialect_options", {}).get("postgresql_where")
+    return f"CREATE {unique}INDEX {named}ON {q(target)} ({columns})" + (
+        f" WHERE {where}" if where else ""
+    )
+
+
 def _index_statements(conn: Connection, parent: str, segment: str) -> list[str]:
     """The parent's primary key and indexes, for the new segment: built before ATTACH, they are
     taken over as the parent's partitions of them instead of being built again."""
@@ -118,16 +131,52 @@ def _index_statements(conn: Connection, parent: str, segment: str) -> list[str]:
             f"ALTER TABLE {q(segment)} ADD PRIMARY KEY ({', '.join(q(c) for c in key)})"
         )
     for index in inspector.get_indexes(parent):
-        columns = index["column_names"]
-        if any(c is None for c in columns):
+        if any(c is None for c in index["column_names"]):
             continue  # an expression index: ATTACH builds it itself
-        unique = "UNIQUE " if index["unique"] else ""
-        where = index.get("dialect_options", {}).get("postgresql_where")
-        statements.append(
-            f"CREATE {unique}INDEX ON {q(segment)} ({', '.join(q(str(c)) for c in columns)})"
-            + (f" WHERE {where}" if where else "")
-        )
+        statements.append(_index_sql(conn, index, segment, None))
     return statements
+
+
+def segment_plain_table(conn: Connection, table: str) -> None:
+    """Make a plain PostgreSQL table (from before segments) the base segment of a new parent of
+    the same name, with its columns, key and indexes: once, when the registry opens.
+
+    Its rows stay where they are. What it costs: the primary key is built again (it must hold
+    the segment number) and every row is read once to validate the bound, about a second per
+    million rows, in the locked transaction that brings the schema up to date.
+    """
+    q = conn.dialect.identifier_preparer.quote
+    inspector = inspect(conn)
+    key = inspector.get_pk_constraint(table)
+    indexes = [i for i in inspector.get_indexes(table) if i["name"]]
+    base = segment_name(table, BASE_SEGMENT)
+    conn.exec_driver_sql(f"ALTER TABLE {q(table)} RENAME TO {q(base)}")
+    # The parent's key and indexes take the old names, which the schema checks look for.
+    if key["name"]:
+        conn.exec_driver_sql(f"ALTER TABLE {q(base)} DROP CONSTRAINT {q(key['name'])}")
+    for index in indexes:
+        name = str(index["name"])
+        conn.exec_driver_sql(
+            f"ALTER INDEX {q(name)} RENAME TO {q(segment_name(name, BASE_SEGMENT))}"
+        )
+    conn.exec_driver_sql(
+        f"ALTER TABLE {q(base)} ADD COLUMN {q(SEGMENT)} integer NOT NULL DEFAULT {BASE_SEGMENT}, "
+        f"ADD CHECK ({q(SEGMENT)} = {BASE_SEGMENT})"
+    )
+    columns = ", ".join(q(c) for c in [*key["constrained_columns"], SEGMENT])
+    conn.exec_driver_sql(f"ALTER TABLE {q(base)} ADD PRIMARY KEY ({columns})")
+    named = f"CONSTRAINT {q(key['name'])} " if key["name"] else ""
+    conn.exec_driver_sql(
+        f"CREATE TABLE {q(table)} (LIKE {q(base)} INCLUDING DEFAULTS, "
+        f"{named}PRIMARY KEY ({columns})) PARTITION BY LIST ({q(SEGMENT)})"
+    )
+    for index in indexes:
+        if any(c is None for c in index["column_names"]):
+            continue  # an expression index of someone else's: it stays with the base segment
+        conn.exec_driver_sql(_index_sql(conn, index, table, str(index["name"])))
+    conn.exec_driver_sql(
+        f"ALTER TABLE {q(table)} ATTACH PARTITION {q(base)} FOR VALUES IN ({BASE_SEGMENT})"
+    )
 
 
 def insert_as_segment(
