@@ -185,3 +185,38 @@ def test_every_pseudonym_of_a_batch_is_kept_once(
         kept = [r[0] for r in db.execute("SELECT pseudonym FROM reid")]
     digests = sorted({p.rsplit(":", 1)[1] for p in pseudonyms})
     assert sorted(kept) == digests
+
+
+def test_an_embedded_upload_hands_the_bsns_over_without_sealing_them(
+    ttp: TrustedThirdParty, officers: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Source, registry and TTP in one process: nothing travels, so nothing is sealed; what the
+    # TTP keeps still resolves to the patients.
+    def no_sealing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an embedded upload sealed its BSNs")
+
+    monkeypatch.setattr("zorgbroker.pseudonymisation.pipeline.seal_bsns", no_sealing)
+    carriers = _upload(ttp.home, "11111111", BSNS)
+    request = _request(ttp, carriers[1:3])
+    ttp.decide(request, officer_token=officers[0], approve=True)
+    ttp.decide(request, officer_token=officers[1], approve=True)
+    result = ttp.resolve(request, officer_token=officers[1])
+    with result.files[0].open(encoding="utf-8") as fh:
+        assert sorted(row["bsn"] for row in csv.DictReader(fh, delimiter=";")) == sorted(BSNS[1:3])
+
+
+@pytest.mark.parametrize("broken", [0, 2])
+def test_a_bsn_handed_over_in_process_is_checked_as_an_opened_one(
+    ttp: TrustedThirdParty, broken: int
+) -> None:
+    p = Pseudonymiser.for_mode("production", registry="nhr", source="1", home=ttp.home)
+    bsns = pl.Series(BSNS)
+    p1 = p.stage1(bsns)
+    with pytest.raises(BatchRejected, match=f"Regel {broken + 1}: het BSN is geen geldig BSN"):
+        ttp.pseudonymise("nhr", p1, source="1", bsns=bsns.scatter(broken, "123456789"))
+    with pytest.raises(BatchRejected, match="niet evenveel"):
+        ttp.pseudonymise("nhr", p1, source="1", bsns=bsns.head(3))
+    with pytest.raises(ValueError, match="not both"):
+        ttp.pseudonymise("nhr", p1, source="1", bsns=bsns, sealed=p.seal(bsns, p1))
+    with ttp.store.connect() as db:
+        assert db.execute("SELECT count(*) FROM reid").fetchone() == (0,)  # nothing kept

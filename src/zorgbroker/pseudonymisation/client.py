@@ -74,6 +74,18 @@ class LocalTTP:
     ) -> pl.Series:
         return self.ttp.pseudonymise(registry, stage1, source=source, sealed=sealed)
 
+    def pseudonymise_in_process(
+        self, registry: str, stage1: pl.Series, *, source: str, bsns: pl.Series
+    ) -> pl.Series:
+        """As `pseudonymise`, with the normalised BSNs themselves instead of sealed ones.
+
+        The seal keeps BSNs unread on their way from the source to the TTP through the
+        registry. When the source's stage 1, the registry and the TTP run in one process (the
+        embedded installation), there is no such way: sealing and opening a million BSNs there
+        only cost about 2.6 s of the upload.
+        """
+        return self.ttp.pseudonymise(registry, stage1, source=source, bsns=bsns)
+
     def key_info(self, registry: str) -> KeyInfo:
         return self.ttp.key_info(registry)
 

@@ -211,17 +211,25 @@ class TrustedThirdParty:
         *,
         source: str,
         sealed: pl.Series | None = None,
+        bsns: pl.Series | None = None,
     ) -> pl.Series:
         """Labelled final pseudonyms for a batch of stage-1 pseudonyms; nulls stay null.
 
         For a re-identifiable registry every non-null item needs its sealed BSN; the TTP keeps
-        AES-SIV(K_reid, BSN) under the new pseudonym and never returns the BSN.
+        AES-SIV(K_reid, BSN) under the new pseudonym and never returns the BSN. `bsns` instead
+        of `sealed`: the normalised BSNs themselves, from a source in this very process
+        (`client.LocalTTP.pseudonymise_in_process`).
         """
         self._ready()
         registry = _check_registry(registry)
         stage1 = stage1.cast(pl.String)
         try:
-            bsns = self._validate(registry, stage1, sealed)
+            if bsns is not None:
+                if sealed is not None:
+                    raise ValueError("sealed or plain BSNs, not both")
+                opened = self._plain(registry, stage1, bsns)
+            else:
+                opened = self._validate(registry, stage1, sealed)
         except BatchRejected as error:
             self.audit.append(
                 "batch-geweigerd",
@@ -233,8 +241,8 @@ class TrustedThirdParty:
         prefix = pseudonym_prefix(registry, key_version_name(version))
         labelled = stage2(stage1, key=key, prefix=prefix)
         rows = None
-        if bsns is not None:
-            positions, plain = bsns
+        if opened is not None:
+            positions, plain = opened
             digests = labelled.gather(positions).str.slice(len(prefix)).str.decode("hex")
             rows = self._reid_rows(registry, digests, plain)
         details = {
@@ -257,9 +265,31 @@ class TrustedThirdParty:
             self._writes.append(self._writer.submit(store_and_log))
         return labelled.alias(stage1.name)
 
+    def _plain(
+        self, registry: str, stage1: pl.Series, bsns: pl.Series
+    ) -> tuple[pl.Series, pl.Series] | None:
+        """As `_validate`, for BSNs handed over in process: the same checks but the opening."""
+        invalid = first_invalid_stage1(stage1, allow_nulls=True)
+        if invalid is not None:
+            raise BatchRejected(invalid.message())
+        if not is_reidentifiable(registry):
+            return None  # nothing is kept, so the BSNs are simply not used
+        if len(bsns) != len(stage1):
+            raise BatchRejected("Er zijn niet evenveel BSN's als pseudoniemen.")
+        present = stage1.is_not_null() & bsns.is_not_null()
+        if not present.any():
+            return None
+        positions = present.arg_true()
+        plain = bsns.gather(positions).cast(pl.String)
+        valid = bsn_is_valid(plain)
+        if not valid.all():
+            bad = int(positions[int(valid.not_().arg_true()[0])]) + 1
+            raise BatchRejected(f"Regel {bad}: het BSN is geen geldig BSN.")
+        return positions, plain.cast(pl.Binary)
+
     def _validate(
         self, registry: str, stage1: pl.Series, sealed: pl.Series | None
-    ) -> tuple[pl.Series, list[bytes]] | None:
+    ) -> tuple[pl.Series, pl.Series] | None:
         """The opened BSNs of a re-identifiable registry's batch, with their positions in it."""
         invalid = first_invalid_stage1(stage1, allow_nulls=True)
         if invalid is not None:
@@ -284,21 +314,22 @@ class TrustedThirdParty:
             )
         except SealError as error:
             raise BatchRejected(SealError(int(positions[error.position])).args[0]) from None
-        valid = bsn_is_valid(pl.Series(bsns, dtype=pl.Binary).cast(pl.String))
+        opened = pl.Series(bsns, dtype=pl.Binary)
+        valid = bsn_is_valid(opened.cast(pl.String))
         if not valid.all():
             bad = int(positions[int(valid.not_().arg_true()[0])]) + 1
             raise BatchRejected(f"Regel {bad}: het verzegelde BSN is geen geldig BSN.")
-        return positions, bsns
+        return positions, opened
 
     def _reid_rows(
-        self, registry: str, digests: pl.Series, bsns: list[bytes]
+        self, registry: str, digests: pl.Series, bsns: pl.Series
     ) -> tuple[list[str], list[bytes]]:
         """The re-identification store's rows: AES-SIV(K_reid, BSN) under each pseudonym. They
         are put in pseudonym order here, by Polars, so the store can insert them as they come
         (see `store_sealed`)."""
         registry_bytes = registry.encode()
         frame = (
-            pl.DataFrame({"digest": digests, "bsn": pl.Series(bsns, dtype=pl.Binary)})
+            pl.DataFrame({"digest": digests, "bsn": bsns})
             .with_row_index("order")
             .sort("digest", "order")  # a repeated pseudonym keeps its first row, as before
         )
