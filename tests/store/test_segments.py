@@ -179,3 +179,13 @@ def test_a_table_made_before_segments_becomes_the_base_segment_with_its_rows(
             assert found["pseudonym"].to_list() == carrier.to_list()
         finally:
             engine_for(url).dispose()
+
+
+def test_segment_names_fit_postgresql_and_stay_apart_for_long_table_names():
+    short = "data_nhr_pmicd__main"
+    assert segment_name(short, 12) == "data_nhr_pmicd__main__s12"
+    first = "data_" + "x" * 50 + "__table_one"
+    second = "data_" + "x" * 50 + "__table_two"
+    names = {segment_name(first, 7), segment_name(second, 7)}
+    assert len(names) == 2
+    assert all(len(n) <= 63 and n.endswith("__s7") for n in names)
