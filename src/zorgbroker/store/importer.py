@@ -114,12 +114,7 @@ class HeldRows:
         started = time.perf_counter()
         held_keys = bulk.read_frame(self.conn, sql, key_schema)
         self.seconds["query"] += time.perf_counter() - started
-        matched = {
-            id(lookup): held_keys.join(lookup.keys, on=list(lookup.columns), how="semi")
-            .get_column(ID)
-            .implode()
-            for lookup in selected
-        }
+        matched = {key: ids.implode() for key, ids in matching_ids(held_keys, selected).items()}
         del held_keys
         ids = pl.concat([m.explode() for m in matched.values()]).unique()
         full = self._rows_by_id(ids)
@@ -190,6 +185,46 @@ class HeldRows:
         for _, name in self._staged:
             bulk.unstage(self.conn, name)
         self._staged.clear()
+
+
+def matching_ids(held: pl.DataFrame, lookups: list[Lookup]) -> dict[int, pl.Series]:
+    """The ids of the held rows each lookup matches, by `id(lookup)`.
+
+    Lookups of one column with the same keys (the upload's lead serials, looked up in each of
+    four lead columns) are matched in one join, against those columns stacked: one hash table
+    of the keys instead of one per column (1M held records: 0.25 s a column).
+    """
+    found: dict[int, pl.Series] = {}
+    shared: list[tuple[pl.Series, list[Lookup]]] = []
+    for lookup in lookups:
+        keys = lookup.keys.to_series()
+        if len(lookup.columns) == 1 and held.schema[lookup.columns[0]] == keys.dtype:
+            group = next((g for k, g in shared if k.len() == keys.len() and k.equals(keys)), None)
+            if group is None:
+                shared.append((keys, [lookup]))
+            else:
+                group.append(lookup)
+            continue
+        found[id(lookup)] = held.join(lookup.keys, on=list(lookup.columns), how="semi")[ID]
+    for keys, group in shared:
+        if len(group) == 1:
+            only = group[0]
+            found[id(only)] = held.join(only.keys, on=list(only.columns), how="semi")[ID]
+            continue
+        stacked = pl.concat(
+            [
+                held.select(
+                    pl.col(ID),
+                    pl.lit(n, dtype=pl.UInt16).alias("__lookup"),
+                    pl.col(lookup.columns[0]).alias("__key"),
+                ).drop_nulls("__key")
+                for n, lookup in enumerate(group)
+            ]
+        )
+        hits = stacked.join(keys.alias("__key").to_frame(), on="__key", how="semi")
+        for n, lookup in enumerate(group):
+            found[id(lookup)] = hits.filter(pl.col("__lookup") == n)[ID]
+    return found
 
 
 def fetch_rows(conn: Connection, table: TableLayout, lookup: Lookup) -> pl.DataFrame:
