@@ -224,12 +224,9 @@ class TrustedThirdParty:
         registry = _check_registry(registry)
         stage1 = stage1.cast(pl.String)
         try:
-            if bsns is not None:
-                if sealed is not None:
-                    raise ValueError("sealed or plain BSNs, not both")
-                opened = self._plain(registry, stage1, bsns)
-            else:
-                opened = self._validate(registry, stage1, sealed)
+            if bsns is not None and sealed is not None:
+                raise ValueError("sealed or plain BSNs, not both")
+            opened = self._validate(registry, stage1, sealed, bsns)
         except BatchRejected as error:
             self.audit.append(
                 "batch-geweigerd",
@@ -265,32 +262,16 @@ class TrustedThirdParty:
             self._writes.append(self._writer.submit(store_and_log))
         return labelled.alias(stage1.name)
 
-    def _plain(
-        self, registry: str, stage1: pl.Series, bsns: pl.Series
-    ) -> tuple[pl.Series, pl.Series] | None:
-        """As `_validate`, for BSNs handed over in process: the same checks but the opening."""
-        invalid = first_invalid_stage1(stage1, allow_nulls=True)
-        if invalid is not None:
-            raise BatchRejected(invalid.message())
-        if not is_reidentifiable(registry):
-            return None  # nothing is kept, so the BSNs are simply not used
-        if len(bsns) != len(stage1):
-            raise BatchRejected("Er zijn niet evenveel BSN's als pseudoniemen.")
-        present = stage1.is_not_null() & bsns.is_not_null()
-        if not present.any():
-            return None
-        positions = present.arg_true()
-        plain = bsns.gather(positions).cast(pl.String)
-        valid = bsn_is_valid(plain)
-        if not valid.all():
-            bad = int(positions[int(valid.not_().arg_true()[0])]) + 1
-            raise BatchRejected(f"Regel {bad}: het BSN is geen geldig BSN.")
-        return positions, plain.cast(pl.Binary)
-
     def _validate(
-        self, registry: str, stage1: pl.Series, sealed: pl.Series | None
+        self,
+        registry: str,
+        stage1: pl.Series,
+        sealed: pl.Series | None,
+        bsns: pl.Series | None = None,
     ) -> tuple[pl.Series, pl.Series] | None:
-        """The opened BSNs of a re-identifiable registry's batch, with their positions in it."""
+        """The BSNs of a re-identifiable registry's batch, with their positions in it: opened
+        from `sealed`, or `bsns` as a source in this process handed them over. Either way they
+        pass the same checks."""
         invalid = first_invalid_stage1(stage1, allow_nulls=True)
         if invalid is not None:
             raise BatchRejected(invalid.message())
@@ -299,26 +280,30 @@ class TrustedThirdParty:
                 raise BatchRejected(
                     f"Register {registry} is niet herleidbaar: stuur geen verzegelde BSN's mee."
                 )
-            return None
-        if sealed is None:
+            return None  # nothing is kept, so BSNs handed over are simply not used
+        given, what = (sealed, "verzegelde BSN") if bsns is None else (bsns, "BSN")
+        if given is None:
             return None  # e.g. a surname pseudonym: nothing to keep for re-identification
-        if len(sealed) != len(stage1):
-            raise BatchRejected("Er zijn niet evenveel verzegelde BSN's als pseudoniemen.")
-        present = stage1.is_not_null() & sealed.is_not_null()
+        if len(given) != len(stage1):
+            raise BatchRejected(f"Er zijn niet evenveel {what}'s als pseudoniemen.")
+        present = stage1.is_not_null() & given.is_not_null()
         if not present.any():
             return None
         positions = present.arg_true()
-        try:
-            bsns = SealOpener(self.keys.seal_key()).open(
-                sealed.gather(positions), stage1.gather(positions), registry=registry
-            )
-        except SealError as error:
-            raise BatchRejected(SealError(int(positions[error.position])).args[0]) from None
-        opened = pl.Series(bsns, dtype=pl.Binary)
+        if bsns is not None:
+            opened = bsns.gather(positions).cast(pl.String).cast(pl.Binary)
+        else:
+            try:
+                plain = SealOpener(self.keys.seal_key()).open(
+                    given.gather(positions), stage1.gather(positions), registry=registry
+                )
+            except SealError as error:
+                raise BatchRejected(SealError(int(positions[error.position])).args[0]) from None
+            opened = pl.Series(plain, dtype=pl.Binary)
         valid = bsn_is_valid(opened.cast(pl.String))
         if not valid.all():
             bad = int(positions[int(valid.not_().arg_true()[0])]) + 1
-            raise BatchRejected(f"Regel {bad}: het verzegelde BSN is geen geldig BSN.")
+            raise BatchRejected(f"Regel {bad}: het {what} is geen geldig BSN.")
         return positions, opened
 
     def _reid_rows(
