@@ -4,7 +4,8 @@ They are created when the registry starts (after the migrations), in the same lo
 and grow the columns and indexes a newer specification adds. A column is never dropped or
 retyped: old records keep what they were stored with. An index of ours that the layout no longer
 wants is dropped (every index costs every import). A serial table (`layout.ValueTable`) made for
-a table that already holds records is filled from them. See `layout` for the design.
+a table that already holds records is filled from them. On PostgreSQL each table is a parent
+partitioned into segments (`segments`). See `layout` for the design.
 """
 
 from __future__ import annotations

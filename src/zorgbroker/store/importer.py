@@ -3,7 +3,8 @@
 A handful of statements per upload, whatever its size: the upload's keys are staged in temporary
 tables and joined with the stored rows (one query per identity and per comparison lookup), the
 comparison runs in Polars (`compare`), and the writes are one DELETE per table and bulk inserts
-(COPY on PostgreSQL). The caller holds the dataset's lock and commits or rolls back everything.
+(COPY on PostgreSQL; a large one into a segment of its own, `segments`). The caller holds the
+dataset's lock and commits or rolls back everything.
 """
 
 from __future__ import annotations
@@ -197,8 +198,8 @@ def matching_ids(held: pl.DataFrame, lookups: list[Lookup]) -> dict[int, pl.Seri
     found: dict[int, pl.Series] = {}
     shared: list[tuple[pl.Series, list[Lookup]]] = []
     for lookup in lookups:
-        keys = lookup.keys.to_series()
-        if len(lookup.columns) == 1 and held.schema[lookup.columns[0]] == keys.dtype:
+        keys = lookup.keys.to_series() if len(lookup.columns) == 1 else None
+        if keys is not None and held.schema[lookup.columns[0]] == keys.dtype:
             group = next((g for k, g in shared if k.len() == keys.len() and k.equals(keys)), None)
             if group is None:
                 shared.append((keys, [lookup]))

@@ -163,12 +163,15 @@ def segment_plain_table(conn: Connection, table: str) -> None:
         f"ALTER TABLE {q(base)} ADD COLUMN {q(SEGMENT)} integer NOT NULL DEFAULT {BASE_SEGMENT}, "
         f"ADD CHECK ({q(SEGMENT)} = {BASE_SEGMENT})"
     )
-    columns = ", ".join(q(c) for c in [*key["constrained_columns"], SEGMENT])
-    conn.exec_driver_sql(f"ALTER TABLE {q(base)} ADD PRIMARY KEY ({columns})")
-    named = f"CONSTRAINT {q(key['name'])} " if key["name"] else ""
+    primary = ""
+    if key["constrained_columns"]:
+        columns = ", ".join(q(c) for c in [*key["constrained_columns"], SEGMENT])
+        conn.exec_driver_sql(f"ALTER TABLE {q(base)} ADD PRIMARY KEY ({columns})")
+        named = f"CONSTRAINT {q(key['name'])} " if key["name"] else ""
+        primary = f", {named}PRIMARY KEY ({columns})"
     conn.exec_driver_sql(
-        f"CREATE TABLE {q(table)} (LIKE {q(base)} INCLUDING DEFAULTS, "
-        f"{named}PRIMARY KEY ({columns})) PARTITION BY LIST ({q(SEGMENT)})"
+        f"CREATE TABLE {q(table)} (LIKE {q(base)} INCLUDING DEFAULTS{primary}) "
+        f"PARTITION BY LIST ({q(SEGMENT)})"
     )
     for index in indexes:
         if any(c is None for c in index["column_names"]):
