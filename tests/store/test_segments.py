@@ -189,3 +189,22 @@ def test_segment_names_fit_postgresql_and_stay_apart_for_long_table_names():
     names = {segment_name(first, 7), segment_name(second, 7)}
     assert len(names) == 2
     assert all(len(n) <= 63 and n.endswith("__s7") for n in names)
+
+
+@pytest.mark.parametrize("registry", ["postgres"], indirect=True)
+def test_an_import_that_grows_a_table_by_a_tenth_renews_its_statistics(registry: Registry):
+    # Small imports go to the base segment; whether autovacuum runs is the server's business
+    # (this project's test server has it off), so the importer keeps the statistics itself.
+    base = segment_name(MAIN.sql_name, 0)
+
+    def planned_rows() -> float:
+        return float(
+            registry.scalar(f"SELECT reltuples FROM pg_class WHERE oid = to_regclass('{base}')")
+        )
+
+    registry.submit(_rows(60))
+    assert planned_rows() == 60
+    registry.submit(_rows(5, start=60))  # less than a tenth more: left to autovacuum
+    assert planned_rows() == 60
+    registry.submit(_rows(60, start=65))
+    assert planned_rows() == 125
