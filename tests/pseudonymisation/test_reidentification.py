@@ -149,10 +149,17 @@ def test_only_re_identifiable_registries_keep_encrypted_bsns(ttp: TrustedThirdPa
         assert db.execute("SELECT COUNT(*) FROM reid WHERE registry='nivel'").fetchone()[0] == 0
 
 
-def test_a_sealed_bsn_cannot_be_moved_to_another_row(ttp: TrustedThirdParty) -> None:
+def _source(
+    ttp: TrustedThirdParty, values: list[str]
+) -> tuple[Pseudonymiser, pl.Series, pl.Series]:
+    """A source of the nhr registry, the BSNs as a series, and their stage-1 pseudonyms."""
     p = Pseudonymiser.for_mode("production", registry="nhr", source="1", home=ttp.home)
-    bsns = pl.Series(BSNS[:2])
-    p1 = p.stage1(bsns)
+    bsns = pl.Series(values)
+    return p, bsns, p.stage1(bsns)
+
+
+def test_a_sealed_bsn_cannot_be_moved_to_another_row(ttp: TrustedThirdParty) -> None:
+    p, bsns, p1 = _source(ttp, BSNS[:2])
     sealed = p.seal(bsns, p1)
     assert sealed is not None
     with pytest.raises(BatchRejected, match="Regel 1"):
@@ -163,9 +170,7 @@ def test_a_sealed_bsn_cannot_be_moved_to_another_row(ttp: TrustedThirdParty) -> 
 def test_the_refusal_names_the_one_row_whose_sealed_bsn_does_not_belong_to_it(
     ttp: TrustedThirdParty, broken: int
 ) -> None:
-    p = Pseudonymiser.for_mode("production", registry="nhr", source="1", home=ttp.home)
-    bsns = pl.Series(BSNS)
-    p1 = p.stage1(bsns)
+    p, bsns, p1 = _source(ttp, BSNS)
     sealed = p.seal(bsns, p1)
     assert sealed is not None
     other = (broken + 1) % len(BSNS)
@@ -209,9 +214,7 @@ def test_an_embedded_upload_hands_the_bsns_over_without_sealing_them(
 def test_a_bsn_handed_over_in_process_is_checked_as_an_opened_one(
     ttp: TrustedThirdParty, broken: int
 ) -> None:
-    p = Pseudonymiser.for_mode("production", registry="nhr", source="1", home=ttp.home)
-    bsns = pl.Series(BSNS)
-    p1 = p.stage1(bsns)
+    p, bsns, p1 = _source(ttp, BSNS)
     with pytest.raises(BatchRejected, match=f"Regel {broken + 1}: het BSN is geen geldig BSN"):
         ttp.pseudonymise("nhr", p1, source="1", bsns=bsns.scatter(broken, "123456789"))
     with pytest.raises(BatchRejected, match="niet evenveel"):
