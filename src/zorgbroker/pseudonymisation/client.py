@@ -81,8 +81,8 @@ class LocalTTP:
 
         The seal keeps BSNs unread on their way from the source to the TTP through the
         registry. When the source's stage 1, the registry and the TTP run in one process (the
-        embedded installation), there is no such way: sealing and opening a million BSNs there
-        only cost about 2.6 s of the upload.
+        embedded installation), there is no such path to protect: sealing and opening a million BSNs
+        there only cost about 2.6 s of the upload.
         """
         return self.ttp.pseudonymise(registry, stage1, source=source, bsns=bsns)
 
