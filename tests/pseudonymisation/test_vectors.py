@@ -7,13 +7,18 @@ import re
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.nl import bsn as stdnum_bsn
 
 from tests.pseudonymisation.conftest import TEST_REGISTRY_KEYS, TEST_SOURCE_KEY
 from zorgbroker.pseudonymisation.bsn import normalise_bsn
-from zorgbroker.pseudonymisation.hmac_batch import hmac_sha256_many
+from zorgbroker.pseudonymisation.hmac_batch import (
+    hmac_binary_series,
+    hmac_hex_of_hex_series,
+    hmac_hex_series,
+)
 from zorgbroker.pseudonymisation.method import fingerprint, pseudonym_prefix
 from zorgbroker.pseudonymisation.source import stage1
 from zorgbroker.pseudonymisation.stage2 import stage2
@@ -56,9 +61,20 @@ def test_published_fingerprints() -> None:
     assert f"fingerprint `{fingerprint(TEST_REGISTRY_KEYS['nhr'])}`" in text
 
 
-@given(st.lists(st.binary(max_size=80), max_size=20), st.binary(min_size=1, max_size=100))
-def test_fast_hmac_equals_the_standard_library(messages: list[bytes], key: bytes) -> None:
-    assert hmac_sha256_many(key, messages) == [hmac.digest(key, m, "sha256") for m in messages]
+@given(
+    st.lists(st.none() | st.binary(max_size=80), max_size=20),
+    st.binary(min_size=1, max_size=100),
+    st.binary(max_size=12),
+)
+def test_column_hmac_equals_the_standard_library(
+    messages: list[bytes | None], key: bytes, prefix: bytes
+) -> None:
+    column = pl.Series(messages, dtype=pl.Binary)
+    expected = [None if m is None else hmac.digest(key, prefix + m, "sha256") for m in messages]
+    assert hmac_binary_series(key, column, prefix=prefix).to_list() == expected
+    assert hmac_hex_series(key, column, prefix=prefix).to_list() == [
+        None if d is None else d.hex() for d in expected
+    ]
 
 
 @given(st.text(alphabet="0123456789 .-", max_size=12))
@@ -81,7 +97,11 @@ def test_nulls_stay_null_in_both_stages() -> None:
     st.lists(st.binary(min_size=32, max_size=32), max_size=20), st.binary(min_size=1, max_size=80)
 )
 def test_stage2_block_hmac_equals_the_standard_library(items: list[bytes], key: bytes) -> None:
-    from zorgbroker.pseudonymisation.hmac_batch import hmac_sha256_hex_blocks
+    got = hmac_hex_of_hex_series(key, pl.Series([m.hex() for m in items], dtype=pl.String))
+    assert got.to_list() == [hmac.digest(key, m, "sha256").hex() for m in items]
 
-    got = hmac_sha256_hex_blocks(key, b"".join(items), 32)
-    assert got == [hmac.digest(key, m, "sha256").hex() for m in items]
+
+@pytest.mark.parametrize("bad", ["ab" * 31, "ab" * 33, "zz" * 32])
+def test_stage2_hmac_refuses_what_is_not_32_bytes_of_hex(bad: str) -> None:
+    with pytest.raises(ValueError, match="64 hexadecimal digits"):
+        hmac_hex_of_hex_series(b"k", pl.Series(["ab" * 32, bad]))
