@@ -133,6 +133,42 @@ def test_updates_resends_and_recalls_reach_rows_in_any_segment(registry: Registr
     )
 
 
+@pytest.mark.parametrize("registry", ["postgres-segments"], indirect=True)
+def test_a_segment_whose_rows_were_all_replaced_is_dropped(registry: Registry):
+    segmented = registry  # every import in a segment of its own
+    rows = _rows(4)
+    segmented.submit(rows)  # segment 1
+    segmented.submit(_rows(2, start=4))  # segment 2
+    first = {p: segment_name(p, 1) for p in (MAIN.sql_name, SERIALS)}
+    # a resend of the first import with every record corrected: all four replaced
+    corrected = [dict(row, ontslag_datum="2026-11-12") for row in rows]
+    assert segmented.submit(corrected).stored == Stored(updated=4)
+
+    with open_registry(segmented.settings).connect() as conn:
+        main, serials = _partitions(conn, MAIN.sql_name), _partitions(conn, SERIALS)
+        left = conn.execute(
+            text("SELECT count(*) FROM pg_class WHERE relname IN (:a, :b)"),
+            {"a": first[MAIN.sql_name], "b": first[SERIALS]},
+        ).scalar_one()
+    assert left == 0  # gone from the database, not only detached
+    assert main == {segment_name(MAIN.sql_name, n): c for n, c in ((0, 0), (2, 2), (3, 4))}
+    assert serials == {segment_name(SERIALS, n): c for n, c in ((0, 0), (2, 6), (3, 12))}
+    held = segmented.held()
+    assert held.height == 6
+    assert held["ontslag_datum"].to_list().count(dt.date(2026, 11, 12)) == 4
+    # the next import numbers its segment past the highest one left
+    segmented.submit(_rows(1, start=6))
+    with open_registry(segmented.settings).connect() as conn:
+        assert _partitions(conn, MAIN.sql_name)[segment_name(MAIN.sql_name, 4)] == 1
+    found = find_carriers(
+        segmented.settings, DeviceQuery(serial="LA0000002"), actor="test", on_behalf_of="test"
+    )
+    assert (
+        found["pseudonym"].to_list()
+        == held.filter(held["lead1_serienummer"] == "LA0000002")["bsn"].to_list()
+    )
+
+
 @pytest.mark.parametrize("registry", ["postgres"], indirect=True)
 def test_a_table_made_before_segments_becomes_the_base_segment_with_its_rows(
     registry: Registry, monkeypatch: pytest.MonkeyPatch

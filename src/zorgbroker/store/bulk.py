@@ -154,13 +154,29 @@ def unstage(conn: Connection, name: str) -> None:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
 
 
-def delete_ids(conn: Connection, table: str, column: str, ids: pl.Series) -> None:
-    """DELETE the rows whose `column` is one of `ids`, in one statement."""
+def delete_ids(
+    conn: Connection, table: str, column: str, ids: pl.Series, *, count_by: str | None = None
+) -> dict[Any, int]:
+    """DELETE the rows whose `column` is one of `ids`, in one statement. With `count_by`
+    (PostgreSQL), how many rows each value of that column lost; else an empty dict."""
     ids = ids.drop_nulls().unique()
     if ids.len() == 0:
-        return
+        return {}
     staged = stage(conn, pl.DataFrame({"id": ids.cast(pl.Int64)}), prefix="zb_ids")
-    conn.exec_driver_sql(
-        f"DELETE FROM {quote(conn, table)} WHERE {quote(conn, column)} IN (SELECT id FROM {staged})"
-    )
+    delete = (f"DELETE FROM {quote(conn, table)} "
+              f"WHERE {quote(conn, column)} IN (SELECT id FROM {staged})")  # fmt: skip
+    lost = count_returned(conn, delete, count_by)
     unstage(conn, staged)
+    return lost
+
+
+def count_returned(conn: Connection, delete: str, count_by: str | None) -> dict[Any, int]:
+    """Run a DELETE; with `count_by`, the rows it removed per value of that column."""
+    if count_by is None:
+        conn.exec_driver_sql(delete)
+        return {}
+    found = conn.exec_driver_sql(
+        f"WITH gone AS ({delete} RETURNING {quote(conn, count_by)} AS k) "
+        "SELECT k, count(*) FROM gone GROUP BY k"
+    )
+    return {key: int(count) for key, count in found.all()}

@@ -312,13 +312,16 @@ def value_rows(table: TableLayout, rows: pl.DataFrame) -> pl.DataFrame:
     return ordered.filter(~repeat.fill_null(False))
 
 
-def _delete_values(conn: Connection, table: TableLayout, ids: pl.Series) -> None:
+def _delete_values(
+    conn: Connection, table: TableLayout, ids: pl.Series, count_by: str | None
+) -> dict[int, int]:
     """Remove the serial table's rows of stored rows about to be deleted, found through their
-    serials (the serial table's index) rather than their ids, which it does not index."""
+    serials (the serial table's index) rather than their ids, which it does not index. With
+    `count_by`, the rows removed per value of that column."""
     values = table.values
     ids = ids.drop_nulls().unique()
     if values is None or ids.len() == 0:
-        return
+        return {}
     staged = bulk.stage(conn, pl.DataFrame({"id": ids.cast(pl.Int64)}), prefix="zb_ids")
     q = conn.dialect.identifier_preparer.quote
     serials = ", ".join(f"h.{q(c)}" for c in values.columns)
@@ -326,16 +329,18 @@ def _delete_values(conn: Connection, table: TableLayout, ids: pl.Series) -> None
              f"JOIN {q(values.sql_name)} v ON v.{q(VALUE)} IN ({serials}) "
              f"AND v.{q(ID)} = h.{q(ID)}")  # fmt: skip
     if is_postgres(conn):
-        conn.exec_driver_sql(
+        delete = (
             f"DELETE FROM {q(values.sql_name)} d USING (SELECT v.{q(VALUE)}, v.{q(ID)} {found}) f "
             f"WHERE d.{q(VALUE)} = f.{q(VALUE)} AND d.{q(ID)} = f.{q(ID)}"
         )
     else:
-        conn.exec_driver_sql(
+        delete = (
             f"DELETE FROM {q(values.sql_name)} WHERE ({q(VALUE)}, {q(ID)}) IN "
             f"(SELECT v.{q(VALUE)}, v.{q(ID)} {found})"
         )
+    lost = bulk.count_returned(conn, delete, count_by)
     bulk.unstage(conn, staged)
+    return lost
 
 
 def _in_index_order(table: TableLayout, rows: pl.DataFrame) -> pl.DataFrame:
@@ -360,9 +365,19 @@ def write(
 ) -> None:
     """Apply the outcome's deletes and inserts. Ids are given out here, under the dataset lock,
     so parts can point at the record they belong to."""
+    # Segments that lost rows, per table: an emptied one is dropped once the inserts are done.
+    emptying: dict[str, set[int]] = {}
     for name, change in outcome.writes.items():
-        _delete_values(conn, layout.tables[name], change.delete_ids)
-        bulk.delete_ids(conn, layout.tables[name].sql_name, ID, change.delete_ids)
+        table = layout.tables[name]
+        if table.values is not None:
+            serials = table.values.sql_name
+            lost = _delete_values(conn, table, change.delete_ids, _segment_column(conn, serials))
+            emptying.setdefault(serials, set()).update(lost)
+        lost = bulk.delete_ids(
+            conn, table.sql_name, ID, change.delete_ids,
+            count_by=_segment_column(conn, table.sql_name),
+        )  # fmt: skip
+        emptying.setdefault(table.sql_name, set()).update(lost)
     order = sorted(layout.tables.values(), key=lambda t: t.part_of is not None)
     assigned: dict[str, pl.DataFrame] = {}
     for table in order:
@@ -393,6 +408,13 @@ def write(
         )
         if table.values is not None:
             _insert(conn, table.values.sql_name, value_rows(table, rows), batch_rows, segment_rows)
+    # Last, as dropping a segment locks its table against readers until the commit.
+    for sql_name, numbers in emptying.items():
+        segments.drop_emptied(conn, sql_name, numbers)
+
+
+def _segment_column(conn: Connection, table: str) -> str | None:
+    return segments.SEGMENT if segments.is_segmented(conn, table) else None
 
 
 def _insert(
