@@ -223,3 +223,43 @@ def test_a_bsn_handed_over_in_process_is_checked_as_an_opened_one(
         ttp.pseudonymise("nhr", p1, source="1", bsns=bsns, sealed=p.seal(bsns, p1))
     with ttp.store.connect() as db:
         assert db.execute("SELECT count(*) FROM reid").fetchone() == (0,)  # nothing kept
+
+
+@pytest.mark.parametrize("handed_over", [True, False], ids=["in-process", "sealed"])
+def test_a_large_batch_is_kept_packed_and_resolves_to_its_patients(
+    ttp: TrustedThirdParty,
+    officers: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    handed_over: bool,
+) -> None:
+    from tests.store.conftest import valid_bsns
+    from zorgbroker.pseudonymisation.siv_batch import BATCH_FROM
+    from zorgbroker.pseudonymisation.ttp_store import TTPStore
+
+    def row_by_row(*args: object) -> None:
+        raise AssertionError("a large batch went to the store row by row")
+
+    monkeypatch.setattr(TTPStore, "store_sealed_in_order", row_by_row)
+    bsns = valid_bsns(BATCH_FROM + 200)
+    bsns[7] = bsns[3]  # one patient twice: kept once
+    p, series, p1 = _source(ttp, bsns)
+    if handed_over:
+        pseudonyms = ttp.pseudonymise("nhr", p1, source="1", bsns=series)
+    else:
+        pseudonyms = ttp.pseudonymise("nhr", p1, source="1", sealed=p.seal(series, p1))
+    with ttp.store.connect() as db:
+        kept = sorted(r[0] for r in db.execute("SELECT pseudonym FROM reid"))
+    assert kept == sorted({str(x).rsplit(":", 1)[1] for x in pseudonyms})
+    assert len(kept) == len(bsns) - 1
+    # the audit entry counts the rows handed to the store, the repeat included, as before
+    (entry,) = [e for e in ttp.audit.entries() if e["action"] == "pseudonimisering"]
+    assert entry["details"]["heridentificeerbaar_opgeslagen"] == len(bsns)
+
+    wanted = [0, 3, 7, len(bsns) - 1]
+    request = _request(ttp, sorted({str(pseudonyms[i]) for i in wanted}))
+    ttp.decide(request, officer_token=officers[0], approve=True)
+    ttp.decide(request, officer_token=officers[1], approve=True)
+    result = ttp.resolve(request, officer_token=officers[1])
+    with result.files[0].open(encoding="utf-8") as fh:
+        answered = sorted(row["bsn"] for row in csv.DictReader(fh, delimiter=";"))
+    assert answered == sorted({bsns[i] for i in wanted})

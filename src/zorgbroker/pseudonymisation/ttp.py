@@ -41,11 +41,12 @@ from zorgbroker.pseudonymisation.method import (
     pseudonym_prefix,
 )
 from zorgbroker.pseudonymisation.sealing import SealError, SealOpener
-from zorgbroker.pseudonymisation.siv_batch import encrypt_each
+from zorgbroker.pseudonymisation.siv_batch import BatchSIV, as_rows, encrypt_each, packed_rows
 from zorgbroker.pseudonymisation.stage2 import first_invalid_stage1, stage2, stage2_raw
 from zorgbroker.pseudonymisation.ttp_store import (
     REQUIRED_APPROVALS,
     DecisionError,
+    PackedRows,
     Request,
     TTPStore,
 )
@@ -88,6 +89,16 @@ def _check_registry(registry: str) -> str:
         return check_registry_name(registry)
     except ValueError as error:
         raise BatchRejected(str(error)) from None
+
+
+#: Bytes of a stage-2 digest (HMAC-SHA256).
+_DIGEST_BYTES = 32
+
+
+def _count(rows: PackedRows | tuple[list[str], list[bytes]] | None) -> int:
+    if rows is None:
+        return 0
+    return rows.count if isinstance(rows, PackedRows) else len(rows[0])
 
 
 class TrustedThirdParty:
@@ -237,22 +248,24 @@ class TrustedThirdParty:
         version, key = self._registry_key(registry)
         prefix = pseudonym_prefix(registry, key_version_name(version))
         labelled = stage2(stage1, key=key, prefix=prefix)
-        rows = None
+        rows: PackedRows | tuple[list[str], list[bytes]] | None = None
         if opened is not None:
             positions, plain = opened
-            digests = labelled.gather(positions).str.slice(len(prefix)).str.decode("hex")
-            rows = self._reid_rows(registry, digests, plain)
+            names = labelled.gather(positions).str.slice(len(prefix))
+            rows = self._reid_rows(registry, names, plain)
         details = {
             "register": registry,
             "aantal": len(stage1) - stage1.null_count(),
             "sleutelversie": key_version_name(version),
             "vingerafdruk": fingerprint(key),
-            "heridentificeerbaar_opgeslagen": 0 if rows is None else len(rows[0]),
+            "heridentificeerbaar_opgeslagen": _count(rows),
         }
 
         def store_and_log() -> None:
             # The audit entry follows the rows it counts: it is only written once they are.
-            if rows is not None:
+            if isinstance(rows, PackedRows):
+                self.store.store_packed(registry, version, source, rows)
+            elif rows is not None:
                 self.store.store_sealed_in_order(registry, version, source, *rows)
             self.audit.append("pseudonimisering", f"bron:{source}", details)
 
@@ -307,20 +320,33 @@ class TrustedThirdParty:
         return positions, opened
 
     def _reid_rows(
-        self, registry: str, digests: pl.Series, bsns: pl.Series
-    ) -> tuple[list[str], list[bytes]]:
-        """The re-identification store's rows: AES-SIV(K_reid, BSN) under each pseudonym. They
-        are put in pseudonym order here, by Polars, so the store can insert them as they come
-        (see `store_sealed`)."""
-        registry_bytes = registry.encode()
+        self, registry: str, names: pl.Series, bsns: pl.Series
+    ) -> PackedRows | tuple[list[str], list[bytes]]:
+        """The re-identification store's rows: AES-SIV(K_reid, BSN) under each pseudonym (its 64
+        hex digits, `names`). They are put in pseudonym order here, by Polars, so the store can
+        insert them as they come (see `store_sealed`). A large batch stays in one buffer per
+        column from here into SQLite (`PackedRows`): no Python object per row."""
         frame = (
-            pl.DataFrame({"digest": digests, "bsn": bsns})
+            pl.DataFrame({"name": names, "bsn": bsns})
             .with_row_index("order")
-            .sort("digest", "order")  # a repeated pseudonym keeps its first row, as before
+            # Hex digits sort as the bytes they stand for. A repeated pseudonym keeps its
+            # first row, as before.
+            .sort("name", "order")
         )
         key = self.keys.reid_key(registry)
-        ciphers = encrypt_each(key, frame["bsn"], [registry_bytes, frame["digest"]])
-        return frame["digest"].bin.encode("hex").to_list(), ciphers
+        associated = registry.encode()
+        plain = packed_rows(frame["bsn"])
+        if plain is not None:
+            joined = str(frame["name"].str.join("").item())
+            digests = as_rows(bytes.fromhex(joined), _DIGEST_BYTES)
+            sealed = BatchSIV(key).encrypt(plain, [associated, digests])
+            return PackedRows(
+                count=frame.height, names=joined.encode("ascii"), name_width=2 * _DIGEST_BYTES,
+                ciphers=sealed.tobytes(), cipher_width=int(sealed.shape[1]),
+            )  # fmt: skip
+        digest_series = frame["name"].str.decode("hex")
+        ciphers = encrypt_each(key, frame["bsn"], [associated, digest_series])
+        return frame["name"].to_list(), ciphers
 
     # --- key rotation ---
 

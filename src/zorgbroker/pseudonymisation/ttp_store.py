@@ -72,18 +72,38 @@ FROM n
 """
 
 
-def _packed(
-    pseudonyms: Sequence[str], sealed: Sequence[bytes]
-) -> tuple[bytes, int, bytes, int] | None:
-    """The pseudonyms and sealed values each packed back to back with their widths, when all
-    pseudonyms are ASCII of one length and all sealed values of one length; else None."""
+@dataclass(frozen=True)
+class PackedRows:
+    """Rows for the re-identification store, packed: `count` pseudonyms of `name_width` ASCII
+    characters back to back, and as many sealed values of `cipher_width` bytes, in pseudonym
+    order (the first row of a repeated pseudonym first)."""
+
+    count: int
+    names: bytes
+    name_width: int
+    ciphers: bytes
+    cipher_width: int
+
+    def __post_init__(self) -> None:
+        if len(self.names) != self.count * self.name_width or len(self.ciphers) != (
+            self.count * self.cipher_width
+        ):
+            raise ValueError("packed rows do not match their count and widths")
+
+
+def _packed(pseudonyms: Sequence[str], sealed: Sequence[bytes]) -> PackedRows | None:
+    """The rows packed, when all pseudonyms are ASCII of one length and all sealed values of one
+    length; else None."""
     name_widths, cipher_widths = set(map(len, pseudonyms)), set(map(len, sealed))
     if len(name_widths) != 1 or len(cipher_widths) != 1:
         return None
     joined = "".join(pseudonyms)
     if not joined.isascii():
         return None
-    return joined.encode("ascii"), name_widths.pop(), b"".join(sealed), cipher_widths.pop()
+    return PackedRows(
+        len(pseudonyms), joined.encode("ascii"), name_widths.pop(), b"".join(sealed),
+        cipher_widths.pop(),
+    )  # fmt: skip
 
 
 def _pseudonym_of(row: tuple[str, bytes]) -> str:
@@ -214,28 +234,13 @@ class TTPStore:
         repeated pseudonym first)."""
         if len(pseudonyms) != len(sealed):
             raise ValueError("pseudonyms and sealed values differ in number")
-        stamp = now()
         packed = _packed(pseudonyms, sealed) if len(pseudonyms) >= _PACKED_FROM else None
+        if packed is not None:
+            self.store_packed(registry, key_version, source, packed)
+            return
+        stamp = now()
         with self.connect() as db:
-            # A batch of a million rows outgrows SQLite's default 2 MB page cache many times.
             db.execute(f"PRAGMA cache_size=-{_BULK_CACHE_KIB}")
-            if packed is not None:
-                names, name_width, ciphers, cipher_width = packed
-                db.execute(
-                    _INSERT_PACKED,
-                    {
-                        "count": len(pseudonyms),
-                        "registry": registry,
-                        "key_version": key_version,
-                        "names": names,
-                        "name_width": name_width,
-                        "source": source,
-                        "ciphers": ciphers,
-                        "cipher_width": cipher_width,
-                        "stamp": stamp,
-                    },
-                )
-                return
             # The row tuples are made by `zip` as SQLite asks for them, never as a list of a
             # million tuples in Python.
             values = zip(
@@ -247,6 +252,26 @@ class TTPStore:
                 repeat(stamp),
             )
             db.executemany("INSERT OR IGNORE INTO reid VALUES (?, ?, ?, ?, ?, ?)", values)
+
+    def store_packed(self, registry: str, key_version: int, source: str, rows: PackedRows) -> None:
+        """As `store_sealed_in_order`, for rows already packed (see `_INSERT_PACKED`)."""
+        with self.connect() as db:
+            # A batch of a million rows outgrows SQLite's default 2 MB page cache many times.
+            db.execute(f"PRAGMA cache_size=-{_BULK_CACHE_KIB}")
+            db.execute(
+                _INSERT_PACKED,
+                {
+                    "count": rows.count,
+                    "registry": registry,
+                    "key_version": key_version,
+                    "names": rows.names,
+                    "name_width": rows.name_width,
+                    "source": source,
+                    "ciphers": rows.ciphers,
+                    "cipher_width": rows.cipher_width,
+                    "stamp": now(),
+                },
+            )
 
     def sealed_for(
         self, registry: str, key_version: int, pseudonyms: list[str]
