@@ -64,3 +64,14 @@ def test_a_second_batch_keeps_what_the_first_stored(tmp_path: Path) -> None:
     store.store_sealed_in_order("nhr", 1, "87654321", names, again)  # another source
     stored = store.sealed_for("nhr", 1, names[:1])
     assert stored == [(names[0], "01234567", sealed[0]), (names[0], "87654321", again[0])]
+
+
+def test_packed_rows_must_match_their_widths_and_none_store_nothing(tmp_path: Path) -> None:
+    from zorgbroker.pseudonymisation.ttp_store import PackedRows
+
+    with pytest.raises(ValueError, match="count and widths"):
+        PackedRows(count=2, names=b"ab" * 3, name_width=2, ciphers=b"x" * 2, cipher_width=1)
+    store = TTPStore(tmp_path / "ttp.sqlite3")
+    store.create()
+    store.store_packed("nhr", 1, "01234567", PackedRows(0, b"", 64, b"", 25))
+    assert _stored(store) == {}

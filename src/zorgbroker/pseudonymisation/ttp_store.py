@@ -255,6 +255,8 @@ class TTPStore:
 
     def store_packed(self, registry: str, key_version: int, source: str, rows: PackedRows) -> None:
         """As `store_sealed_in_order`, for rows already packed (see `_INSERT_PACKED`)."""
+        if rows.count == 0:
+            return  # (the statement's row counter would start one row regardless)
         with self.connect() as db:
             # A batch of a million rows outgrows SQLite's default 2 MB page cache many times.
             db.execute(f"PRAGMA cache_size=-{_BULK_CACHE_KIB}")
