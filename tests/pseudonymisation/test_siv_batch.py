@@ -22,7 +22,6 @@ from zorgbroker.pseudonymisation.siv_batch import (
     BatchSIV,
     as_rows,
     binary_rows,
-    packed_rows,
     row_bytes,
 )
 
@@ -117,24 +116,9 @@ def test_only_many_complete_equally_long_values_make_rows() -> None:
     assert binary_rows(pl.Series([b"abc"] * many + [b"de"], dtype=pl.Binary)) is None
     assert binary_rows(pl.Series([b"abc"] * many + [None], dtype=pl.Binary)) is None
     assert binary_rows(pl.Series([b""] * many, dtype=pl.Binary)) is None
-
-
-def test_packed_rows_take_many_equally_long_binary_or_ascii_values() -> None:
-    many = BATCH_FROM
-    odd = [bytes([i % 256, 0, 255]) for i in range(many)]
-    for values, expected in (
-        (pl.Series(["123456782"] * many), [b"123456782"] * many),
-        (pl.Series(odd, dtype=pl.Binary), odd),  # any bytes, zeros and all
-    ):
-        rows = packed_rows(values)
-        assert rows is not None and row_bytes(rows) == expected
-    assert packed_rows(pl.Series(["abc"] * (many - 1))) is None
-    assert packed_rows(pl.Series(["abc"] * many + ["de"])) is None
-    assert packed_rows(pl.Series(["abc"] * many + [None])) is None
-    assert packed_rows(pl.Series(["abc"] * many + ["ab\u00e9"])) is None  # not ASCII
-    assert packed_rows(pl.Series([b"abc"] * many + [b"ab"], dtype=pl.Binary)) is None
-    assert packed_rows(pl.Series([b"abc"] * many + [None], dtype=pl.Binary)) is None
-    assert packed_rows(pl.Series([""] * many)) is None
+    odd = [bytes([i % 256, 0, 255]) for i in range(many)]  # any bytes, zeros and all
+    odd_rows = binary_rows(pl.Series(odd, dtype=pl.Binary))
+    assert odd_rows is not None and row_bytes(odd_rows) == odd
 
 
 def _bsns(count: int) -> list[str | None]:

@@ -177,24 +177,6 @@ def binary_rows(values: pl.Series) -> Rows | None:
     return as_rows(b"".join(values.to_list()), width)
 
 
-def packed_rows(values: pl.Series) -> Rows | None:
-    """Binary values, or ASCII text, as rows of one buffer when there are at least BATCH_FROM,
-    all there and equally long; else None. Polars joins them (binary as hex digits) into one
-    string: no Python object per value, unlike `binary_rows`."""
-    if len(values) < BATCH_FROM:
-        return None
-    if values.dtype == pl.Binary:
-        width = _uniform_length(values.bin.size())  # None when any is null
-        if not width:
-            return None
-        return as_rows(bytes.fromhex(str(values.bin.encode("hex").str.join("").item())), width)
-    width = _uniform_length(values.str.len_bytes())
-    if not width:
-        return None
-    joined = str(values.str.join("").item())
-    return as_rows(joined.encode("ascii"), width) if joined.isascii() else None
-
-
 def encrypt_each(
     key: bytes, plain: pl.Series, associated: Sequence[bytes | pl.Series]
 ) -> list[bytes]:

@@ -41,7 +41,7 @@ from zorgbroker.pseudonymisation.method import (
     pseudonym_prefix,
 )
 from zorgbroker.pseudonymisation.sealing import SealError, SealOpener
-from zorgbroker.pseudonymisation.siv_batch import BatchSIV, as_rows, encrypt_each, packed_rows
+from zorgbroker.pseudonymisation.siv_batch import BatchSIV, as_rows, binary_rows, encrypt_each
 from zorgbroker.pseudonymisation.stage2 import first_invalid_stage1, stage2, stage2_raw
 from zorgbroker.pseudonymisation.ttp_store import (
     REQUIRED_APPROVALS,
@@ -324,8 +324,8 @@ class TrustedThirdParty:
     ) -> PackedRows | tuple[list[str], list[bytes]]:
         """The re-identification store's rows: AES-SIV(K_reid, BSN) under each pseudonym (its 64
         hex digits, `names`). They are put in pseudonym order here, by Polars, so the store can
-        insert them as they come (see `store_sealed`). A large batch stays in one buffer per
-        column from here into SQLite (`PackedRows`): no Python object per row."""
+        insert them as they come (see `store_sealed`). A large batch goes on as one buffer per
+        column into SQLite (`PackedRows`), without a Python object per ciphertext or name."""
         frame = (
             pl.DataFrame({"name": names, "bsn": bsns})
             .with_row_index("order")
@@ -335,7 +335,7 @@ class TrustedThirdParty:
         )
         key = self.keys.reid_key(registry)
         associated = registry.encode()
-        plain = packed_rows(frame["bsn"])
+        plain = binary_rows(frame["bsn"])
         if plain is not None:
             joined = str(frame["name"].str.join("").item())
             digests = as_rows(bytes.fromhex(joined), _DIGEST_BYTES)
