@@ -365,18 +365,27 @@ def write(
 ) -> None:
     """Apply the outcome's deletes and inserts. Ids are given out here, under the dataset lock,
     so parts can point at the record they belong to."""
+    # Which tables are segmented (PostgreSQL): asked of the catalog once per table.
+    segmented = {
+        name: segments.is_segmented(conn, name)
+        for table in layout.tables.values()
+        for name in (table.sql_name, *([table.values.sql_name] if table.values else []))
+    }
+
+    def segment_column(name: str) -> str | None:
+        return segments.SEGMENT if segmented[name] else None
+
     # Segments that lost rows, per table: an emptied one is dropped once the inserts are done.
     emptying: dict[str, set[int]] = {}
     for name, change in outcome.writes.items():
         table = layout.tables[name]
         if table.values is not None:
             serials = table.values.sql_name
-            lost = _delete_values(conn, table, change.delete_ids, _segment_column(conn, serials))
+            lost = _delete_values(conn, table, change.delete_ids, segment_column(serials))
             emptying.setdefault(serials, set()).update(lost)
         lost = bulk.delete_ids(
-            conn, table.sql_name, ID, change.delete_ids,
-            count_by=_segment_column(conn, table.sql_name),
-        )  # fmt: skip
+            conn, table.sql_name, ID, change.delete_ids, count_by=segment_column(table.sql_name)
+        )
         emptying.setdefault(table.sql_name, set()).update(lost)
     order = sorted(layout.tables.values(), key=lambda t: t.part_of is not None)
     assigned: dict[str, pl.DataFrame] = {}
@@ -404,17 +413,18 @@ def write(
             rows.select(list(table.schema)),
             batch_rows,
             segment_rows,
-            after_batch if table.main else None,
+            segmented=segmented[table.sql_name],
+            after_batch=after_batch if table.main else None,
         )
         if table.values is not None:
-            _insert(conn, table.values.sql_name, value_rows(table, rows), batch_rows, segment_rows)
+            serials = table.values.sql_name
+            _insert(
+                conn, serials, value_rows(table, rows), batch_rows, segment_rows,
+                segmented=segmented[serials],
+            )  # fmt: skip
     # Last, as dropping a segment locks its table against readers until the commit.
     for sql_name, numbers in emptying.items():
         segments.drop_emptied(conn, sql_name, numbers)
-
-
-def _segment_column(conn: Connection, table: str) -> str | None:
-    return segments.SEGMENT if segments.is_segmented(conn, table) else None
 
 
 def _insert(
@@ -423,10 +433,11 @@ def _insert(
     rows: pl.DataFrame,
     batch_rows: int,
     segment_rows: int,
+    *,
+    segmented: bool,
     after_batch: Callable[[int], None] | None = None,
 ) -> None:
-    segmented = segments.is_segmented(conn, table)
-    if rows.height >= segment_rows and segmented:
+    if segmented and rows.height >= segment_rows:
         segments.insert_as_segment(
             conn, table, rows, batch_rows=batch_rows, after_batch=after_batch
         )
