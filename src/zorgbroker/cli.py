@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "uploads": ("zorgbroker.store.cli", "uploads_command"),
     "report": ("zorgbroker.store.cli", "report_command"),
     "devices": ("zorgbroker.store.cli", "devices_command"),
+    "segments": ("zorgbroker.store.cli", "segments_command"),
     "worker": ("zorgbroker.jobs.cli", "worker_command"),
     "mail": ("zorgbroker.mail.cli", "mail_command"),
     "ttp": ("zorgbroker.pseudonymisation.cli", "ttp_app"),

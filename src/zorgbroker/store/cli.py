@@ -1,4 +1,5 @@
-"""`zorgbroker submit`, `uploads`, `report` and `devices`: the registry on the command line."""
+"""`zorgbroker submit`, `uploads`, `report`, `devices` and `segments`: the registry on the command
+line."""
 
 from __future__ import annotations
 
@@ -262,3 +263,92 @@ def devices_command(
             since.strftime("%d-%m-%Y") if since else "",
         )
     Console(width=max(Console().width, WIDE)).print(table)
+
+
+def _short_size(n_bytes: int) -> str:
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+        if n_bytes >= factor:
+            return f"{n_bytes / factor:.1f} {unit}".replace(".", ",")
+    return f"{n_bytes} bytes"
+
+
+def segments_command(
+    dataset: Annotated[
+        str | None,
+        typer.Option("--dataset", "-d", help="Alleen deze dataset, zie 'zorgbroker datasets'."),
+    ] = None,
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge",
+            help="Voeg de segmenten van elke tabel samen tot één (leest en schrijft alle rijen; "
+            "aanleveringen van de dataset wachten zolang).",
+        ),
+    ] = False,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Vorm van de lijst.")] = (
+        ListFormat.text
+    ),
+) -> None:
+    """Toon de segmenten van de tabellen (PostgreSQL), of voeg ze samen met --merge."""
+    from zorgbroker.store.upkeep import known_datasets, merge_dataset, overview
+
+    datasets = known_datasets()
+    if dataset is not None:
+        if dataset not in datasets:
+            raise fail_usage(f"onbekende dataset {dataset!r}; zie 'zorgbroker datasets'")
+        datasets = [dataset]
+    settings = registry_settings()
+    engine = open_registry(settings)
+    if engine.dialect.name != "postgresql":
+        Console().print(
+            "Deze registratie gebruikt SQLite: daar hebben tabellen geen segmenten "
+            "(die zijn er alleen op PostgreSQL)."
+        )
+        return
+    if merge:
+        for name in datasets:
+            with Console(stderr=True).status(f"{name}: segmenten samenvoegen …"):
+                done = merge_dataset(engine, name, actor=settings.actor)
+            if not done.tables:
+                Console().print(f"{name}: niets samen te voegen.")
+                continue
+            seconds = f"{done.seconds:.1f}".replace(".", ",")
+            for merged in done.tables:
+                holding = sum(1 for s in merged.before if s.rows)
+                Console().print(
+                    f"{name}: {merged.table}: {holding} segmenten met rijen samengevoegd tot "
+                    f"{merged.into} ({format_count(merged.rows)} rijen)"
+                )
+            Console().print(f"{name}: klaar in {seconds} s.")
+        return
+    tables = overview(engine, datasets)
+    if fmt is ListFormat.json:
+        listed = [
+            {
+                "dataset": t.dataset,
+                "table": t.table,
+                "segments": [
+                    {"number": s.number, "name": s.name, "rows": s.rows, "bytes": s.size_bytes}
+                    for s in t.segments
+                ],
+            }
+            for t in tables
+        ]
+        json.dump(listed, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return
+    table = Table(title="Segmenten van de tabellen")
+    for header in ("dataset", "tabel", "segment", "rijen", "omvang"):
+        table.add_column(header, justify="right" if header in ("rijen", "omvang") else "left")
+    for t in tables:
+        for s in t.segments:
+            table.add_row(t.dataset, t.table, str(s.number), format_count(s.rows),
+                          _short_size(s.size_bytes))  # fmt: skip
+    Console(width=max(Console().width, WIDE)).print(table)
+    from zorgbroker.store.segments import worth_merging
+
+    for name in dict.fromkeys(t.dataset for t in tables if worth_merging(t.segments)):
+        Console().print(
+            f"{name}: elke opzoeking doorzoekt alle segmenten met rijen. Samenvoegen: "
+            f"zorgbroker segments --dataset {name} --merge"
+        )

@@ -14,7 +14,8 @@ Everything happens in the caller's transaction: a rolled-back import leaves no s
 Readers see the parent, so lookups, deletes and reports do not know segments exist; each
 segment's indexes are searched in turn, which is why only large imports get one (see
 `Settings.import_segment_rows`), and why a segment an import has emptied is dropped
-(`drop_emptied`). SQLite keeps plain tables; a PostgreSQL table made before
+(`drop_emptied`), and why an operator can merge them all into one (`merge_segments`, run by
+`zorgbroker segments --merge`). SQLite keeps plain tables; a PostgreSQL table made before
 segments existed becomes the base segment of a new parent when the registry opens
 (`segment_plain_table`).
 """
@@ -23,7 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 from sqlalchemy import Connection, Table, inspect
@@ -183,6 +185,31 @@ def segment_plain_table(conn: Connection, table: str) -> None:
     )
 
 
+def _create_segment(conn: Connection, parent: str, number: int) -> str:
+    """A new, unattached table for segment `number` of `parent`; its name."""
+    q = conn.dialect.identifier_preparer.quote
+    name = segment_name(parent, number)
+    conn.exec_driver_sql(
+        f"CREATE TABLE {q(name)} (LIKE {q(parent)} INCLUDING DEFAULTS, "
+        f"CHECK ({q(SEGMENT)} = {number}))"
+    )
+    return name
+
+
+def _index_and_analyse(conn: Connection, parent: str, segment: str) -> None:
+    for statement in _index_statements(conn, parent, segment):
+        conn.exec_driver_sql(statement)
+    # Without statistics the next import's lookups would be planned blind.
+    conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.quote(segment)}")
+
+
+def _attach(conn: Connection, parent: str, segment: str, number: int) -> None:
+    q = conn.dialect.identifier_preparer.quote
+    conn.exec_driver_sql(
+        f"ALTER TABLE {q(parent)} ATTACH PARTITION {q(segment)} FOR VALUES IN ({number})"
+    )
+
+
 def insert_as_segment(
     conn: Connection,
     parent: str,
@@ -192,22 +219,12 @@ def insert_as_segment(
     after_batch: Callable[[int], None] | None = None,
 ) -> str:
     """Write the frame's rows into a new segment of `parent` and attach it; its name."""
-    q = conn.dialect.identifier_preparer.quote
     number = _next_number(conn, parent)
-    name = segment_name(parent, number)
-    conn.exec_driver_sql(
-        f"CREATE TABLE {q(name)} (LIKE {q(parent)} INCLUDING DEFAULTS, "
-        f"CHECK ({q(SEGMENT)} = {number}))"
-    )
+    name = _create_segment(conn, parent, number)
     rows = frame.with_columns(pl.lit(number, dtype=pl.Int32).alias(SEGMENT))
     bulk.insert_frame(conn, name, rows, batch_rows=batch_rows, after_batch=after_batch, freeze=True)
-    for statement in _index_statements(conn, parent, name):
-        conn.exec_driver_sql(statement)
-    conn.exec_driver_sql(
-        f"ALTER TABLE {q(parent)} ATTACH PARTITION {q(name)} FOR VALUES IN ({number})"
-    )
-    # Without statistics the next import's lookups would be planned blind.
-    conn.exec_driver_sql(f"ANALYZE {q(name)}")
+    _index_and_analyse(conn, parent, name)
+    _attach(conn, parent, name, number)
     return name
 
 
@@ -227,3 +244,79 @@ def drop_emptied(conn: Connection, parent: str, numbers: Iterable[int]) -> list[
             conn.exec_driver_sql(f"DROP TABLE {q(name)}")
             dropped.append(name)
     return dropped
+
+
+@dataclass(frozen=True)
+class Segment:
+    number: int
+    name: str
+    rows: int
+    #: On disk, its indexes included.
+    size_bytes: int
+
+
+def list_segments(conn: Connection, parent: str) -> list[Segment]:
+    """The segments of `parent` in number order, with exact row counts; none on SQLite."""
+    if not is_segmented(conn, parent):
+        return []
+    q = conn.dialect.identifier_preparer.quote
+    found = conn.exec_driver_sql(
+        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(%(name)s)",
+        {"name": parent},
+    ).all()
+    listed = []
+    for name, size in found:
+        number = int(m.group(1)) if (m := _NUMBERED.search(name)) else BASE_SEGMENT
+        rows = conn.exec_driver_sql(f"SELECT count(*) FROM {q(name)}").scalar_one()
+        listed.append(Segment(number, name, int(rows), int(size)))
+    return sorted(listed, key=lambda s: s.number)
+
+
+def worth_merging(listed: Sequence[Segment]) -> bool:
+    """More than one segment holds rows, or a numbered segment holds none (left from before
+    `drop_emptied`): every lookup searches each segment's indexes in turn."""
+    holding = [s for s in listed if s.rows]
+    return len(holding) > 1 or any(s.number != BASE_SEGMENT and not s.rows for s in listed)
+
+
+@dataclass(frozen=True)
+class Merged:
+    table: str
+    #: The segments before, the base included.
+    before: list[Segment]
+    into: str
+    rows: int
+
+
+def merge_segments(conn: Connection, parent: str) -> Merged | None:
+    """Fold every row of `parent` into one new segment, its indexes built by sorting, and leave
+    the base segment empty for the small imports to come; None when that would gain nothing.
+
+    All of it happens in the caller's transaction, which must hold the dataset's lock so that no
+    import writes meanwhile. Readers go on reading the old segments while the new one is filled
+    and indexed; only the last steps (drop, truncate, attach) lock the table until the commit.
+    The new segment's rows are not frozen, as COPY would write them: the caller vacuums it after
+    the commit (`VACUUM` cannot run in a transaction).
+    """
+    listed = list_segments(conn, parent)
+    if not worth_merging(listed):
+        return None
+    q = conn.dialect.identifier_preparer.quote
+    number = _next_number(conn, parent)
+    name = _create_segment(conn, parent, number)
+    columns = [q(c["name"]) for c in inspect(conn).get_columns(parent) if c["name"] != SEGMENT]
+    listed_columns = ", ".join(columns)
+    moved = conn.exec_driver_sql(
+        f"INSERT INTO {q(name)} ({listed_columns}, {q(SEGMENT)}) "
+        f"SELECT {listed_columns}, {number} FROM {q(parent)}"
+    ).rowcount
+    _index_and_analyse(conn, parent, name)
+    for segment in listed:
+        if segment.number == BASE_SEGMENT:
+            conn.exec_driver_sql(f"TRUNCATE {q(segment.name)}")
+            conn.exec_driver_sql(f"ANALYZE {q(segment.name)}")
+        else:
+            conn.exec_driver_sql(f"DROP TABLE {q(segment.name)}")
+    _attach(conn, parent, name, number)
+    return Merged(parent, listed, name, int(moved))

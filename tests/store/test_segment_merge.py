@@ -1,0 +1,208 @@
+"""`zorgbroker segments`: the segments of large imports listed, and merged into one
+(zorgbroker.store.upkeep), without anything a user of the registry sees changing."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from sqlalchemy import Connection, text
+from typer.testing import CliRunner
+
+from tests.store.conftest import Registry, nhr_row, valid_bsns
+from zorgbroker.cli import app
+from zorgbroker.intake.report.model import Stored
+from zorgbroker.store.database import lock_key, write_transaction
+from zorgbroker.store.devices import DeviceQuery, find_carriers
+from zorgbroker.store.layout import layout_for
+from zorgbroker.store.registry_db import open_registry
+from zorgbroker.store.segments import merge_segments, segment_name
+from zorgbroker.store.upkeep import merge_dataset
+
+MAIN = layout_for("nhr-pmicd").main
+SERIALS = MAIN.values.sql_name if MAIN.values else ""
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _rows(count: int, start: int = 0) -> list[dict[str, str]]:
+    return [
+        nhr_row(bsn=bsn, serienummer=f"GEN{i:07d}", lead1_serienummer=f"LA{i:07d}",
+                lead2_serienummer=f"LB{i:07d}")
+        for i, bsn in enumerate(valid_bsns(start + count)[start:], start=start)
+    ]  # fmt: skip
+
+
+def _partitions(conn: Connection, parent: str) -> dict[str, int]:
+    names = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = to_regclass(:parent) ORDER BY c.relname"
+        ),
+        {"parent": parent},
+    ).scalars()
+    return {n: conn.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one() for n in names}
+
+
+def _carriers(registry: Registry, serial: str) -> list[tuple[object, ...]]:
+    found = find_carriers(
+        registry.settings, DeviceQuery(serial=serial), actor="test", on_behalf_of="test"
+    )
+    return sorted(found.select("pseudonym", "centre", "serial").iter_rows())
+
+
+def _four_segments(registry: Registry) -> list[dict[str, str]]:
+    """Six records in segments 1 to 3, and an update of one of them in segment 4."""
+    rows = _rows(6)
+    for part in (rows[:2], rows[2:4], rows[4:]):
+        registry.submit(part)
+    assert registry.submit([dict(rows[0], ontslag_datum="2026-11-12")]).stored == Stored(updated=1)
+    return rows
+
+
+@pytest.mark.parametrize("registry", ["postgres-segments"], indirect=True)
+def test_merging_puts_every_row_in_one_segment_and_changes_nothing_a_user_sees(
+    registry: Registry,
+):
+    rows = _four_segments(registry)  # every import in a segment of its own
+    held = registry.held()
+    carriers = _carriers(registry, "LA0000003")
+    with open_registry(registry.settings).connect() as conn:
+        assert len(_partitions(conn, MAIN.sql_name)) == 5  # the (empty) base and four
+
+    code, out, _ = run("segments", "--dataset", "nhr-pmicd", "--merge")
+
+    assert code == 0
+    assert f"{MAIN.sql_name}: 4 segmenten met rijen samengevoegd tot" in out
+    assert "(6 rijen)" in out and "(18 rijen)" in out  # three serials a record
+    with open_registry(registry.settings).connect() as conn:
+        assert _partitions(conn, MAIN.sql_name) == {
+            segment_name(MAIN.sql_name, 0): 0,
+            segment_name(MAIN.sql_name, 5): 6,
+        }
+        assert _partitions(conn, SERIALS) == {
+            segment_name(SERIALS, 0): 0,
+            segment_name(SERIALS, 5): 18,
+        }
+        # Vacuumed after the commit: every page is marked all-visible, so index-only lookups
+        # (the serials) need not visit the rows. An INSERT alone leaves no page marked.
+        pages, visible = conn.execute(
+            text("SELECT relpages, relallvisible FROM pg_class WHERE relname = :t"),
+            {"t": segment_name(SERIALS, 5)},
+        ).one()
+        assert pages > 0 and visible == pages
+    assert registry.held().equals(held)
+    assert _carriers(registry, "LA0000003") == carriers
+    # The registry goes on as before: a resend changes nothing, a change replaces its record.
+    current = [dict(rows[0], ontslag_datum="2026-11-12"), *rows[1:]]
+    assert registry.submit(current).stored == Stored(unchanged=6)
+    assert run("segments", "--dataset", "nhr-pmicd", "--merge")[1].strip() == (
+        "nhr-pmicd: niets samen te voegen."
+    )
+    assert registry.submit([dict(rows[1], ontslag_datum="2026-11-13")]).stored == Stored(updated=1)
+    assert registry.held().height == 6
+
+
+@pytest.mark.parametrize("registry", ["postgres-segments"], indirect=True)
+def test_a_merge_that_fails_leaves_the_segments_as_they_were(registry: Registry):
+    _four_segments(registry)
+    held = registry.held()
+    engine = open_registry(registry.settings)
+    with engine.connect() as conn:
+        before = _partitions(conn, MAIN.sql_name), _partitions(conn, SERIALS)
+
+    with pytest.raises(RuntimeError), write_transaction(engine) as conn:
+        assert merge_segments(conn, MAIN.sql_name) is not None
+        raise RuntimeError("the merge's connection is lost before the commit")
+
+    with engine.connect() as conn:
+        assert (_partitions(conn, MAIN.sql_name), _partitions(conn, SERIALS)) == before
+    assert registry.held().equals(held)
+
+
+@pytest.mark.parametrize("registry", ["postgres-segments"], indirect=True)
+def test_a_merge_waits_for_the_import_that_holds_the_datasets_lock(registry: Registry):
+    _four_segments(registry)
+    engine = open_registry(registry.settings)
+    key = lock_key("dataset:nhr-pmicd")
+    outcome: list[object] = []
+    # The import's transaction holds the lock; its end (here a commit) releases it, whatever
+    # the test's asserts do.
+    with engine.connect() as importer, importer.begin() as importing:
+        importer.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        merging = threading.Thread(
+            target=lambda: outcome.append(merge_dataset(engine, "nhr-pmicd", actor="test"))
+        )
+        merging.start()
+        deadline = time.monotonic() + 30
+        waiting = 0
+        while not waiting and time.monotonic() < deadline:
+            waiting = importer.execute(
+                text(
+                    # A 64-bit advisory key shows as its high and low 32 bits.
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                    "AND classid::bigint = :high AND objid::bigint = :low"
+                ),
+                {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF},
+            ).scalar_one()
+            time.sleep(0.05)
+        assert waiting == 1  # the merge is waiting for the lock, not merging
+        assert outcome == []
+        importing.commit()
+    merging.join(timeout=60)
+    assert [m.rows for m in outcome[0].tables] == [6, 18]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("registry", ["postgres-segments"], indirect=True)
+def test_segments_lists_the_rows_of_each_segment_and_suggests_merging(registry: Registry):
+    registry.submit(_rows(2))
+    registry.submit(_rows(3, start=2))
+
+    code, out, _ = run("segments", "--dataset", "nhr-pmicd", "--format", "json")
+
+    assert code == 0
+    listed = {t["table"]: t for t in json.loads(out)}
+    assert [(s["number"], s["rows"]) for s in listed[MAIN.sql_name]["segments"]] == [
+        (0, 0),
+        (1, 2),
+        (2, 3),
+    ]
+    assert [s["rows"] for s in listed[SERIALS]["segments"]] == [0, 6, 9]
+    assert all(s["bytes"] > 0 for s in listed[MAIN.sql_name]["segments"])
+    code, out, _ = run("segments", "--dataset", "nhr-pmicd")
+    assert code == 0
+    assert "zorgbroker segments --dataset nhr-pmicd --merge" in out
+
+
+@pytest.mark.parametrize("registry", ["postgres"], indirect=True)
+def test_one_segment_with_rows_is_not_merged(registry: Registry):
+    registry.submit(_rows(3))  # small: the base segment
+
+    code, out, _ = run("segments", "--dataset", "nhr-pmicd", "--merge")
+
+    assert (code, out.strip()) == (0, "nhr-pmicd: niets samen te voegen.")
+    assert "--merge" not in run("segments", "--dataset", "nhr-pmicd")[1]
+
+
+@pytest.mark.parametrize("registry", ["sqlite"], indirect=True)
+def test_on_sqlite_segments_says_there_are_none(registry: Registry):
+    registry.submit([nhr_row()])
+
+    code, out, _ = run("segments", "--merge")
+
+    assert code == 0
+    assert "SQLite" in out
+    assert registry.held().height == 1
+
+
+@pytest.mark.parametrize("registry", ["sqlite"], indirect=True)
+def test_an_unknown_dataset_is_named_in_a_dutch_usage_error(registry: Registry):
+    code, _, err = run("segments", "--dataset", "nhr-pmcid")
+
+    assert code == 2
+    assert "onbekende dataset 'nhr-pmcid'" in err
