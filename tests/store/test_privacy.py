@@ -138,6 +138,8 @@ def test_no_bsn_name_or_birth_date_is_stored_logged_or_left_behind(registry: Reg
             ["uploads", "--format", "json"],
             ["report", "1"],
             ["devices", "--udi-di", "00614141999996", "--format", "json"],
+            ["segments", "--merge"],
+            ["segments", "--format", "json"],
         ):
             outputs.append(runner.invoke(app, args).output)
     finally:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -12,8 +13,10 @@ from sqlalchemy import Connection, text
 from typer.testing import CliRunner
 
 from tests.store.conftest import Registry, nhr_row, valid_bsns
+from zorgbroker import logging as zb_logging
 from zorgbroker.cli import app
 from zorgbroker.intake.report.model import Stored
+from zorgbroker.store import importer
 from zorgbroker.store.database import lock_key, write_transaction
 from zorgbroker.store.devices import DeviceQuery, find_carriers
 from zorgbroker.store.layout import layout_for
@@ -206,3 +209,25 @@ def test_an_unknown_dataset_is_named_in_a_dutch_usage_error(registry: Registry):
 
     assert code == 2
     assert "onbekende dataset 'nhr-pmcid'" in err
+
+
+@pytest.mark.parametrize("registry", ["postgres-segments"], indirect=True)
+def test_an_import_past_many_segments_warns_that_merging_would_help(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(importer, "MANY_SEGMENTS", 2)
+    log = io.StringIO()
+    zb_logging.configure(stream=log, level="WARNING")
+    try:
+        registry.submit(_rows(1))
+        registry.submit(_rows(1, start=1))  # two segments: no warning yet
+        assert log.getvalue() == ""
+        registry.submit(_rows(1, start=2))
+    finally:
+        zb_logging.configure()
+    warned = [json.loads(line) for line in log.getvalue().splitlines()]
+    assert [(w["event"], w["table"], w["segments"]) for w in warned] == [
+        ("store.many_segments", MAIN.sql_name, 3),
+        ("store.many_segments", SERIALS, 3),
+    ]
+    assert warned[0]["advice"] == "zorgbroker segments --merge"

@@ -100,6 +100,15 @@ def estimated_rows(conn: Connection, table: str) -> float:
     return float(found or 0.0)
 
 
+def segment_count(conn: Connection, parent: str) -> int:
+    """How many segments of large imports `parent` has (the base segment not counted)."""
+    found = conn.exec_driver_sql(
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass(%(name)s)",
+        {"name": parent},
+    ).scalar_one()
+    return max(0, int(found) - 1)
+
+
 def _next_number(conn: Connection, parent: str) -> int:
     # The caller holds the dataset's lock, so no other import picks the same number.
     names = conn.exec_driver_sql(
