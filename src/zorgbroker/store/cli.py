@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -292,6 +293,9 @@ def segments_command(
     """Toon de segmenten van de tabellen (PostgreSQL), of voeg ze samen met --merge."""
     from zorgbroker.store.upkeep import known_datasets, merge_dataset, overview
 
+    # A sentence with a table name and a command in it is not wrapped at 80 columns.
+    say = partial(Console(soft_wrap=True).print, highlight=False)
+
     datasets = known_datasets()
     if dataset is not None:
         if dataset not in datasets:
@@ -300,7 +304,7 @@ def segments_command(
     settings = registry_settings()
     engine = open_registry(settings)
     if engine.dialect.name != "postgresql":
-        Console().print(
+        say(
             "Deze registratie gebruikt SQLite: daar hebben tabellen geen segmenten "
             "(die zijn er alleen op PostgreSQL)."
         )
@@ -310,16 +314,16 @@ def segments_command(
             with Console(stderr=True).status(f"{name}: segmenten samenvoegen …"):
                 done = merge_dataset(engine, name, actor=settings.actor)
             if not done.tables:
-                Console().print(f"{name}: niets samen te voegen.")
+                say(f"{name}: niets samen te voegen.")
                 continue
             seconds = f"{done.seconds:.1f}".replace(".", ",")
             for merged in done.tables:
                 holding = sum(1 for s in merged.before if s.rows)
-                Console().print(
+                say(
                     f"{name}: {merged.table}: {holding} segmenten met rijen samengevoegd tot "
                     f"{merged.into} ({format_count(merged.rows)} rijen)"
                 )
-            Console().print(f"{name}: klaar in {seconds} s.")
+            say(f"{name}: klaar in {seconds} s.")
         return
     tables = overview(engine, datasets)
     if fmt is ListFormat.json:
@@ -348,7 +352,7 @@ def segments_command(
     from zorgbroker.store.segments import worth_merging
 
     for name in dict.fromkeys(t.dataset for t in tables if worth_merging(t.segments)):
-        Console().print(
+        say(
             f"{name}: elke opzoeking doorzoekt alle segmenten met rijen. Samenvoegen: "
             f"zorgbroker segments --dataset {name} --merge"
         )
