@@ -43,7 +43,7 @@ log = get_logger(__name__)
 ROW = "__row"
 #: Past this many segments of large imports in a table, each import warns that merging them
 #: would help: every lookup searches each segment (a 1,000-row upload into 1M records took
-#: 1.9-2.7 s with them in 40 segments, 0.6-0.7 s in one).
+#: 2.76 s with them in 40 segments, 0.75 s in one; bench/bench_segments.py).
 MANY_SEGMENTS = 10
 IMPORT_WORK_MEM = "256MB"
 #: From this many keys, and keys numbering this share of the table's rows, lookups are answered
