@@ -204,6 +204,10 @@ def matching_ids(held: pl.DataFrame, lookups: list[Lookup]) -> dict[int, pl.Seri
     """
     found: dict[int, pl.Series] = {}
     shared: list[tuple[pl.Series, list[Lookup]]] = []
+
+    def on_its_own(lookup: Lookup) -> None:
+        found[id(lookup)] = held.join(lookup.keys, on=list(lookup.columns), how="semi")[ID]
+
     for lookup in lookups:
         keys = lookup.keys.to_series() if len(lookup.columns) == 1 else None
         if keys is not None and held.schema[lookup.columns[0]] == keys.dtype:
@@ -213,11 +217,10 @@ def matching_ids(held: pl.DataFrame, lookups: list[Lookup]) -> dict[int, pl.Seri
             else:
                 group.append(lookup)
             continue
-        found[id(lookup)] = held.join(lookup.keys, on=list(lookup.columns), how="semi")[ID]
+        on_its_own(lookup)
     for keys, group in shared:
         if len(group) == 1:
-            only = group[0]
-            found[id(only)] = held.join(only.keys, on=list(only.columns), how="semi")[ID]
+            on_its_own(group[0])
             continue
         stacked = pl.concat(
             [
