@@ -291,6 +291,7 @@ def segments_command(
     ),
 ) -> None:
     """Toon de segmenten van de tabellen (PostgreSQL), of voeg ze samen met --merge."""
+    from zorgbroker.store.segments import worth_merging
     from zorgbroker.store.upkeep import known_datasets, merge_dataset, overview
 
     # A sentence with a table name and a command in it is not wrapped at 80 columns.
@@ -319,8 +320,9 @@ def segments_command(
             seconds = f"{done.seconds:.1f}".replace(".", ",")
             for merged in done.tables:
                 holding = sum(1 for s in merged.before if s.rows)
+                counted = "1 segment" if holding == 1 else f"{holding} segmenten"
                 say(
-                    f"{name}: {merged.table}: {holding} segmenten met rijen samengevoegd tot "
+                    f"{name}: {merged.table}: {counted} met rijen samengevoegd tot "
                     f"{merged.into} ({format_count(merged.rows)} rijen)"
                 )
             say(f"{name}: klaar in {seconds} s.")
@@ -349,8 +351,6 @@ def segments_command(
             table.add_row(t.dataset, t.table, str(s.number), format_count(s.rows),
                           _short_size(s.size_bytes))  # fmt: skip
     Console(width=max(Console().width, WIDE)).print(table)
-    from zorgbroker.store.segments import worth_merging
-
     for name in dict.fromkeys(t.dataset for t in tables if worth_merging(t.segments)):
         say(
             f"{name}: elke opzoeking doorzoekt alle segmenten met rijen. Samenvoegen: "
