@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from tests.intake.conftest import csv_bytes, write_csv, write_zip
 from zorgbroker.intake.report.model import Report
@@ -65,6 +65,28 @@ def nhr_row(**changes: str) -> dict[str, str]:
     }  # fmt: skip
     row.update(changes)
     return row
+
+
+def serial_rows(count: int, start: int = 0) -> list[dict[str, str]]:
+    """Records `start` to `start + count`, each with a generator and two leads of serial numbers
+    of its own (GEN…, LA…, LB… and its number)."""
+    return [
+        nhr_row(bsn=bsn, serienummer=f"GEN{i:07d}", lead1_serienummer=f"LA{i:07d}",
+                lead2_serienummer=f"LB{i:07d}")
+        for i, bsn in enumerate(valid_bsns(start + count)[start:], start=start)
+    ]  # fmt: skip
+
+
+def partitions(conn: Connection, parent: str) -> dict[str, int]:
+    """Rows per partition (segment) of the PostgreSQL table `parent`."""
+    names = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = to_regclass(:parent) ORDER BY c.relname"
+        ),
+        {"parent": parent},
+    ).scalars()
+    return {n: conn.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one() for n in names}
 
 
 def explant(**changes: str) -> dict[str, str]:

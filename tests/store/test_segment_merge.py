@@ -9,10 +9,10 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 from typer.testing import CliRunner
 
-from tests.store.conftest import Registry, nhr_row, valid_bsns
+from tests.store.conftest import Registry, nhr_row, partitions, serial_rows
 from zorgbroker import logging as zb_logging
 from zorgbroker.cli import app
 from zorgbroker.intake.report.model import Stored
@@ -33,25 +33,6 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def _rows(count: int, start: int = 0) -> list[dict[str, str]]:
-    return [
-        nhr_row(bsn=bsn, serienummer=f"GEN{i:07d}", lead1_serienummer=f"LA{i:07d}",
-                lead2_serienummer=f"LB{i:07d}")
-        for i, bsn in enumerate(valid_bsns(start + count)[start:], start=start)
-    ]  # fmt: skip
-
-
-def _partitions(conn: Connection, parent: str) -> dict[str, int]:
-    names = conn.execute(
-        text(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = to_regclass(:parent) ORDER BY c.relname"
-        ),
-        {"parent": parent},
-    ).scalars()
-    return {n: conn.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one() for n in names}
-
-
 def _carriers(registry: Registry, serial: str) -> list[tuple[object, ...]]:
     found = find_carriers(
         registry.settings, DeviceQuery(serial=serial), actor="test", on_behalf_of="test"
@@ -61,7 +42,7 @@ def _carriers(registry: Registry, serial: str) -> list[tuple[object, ...]]:
 
 def _four_segments(registry: Registry) -> list[dict[str, str]]:
     """Six records in segments 1 to 3, and an update of one of them in segment 4."""
-    rows = _rows(6)
+    rows = serial_rows(6)
     for part in (rows[:2], rows[2:4], rows[4:]):
         registry.submit(part)
     assert registry.submit([dict(rows[0], ontslag_datum="2026-11-12")]).stored == Stored(updated=1)
@@ -76,7 +57,7 @@ def test_merging_puts_every_row_in_one_segment_and_changes_nothing_a_user_sees(
     held = registry.held()
     carriers = _carriers(registry, "LA0000003")
     with open_registry(registry.settings).connect() as conn:
-        assert len(_partitions(conn, MAIN.sql_name)) == 5  # the (empty) base and four
+        assert len(partitions(conn, MAIN.sql_name)) == 5  # the (empty) base and four
 
     code, out, _ = run("segments", "--dataset", "nhr-pmicd", "--merge")
 
@@ -84,11 +65,11 @@ def test_merging_puts_every_row_in_one_segment_and_changes_nothing_a_user_sees(
     assert f"{MAIN.sql_name}: 4 segmenten met rijen samengevoegd tot" in out
     assert "(6 rijen)" in out and "(18 rijen)" in out  # three serials a record
     with open_registry(registry.settings).connect() as conn:
-        assert _partitions(conn, MAIN.sql_name) == {
+        assert partitions(conn, MAIN.sql_name) == {
             segment_name(MAIN.sql_name, 0): 0,
             segment_name(MAIN.sql_name, 5): 6,
         }
-        assert _partitions(conn, SERIALS) == {
+        assert partitions(conn, SERIALS) == {
             segment_name(SERIALS, 0): 0,
             segment_name(SERIALS, 5): 18,
         }
@@ -117,14 +98,14 @@ def test_a_merge_that_fails_leaves_the_segments_as_they_were(registry: Registry)
     held = registry.held()
     engine = open_registry(registry.settings)
     with engine.connect() as conn:
-        before = _partitions(conn, MAIN.sql_name), _partitions(conn, SERIALS)
+        before = partitions(conn, MAIN.sql_name), partitions(conn, SERIALS)
 
     with pytest.raises(RuntimeError), write_transaction(engine) as conn:
         assert merge_segments(conn, MAIN.sql_name) is not None
         raise RuntimeError("the merge's connection is lost before the commit")
 
     with engine.connect() as conn:
-        assert (_partitions(conn, MAIN.sql_name), _partitions(conn, SERIALS)) == before
+        assert (partitions(conn, MAIN.sql_name), partitions(conn, SERIALS)) == before
     assert registry.held().equals(held)
 
 
@@ -163,8 +144,8 @@ def test_a_merge_waits_for_the_import_that_holds_the_datasets_lock(registry: Reg
 
 @pytest.mark.parametrize("registry", ["postgres-segments"], indirect=True)
 def test_segments_lists_the_rows_of_each_segment_and_suggests_merging(registry: Registry):
-    registry.submit(_rows(2))
-    registry.submit(_rows(3, start=2))
+    registry.submit(serial_rows(2))
+    registry.submit(serial_rows(3, start=2))
 
     code, out, _ = run("segments", "--dataset", "nhr-pmicd", "--format", "json")
 
@@ -184,7 +165,7 @@ def test_segments_lists_the_rows_of_each_segment_and_suggests_merging(registry: 
 
 @pytest.mark.parametrize("registry", ["postgres"], indirect=True)
 def test_one_segment_with_rows_is_not_merged(registry: Registry):
-    registry.submit(_rows(3))  # small: the base segment
+    registry.submit(serial_rows(3))  # small: the base segment
 
     code, out, _ = run("segments", "--dataset", "nhr-pmicd", "--merge")
 
@@ -219,10 +200,10 @@ def test_an_import_past_many_segments_warns_that_merging_would_help(
     log = io.StringIO()
     zb_logging.configure(stream=log, level="WARNING")
     try:
-        registry.submit(_rows(1))
-        registry.submit(_rows(1, start=1))  # two segments: no warning yet
+        registry.submit(serial_rows(1))
+        registry.submit(serial_rows(1, start=1))  # two segments: no warning yet
         assert log.getvalue() == ""
-        registry.submit(_rows(1, start=2))
+        registry.submit(serial_rows(1, start=2))
     finally:
         zb_logging.configure()
     warned = [json.loads(line) for line in log.getvalue().splitlines()]

@@ -14,7 +14,13 @@ import polars as pl
 import pytest
 from sqlalchemy import Connection, text
 
-from tests.store.conftest import AGB, Registry, new_postgres_database, nhr_row, valid_bsns
+from tests.store.conftest import (
+    AGB,
+    Registry,
+    new_postgres_database,
+    partitions,
+    serial_rows,
+)
 from zorgbroker.intake.report.model import Stored
 from zorgbroker.settings import get_settings
 from zorgbroker.store import bulk, data_tables
@@ -28,26 +34,6 @@ pytestmark = pytest.mark.postgres
 
 MAIN = layout_for("nhr-pmicd").main
 SERIALS = MAIN.values.sql_name if MAIN.values else ""
-
-
-def _rows(count: int, start: int = 0) -> list[dict[str, str]]:
-    return [
-        nhr_row(bsn=bsn, serienummer=f"GEN{i:07d}", lead1_serienummer=f"LA{i:07d}",
-                lead2_serienummer=f"LB{i:07d}")
-        for i, bsn in enumerate(valid_bsns(start + count)[start:], start=start)
-    ]  # fmt: skip
-
-
-def _partitions(conn: Connection, parent: str) -> dict[str, int]:
-    """Rows per partition of `parent`."""
-    names = conn.execute(
-        text(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = to_regclass(:parent) ORDER BY c.relname"
-        ),
-        {"parent": parent},
-    ).scalars()
-    return {n: conn.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one() for n in names}
 
 
 def _index_count(conn: Connection, table: str) -> int:
@@ -78,11 +64,11 @@ def test_a_large_import_gets_a_segment_with_the_parents_indexes(
     segmented = registry
     monkeypatch.setenv("ZORGBROKER_IMPORT_SEGMENT_ROWS", "50")
     segmented.settings = get_settings(fresh=True)
-    segmented.submit(_rows(10))  # small: into the base segment
-    segmented.submit(_rows(60, start=10))  # large: a segment of its own
+    segmented.submit(serial_rows(10))  # small: into the base segment
+    segmented.submit(serial_rows(60, start=10))  # large: a segment of its own
 
     with open_registry(segmented.settings).connect() as conn:
-        main, serials = _partitions(conn, MAIN.sql_name), _partitions(conn, SERIALS)
+        main, serials = partitions(conn, MAIN.sql_name), partitions(conn, SERIALS)
         assert main == {segment_name(MAIN.sql_name, 0): 10, segment_name(MAIN.sql_name, 1): 60}
         # three serials a record
         assert serials == {segment_name(SERIALS, 0): 30, segment_name(SERIALS, 1): 180}
@@ -108,7 +94,7 @@ def test_a_large_import_gets_a_segment_with_the_parents_indexes(
 def test_updates_resends_and_recalls_reach_rows_in_any_segment(registry: Registry):
     segmented = registry  # every import in a segment of its own
     assert segmented.settings.import_segment_rows == 1
-    rows = _rows(5)
+    rows = serial_rows(5)
     assert segmented.submit(rows).stored == Stored(new=5)
     assert segmented.submit(rows).stored == Stored(unchanged=5)
     changed = [dict(rows[0], ontslag_datum="2026-11-12")]
@@ -118,7 +104,7 @@ def test_updates_resends_and_recalls_reach_rows_in_any_segment(registry: Registr
     assert held.height == 5
     assert held["ontslag_datum"].to_list().count(dt.date(2026, 11, 12)) == 1
     with open_registry(segmented.settings).connect() as conn:
-        main = _partitions(conn, MAIN.sql_name)
+        main = partitions(conn, MAIN.sql_name)
     # the first import's segment lost the replaced version; the third holds the new one
     assert sorted(main.values()) == [0, 1, 4]
     assert main[segment_name(MAIN.sql_name, 1)] == 4
@@ -136,16 +122,16 @@ def test_updates_resends_and_recalls_reach_rows_in_any_segment(registry: Registr
 @pytest.mark.parametrize("registry", ["postgres-segments"], indirect=True)
 def test_a_segment_whose_rows_were_all_replaced_is_dropped(registry: Registry):
     segmented = registry  # every import in a segment of its own
-    rows = _rows(4)
+    rows = serial_rows(4)
     segmented.submit(rows)  # segment 1
-    segmented.submit(_rows(2, start=4))  # segment 2
+    segmented.submit(serial_rows(2, start=4))  # segment 2
     first = {p: segment_name(p, 1) for p in (MAIN.sql_name, SERIALS)}
     # a resend of the first import with every record corrected: all four replaced
     corrected = [dict(row, ontslag_datum="2026-11-12") for row in rows]
     assert segmented.submit(corrected).stored == Stored(updated=4)
 
     with open_registry(segmented.settings).connect() as conn:
-        main, serials = _partitions(conn, MAIN.sql_name), _partitions(conn, SERIALS)
+        main, serials = partitions(conn, MAIN.sql_name), partitions(conn, SERIALS)
         left = conn.execute(
             text("SELECT count(*) FROM pg_class WHERE relname IN (:a, :b)"),
             {"a": first[MAIN.sql_name], "b": first[SERIALS]},
@@ -157,9 +143,9 @@ def test_a_segment_whose_rows_were_all_replaced_is_dropped(registry: Registry):
     assert held.height == 6
     assert held["ontslag_datum"].to_list().count(dt.date(2026, 11, 12)) == 4
     # the next import numbers its segment past the highest one left
-    segmented.submit(_rows(1, start=6))
+    segmented.submit(serial_rows(1, start=6))
     with open_registry(segmented.settings).connect() as conn:
-        assert _partitions(conn, MAIN.sql_name)[segment_name(MAIN.sql_name, 4)] == 1
+        assert partitions(conn, MAIN.sql_name)[segment_name(MAIN.sql_name, 4)] == 1
     found = find_carriers(
         segmented.settings, DeviceQuery(serial="LA0000002"), actor="test", on_behalf_of="test"
     )
@@ -173,7 +159,7 @@ def test_a_segment_whose_rows_were_all_replaced_is_dropped(registry: Registry):
 def test_a_table_made_before_segments_becomes_the_base_segment_with_its_rows(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ):
-    rows = _rows(3)
+    rows = serial_rows(3)
     registry.submit(rows)
     held = registry.held()
     with open_registry(registry.settings).connect() as conn:
@@ -198,8 +184,8 @@ def test_a_table_made_before_segments_becomes_the_base_segment_with_its_rows(
                     {"a": MAIN.sql_name, "b": SERIALS},
                 ).scalars()
                 assert list(kinds) == ["p", "p"]
-                assert _partitions(conn, MAIN.sql_name) == {segment_name(MAIN.sql_name, 0): 3}
-                assert _partitions(conn, SERIALS) == {segment_name(SERIALS, 0): 9}
+                assert partitions(conn, MAIN.sql_name) == {segment_name(MAIN.sql_name, 0): 3}
+                assert partitions(conn, SERIALS) == {segment_name(SERIALS, 0): 9}
                 for parent in (MAIN.sql_name, SERIALS):
                     # the old indexes serve as the base segment's part of the parent's
                     assert _index_count(conn, parent) == _index_count(conn, segment_name(parent, 0))
@@ -238,9 +224,9 @@ def test_an_import_that_grows_a_table_by_a_tenth_renews_its_statistics(registry:
             registry.scalar(f"SELECT reltuples FROM pg_class WHERE oid = to_regclass('{base}')")
         )
 
-    registry.submit(_rows(60))
+    registry.submit(serial_rows(60))
     assert planned_rows() == 60
-    registry.submit(_rows(5, start=60))  # less than a tenth more: left to autovacuum
+    registry.submit(serial_rows(5, start=60))  # less than a tenth more: left to autovacuum
     assert planned_rows() == 60
-    registry.submit(_rows(60, start=65))
+    registry.submit(serial_rows(60, start=65))
     assert planned_rows() == 125
