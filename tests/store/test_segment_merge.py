@@ -102,7 +102,7 @@ def test_a_merge_that_fails_leaves_the_segments_as_they_were(registry: Registry)
 
     with pytest.raises(RuntimeError), write_transaction(engine) as conn:
         assert merge_segments(conn, MAIN.sql_name) is not None
-        raise RuntimeError("the merge's connection is lost before the commit")
+        raise RuntimeError("the merge fails before its commit")
 
     with engine.connect() as conn:
         assert (partitions(conn, MAIN.sql_name), partitions(conn, SERIALS)) == before
@@ -117,8 +117,8 @@ def test_a_merge_waits_for_the_import_that_holds_the_datasets_lock(registry: Reg
     outcome: list[object] = []
     # The import's transaction holds the lock; its end (here a commit) releases it, whatever
     # the test's asserts do.
-    with engine.connect() as importer, importer.begin() as importing:
-        importer.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    with engine.connect() as holder, holder.begin() as importing:
+        holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         merging = threading.Thread(
             target=lambda: outcome.append(merge_dataset(engine, "nhr-pmicd", actor="test"))
         )
@@ -126,7 +126,7 @@ def test_a_merge_waits_for_the_import_that_holds_the_datasets_lock(registry: Reg
         deadline = time.monotonic() + 30
         waiting = 0
         while not waiting and time.monotonic() < deadline:
-            waiting = importer.execute(
+            waiting = holder.execute(
                 text(
                     # A 64-bit advisory key shows as its high and low 32 bits.
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
