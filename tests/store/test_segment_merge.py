@@ -59,11 +59,13 @@ def test_merging_puts_every_row_in_one_segment_and_changes_nothing_a_user_sees(
     with open_registry(registry.settings).connect() as conn:
         assert len(partitions(conn, MAIN.sql_name)) == 5  # the (empty) base and four
 
-    code, out, _ = run("segments", "--dataset", "nhr-pmicd", "--merge")
+    code, out, _ = run("segments", "--dataset", "nhr-pmicd", "--merge", "--format", "json")
 
     assert code == 0
-    assert f"{MAIN.sql_name}: 4 segmenten met rijen samengevoegd tot" in out
-    assert "(6 rijen)" in out and "(18 rijen)" in out  # three serials a record
+    assert [(m["table"], m["segments"], m["into"], m["rows"]) for m in json.loads(out)] == [
+        (MAIN.sql_name, 4, segment_name(MAIN.sql_name, 5), 6),
+        (SERIALS, 4, segment_name(SERIALS, 5), 18),
+    ]
     with open_registry(registry.settings).connect() as conn:
         assert partitions(conn, MAIN.sql_name) == {
             segment_name(MAIN.sql_name, 0): 0,
@@ -88,6 +90,7 @@ def test_merging_puts_every_row_in_one_segment_and_changes_nothing_a_user_sees(
     assert run("segments", "--dataset", "nhr-pmicd", "--merge")[1].strip() == (
         "nhr-pmicd: niets samen te voegen."
     )
+    assert json.loads(run("segments", "--merge", "--format", "json")[1]) == []
     assert registry.submit([dict(rows[1], ontslag_datum="2026-11-13")]).stored == Stored(updated=1)
     assert registry.held().height == 6
 
@@ -161,6 +164,13 @@ def test_segments_lists_the_rows_of_each_segment_and_suggests_merging(registry: 
     code, out, _ = run("segments", "--dataset", "nhr-pmicd")
     assert code == 0
     assert "zorgbroker segments --dataset nhr-pmicd --merge" in out
+    code, out, _ = run("segments", "--dataset", "nhr-pmicd", "--merge")
+    assert code == 0
+    assert (
+        f"nhr-pmicd: {MAIN.sql_name}: 2 segmenten met rijen samengevoegd tot "
+        f"{segment_name(MAIN.sql_name, 3)} (5 rijen)"
+    ) in out
+    assert "(15 rijen)" in out  # three serials a record
 
 
 @pytest.mark.parametrize("registry", ["postgres"], indirect=True)

@@ -286,9 +286,9 @@ def segments_command(
             "aanleveringen van de dataset wachten zolang).",
         ),
     ] = False,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Vorm van de lijst.")] = (
-        ListFormat.text
-    ),
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="Vorm van de lijst of de uitkomst.")
+    ] = ListFormat.text,
 ) -> None:
     """Toon de segmenten van de tabellen (PostgreSQL), of voeg ze samen met --merge."""
     from zorgbroker.store.segments import worth_merging
@@ -311,9 +311,17 @@ def segments_command(
         )
         return
     if merge:
+        merged_json = []
         for name in datasets:
             with Console(stderr=True).status(f"{name}: segmenten samenvoegen …"):
                 done = merge_dataset(engine, name, actor=settings.actor)
+            merged_json += [
+                {"dataset": name, "table": m.table, "segments": sum(1 for s in m.before if s.rows),
+                 "into": m.into, "rows": m.rows, "seconds": round(done.seconds, 3)}
+                for m in done.tables
+            ]  # fmt: skip
+            if fmt is ListFormat.json:
+                continue
             if not done.tables:
                 say(f"{name}: niets samen te voegen.")
                 continue
@@ -326,6 +334,9 @@ def segments_command(
                     f"{merged.into} ({format_count(merged.rows)} rijen)"
                 )
             say(f"{name}: klaar in {seconds} s.")
+        if fmt is ListFormat.json:
+            json.dump(merged_json, sys.stdout, ensure_ascii=False, indent=1)
+            sys.stdout.write("\n")
         return
     tables = overview(engine, datasets)
     if fmt is ListFormat.json:
