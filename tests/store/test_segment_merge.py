@@ -164,7 +164,10 @@ def test_segments_lists_the_rows_of_each_segment_and_suggests_merging(registry: 
     code, out, _ = run("segments", "--dataset", "nhr-pmicd")
     assert code == 0
     assert "zorgbroker segments --dataset nhr-pmicd --merge" in out
-    code, out, _ = run("segments", "--dataset", "nhr-pmicd", "--merge")
+    # (as from cron: only where at least this many segments hold rows)
+    code, out, _ = run("segments", "--dataset", "nhr-pmicd", "--merge", "--min-segments", "3")
+    assert (code, out.strip()) == (0, "nhr-pmicd: niets samen te voegen.")
+    code, out, _ = run("segments", "--dataset", "nhr-pmicd", "--merge", "--min-segments", "2")
     assert code == 0
     assert (
         f"nhr-pmicd: {MAIN.sql_name}: 2 segmenten met rijen samengevoegd tot "

@@ -286,6 +286,15 @@ def segments_command(
             "aanleveringen van de dataset wachten zolang).",
         ),
     ] = False,
+    min_segments: Annotated[
+        int,
+        typer.Option(
+            "--min-segments",
+            min=2,
+            help="Met --merge: voeg alleen de tabellen samen waarin minstens zoveel segmenten "
+            "rijen hebben (bijvoorbeeld vanuit cron).",
+        ),
+    ] = 2,
     fmt: Annotated[
         ListFormat, typer.Option("--format", "-f", help="Vorm van de lijst of de uitkomst.")
     ] = ListFormat.text,
@@ -314,7 +323,7 @@ def segments_command(
         merged_json = []
         for name in datasets:
             with Console(stderr=True).status(f"{name}: segmenten samenvoegen …"):
-                done = merge_dataset(engine, name, actor=settings.actor)
+                done = merge_dataset(engine, name, actor=settings.actor, min_holding=min_segments)
             merged_json += [
                 {"dataset": name, "table": m.table, "segments": sum(1 for s in m.before if s.rows),
                  "into": m.into, "rows": m.rows, "seconds": round(done.seconds, 3)}

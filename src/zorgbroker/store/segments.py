@@ -282,11 +282,14 @@ def list_segments(conn: Connection, parent: str) -> list[Segment]:
     return sorted(listed, key=lambda s: s.number)
 
 
-def worth_merging(listed: Sequence[Segment]) -> bool:
-    """More than one segment holds rows, or a numbered segment holds none (left from before
-    `drop_emptied`): every lookup searches each segment's indexes in turn."""
+def worth_merging(listed: Sequence[Segment], min_holding: int = 2) -> bool:
+    """At least `min_holding` (and at least two) segments hold rows, or a numbered segment holds
+    none (left from before `drop_emptied`): every lookup searches each segment's indexes in
+    turn."""
     holding = [s for s in listed if s.rows]
-    return len(holding) > 1 or any(s.number != BASE_SEGMENT and not s.rows for s in listed)
+    return len(holding) >= max(2, min_holding) or any(
+        s.number != BASE_SEGMENT and not s.rows for s in listed
+    )
 
 
 @dataclass(frozen=True)
@@ -298,9 +301,10 @@ class Merged:
     rows: int
 
 
-def merge_segments(conn: Connection, parent: str) -> Merged | None:
+def merge_segments(conn: Connection, parent: str, *, min_holding: int = 2) -> Merged | None:
     """Fold every row of `parent` into one new segment, its indexes built by sorting, and leave
-    the base segment empty for the small imports to come; None when that would gain nothing.
+    the base segment empty for the small imports to come; None when that would gain nothing, or
+    fewer than `min_holding` segments hold rows (`worth_merging`).
 
     All of it happens in the caller's transaction, which must hold the dataset's lock so that no
     import writes meanwhile. Readers go on reading the old segments while the new one is filled
@@ -309,7 +313,7 @@ def merge_segments(conn: Connection, parent: str) -> Merged | None:
     the commit (`VACUUM` cannot run in a transaction).
     """
     listed = list_segments(conn, parent)
-    if not worth_merging(listed):
+    if not worth_merging(listed, min_holding):
         return None
     q = conn.dialect.identifier_preparer.quote
     number = _next_number(conn, parent)

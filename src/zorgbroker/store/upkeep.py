@@ -70,16 +70,19 @@ class MergedDataset:
     seconds: float
 
 
-def merge_dataset(engine: Engine, dataset: str, *, actor: str) -> MergedDataset:
-    """Merge the segments of every table of the dataset, in one transaction under the dataset's
-    lock (imports of the dataset wait; other datasets carry on), then vacuum what was written."""
+def merge_dataset(
+    engine: Engine, dataset: str, *, actor: str, min_holding: int = 2
+) -> MergedDataset:
+    """Merge the segments of every table of the dataset in which at least `min_holding` hold
+    rows, in one transaction under the dataset's lock (imports of the dataset wait; other
+    datasets carry on), then vacuum what was written."""
     started = time.perf_counter()
     merged: list[Merged] = []
     with write_transaction(engine) as conn:
         if is_postgres(conn):
             lock_for_transaction(conn, f"dataset:{dataset}")
             for table in dataset_tables(dataset):
-                done = merge_segments(conn, table)
+                done = merge_segments(conn, table, min_holding=min_holding)
                 if done is not None:
                     merged.append(done)
     if merged:
