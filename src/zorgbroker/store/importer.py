@@ -379,7 +379,7 @@ def write(
     segmented = {
         name: segments.is_segmented(conn, name)
         for table in layout.tables.values()
-        for name in (table.sql_name, *([table.values.sql_name] if table.values else []))
+        for name in table.sql_names
     }
 
     def segment_column(name: str) -> str | None:

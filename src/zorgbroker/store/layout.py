@@ -119,6 +119,11 @@ class TableLayout:
         return list(self.columns)
 
     @property
+    def sql_names(self) -> tuple[str, ...]:
+        """Its database tables: its own, and its serial table's if it has one."""
+        return (self.sql_name, *((self.values.sql_name,) if self.values else ()))
+
+    @property
     def system(self) -> list[str]:
         return [ID, UPLOAD_ID] + ([PARENT_ID] if self.part_of else [])
 

@@ -69,8 +69,7 @@ def up_to_date(conn: Connection) -> bool:
                 return False
             if table.values is not None and not inspector.has_table(table.values.sql_name):
                 return False
-            names = [table.sql_name] + ([table.values.sql_name] if table.values else [])
-            if any(data_tables.needs_segments(conn, name) for name in names):
+            if any(data_tables.needs_segments(conn, name) for name in table.sql_names):
                 return False
         if not _has_version(conn, spec):
             return False

@@ -32,13 +32,7 @@ class TableSegments:
 
 def dataset_tables(dataset: str) -> list[str]:
     """The database tables of a dataset, serial tables included."""
-    layout = layout_for(dataset)
-    names = []
-    for table in layout.tables.values():
-        names.append(table.sql_name)
-        if table.values is not None:
-            names.append(table.values.sql_name)
-    return names
+    return [name for table in layout_for(dataset).tables.values() for name in table.sql_names]
 
 
 def known_datasets() -> list[str]:
