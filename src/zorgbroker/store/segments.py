@@ -100,23 +100,30 @@ def estimated_rows(conn: Connection, table: str) -> float:
     return float(found or 0.0)
 
 
+def _partition_names(conn: Connection, parent: str) -> list[str]:
+    """The names of the segments of `parent`, the base included."""
+    return list(
+        conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = to_regclass(%(name)s)",
+            {"name": parent},
+        ).scalars()
+    )
+
+
+def _number_of(name: str) -> int | None:
+    found = _NUMBERED.search(name)
+    return int(found.group(1)) if found else None
+
+
 def segment_count(conn: Connection, parent: str) -> int:
     """How many segments of large imports `parent` has (the base segment not counted)."""
-    found = conn.exec_driver_sql(
-        "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass(%(name)s)",
-        {"name": parent},
-    ).scalar_one()
-    return max(0, int(found) - 1)
+    return max(0, len(_partition_names(conn, parent)) - 1)
 
 
 def _next_number(conn: Connection, parent: str) -> int:
     # The caller holds the dataset's lock, so no other import picks the same number.
-    names = conn.exec_driver_sql(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = to_regclass(%(name)s)",
-        {"name": parent},
-    ).scalars()
-    numbers = [int(m.group(1)) for n in names if (m := _NUMBERED.search(n))]
+    numbers = [n for name in _partition_names(conn, parent) if (n := _number_of(name)) is not None]
     return max(numbers, default=BASE_SEGMENT) + 1
 
 
@@ -269,16 +276,14 @@ def list_segments(conn: Connection, parent: str) -> list[Segment]:
     if not is_segmented(conn, parent):
         return []
     q = conn.dialect.identifier_preparer.quote
-    found = conn.exec_driver_sql(
-        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_inherits i "
-        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(%(name)s)",
-        {"name": parent},
-    ).all()
     listed = []
-    for name, size in found:
-        number = int(m.group(1)) if (m := _NUMBERED.search(name)) else BASE_SEGMENT
-        rows = conn.exec_driver_sql(f"SELECT count(*) FROM {q(name)}").scalar_one()
-        listed.append(Segment(number, name, int(rows), int(size)))
+    for name in _partition_names(conn, parent):
+        rows, size = conn.exec_driver_sql(
+            f"SELECT count(*), pg_total_relation_size(to_regclass(%(name)s)) FROM {q(name)}",
+            {"name": q(name)},
+        ).one()
+        number = _number_of(name)
+        listed.append(Segment(BASE_SEGMENT if number is None else number, name, rows, size))
     return sorted(listed, key=lambda s: s.number)
 
 
