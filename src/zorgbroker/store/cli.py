@@ -29,7 +29,7 @@ from zorgbroker.intake.cli import (
     fail_usage,
     parse_today,
 )
-from zorgbroker.intake.report.summary import MODE_LABELS, format_count
+from zorgbroker.intake.report.summary import MODE_LABELS, approximate_size, format_count
 from zorgbroker.settings import Settings, get_settings
 from zorgbroker.store.models import FAILED
 from zorgbroker.store.registry_db import RegistryUnavailable, open_registry
@@ -266,13 +266,6 @@ def devices_command(
     Console(width=max(Console().width, WIDE)).print(table)
 
 
-def _short_size(n_bytes: int) -> str:
-    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
-        if n_bytes >= factor:
-            return f"{n_bytes / factor:.1f} {unit}".replace(".", ",")
-    return f"{n_bytes} bytes"
-
-
 def segments_command(
     dataset: Annotated[
         str | None,
@@ -325,7 +318,7 @@ def segments_command(
             with Console(stderr=True).status(f"{name}: segmenten samenvoegen …"):
                 done = merge_dataset(engine, name, actor=settings.actor, min_holding=min_segments)
             merged_json += [
-                {"dataset": name, "table": m.table, "segments": sum(1 for s in m.before if s.rows),
+                {"dataset": name, "table": m.table, "segments": m.holding,
                  "into": m.into, "rows": m.rows, "seconds": round(done.seconds, 3)}
                 for m in done.tables
             ]  # fmt: skip
@@ -336,8 +329,7 @@ def segments_command(
                 continue
             seconds = f"{done.seconds:.1f}".replace(".", ",")
             for merged in done.tables:
-                holding = sum(1 for s in merged.before if s.rows)
-                counted = "1 segment" if holding == 1 else f"{holding} segmenten"
+                counted = "1 segment" if merged.holding == 1 else f"{merged.holding} segmenten"
                 say(
                     f"{name}: {merged.table}: {counted} met rijen samengevoegd tot "
                     f"{merged.into} ({format_count(merged.rows)} rijen)"
@@ -369,7 +361,7 @@ def segments_command(
     for t in tables:
         for s in t.segments:
             table.add_row(t.dataset, t.table, str(s.number), format_count(s.rows),
-                          _short_size(s.size_bytes))  # fmt: skip
+                          approximate_size(s.size_bytes))  # fmt: skip
     Console(width=max(Console().width, WIDE)).print(table)
     for name in dict.fromkeys(t.dataset for t in tables if worth_merging(t.segments)):
         say(

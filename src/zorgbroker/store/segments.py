@@ -305,6 +305,11 @@ class Merged:
     into: str
     rows: int
 
+    @property
+    def holding(self) -> int:
+        """How many of the segments before held rows."""
+        return sum(1 for s in self.before if s.rows)
+
 
 def merge_segments(conn: Connection, parent: str, *, min_holding: int = 2) -> Merged | None:
     """Fold every row of `parent` into one new segment, its indexes built by sorting, and leave

@@ -58,14 +58,19 @@ def format_count(n: int) -> str:
     return f"{n:,}".replace(",", ".")
 
 
+def approximate_size(n_bytes: int) -> str:
+    """A size a person grasps at a glance: 48,9 MB."""
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+        if n_bytes >= factor:
+            return f"{n_bytes / factor:.1f} {unit}".replace(".", ",")
+    return f"{format_count(n_bytes)} bytes"
+
+
 def format_size(n_bytes: int) -> str:
     """A size a person grasps at a glance, with the exact byte count behind it."""
     exact = f"{format_count(n_bytes)} bytes"
-    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
-        if n_bytes >= factor:
-            approx = f"{n_bytes / factor:.1f}".replace(".", ",")
-            return f"{approx} {unit} ({exact})"
-    return exact
+    approx = approximate_size(n_bytes)
+    return exact if approx == exact else f"{approx} ({exact})"
 
 
 def yes_no(flag: bool) -> str:
