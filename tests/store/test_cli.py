@@ -170,3 +170,25 @@ def test_excel_report_names_the_key_fingerprints(registry: Registry, tmp_path):
     labels = {str(r[0]): str(r[1]) for r in summary if r and r[0]}
     assert labels["Sleutel: registry"] == "nhr"
     assert len(labels["Sleutel: registry_key"]) == 16
+
+
+def test_devices_finds_the_carriers_whatever_form_the_udi_di_is_typed_or_scanned_in(
+    registry: Registry,
+):
+    registry.submit([nhr_row(bsn="123456782", serienummer="XYZ98765")])
+    held = registry.held()
+    pseudonym = held["bsn"][0]
+
+    for typed in ("0614141999996", "(01)00614141999996", "]d20100614141999996\x1d21XYZ98765"):
+        code, out, err = run("devices", "--udi-di", typed, "--format", "json")
+        assert (code, err) == (0, "")
+        assert [(c["pseudonym"], c["serial"]) for c in json.loads(out)] == [(pseudonym, "XYZ98765")]
+    code, out, _ = run("devices", "--udi-di", "(01)00614141999996(21)OTHER1", "--format", "json")
+    assert json.loads(out) == []  # the scanned serial narrows the model down
+
+    before = registry.scalar("SELECT COUNT(*) FROM access_log")
+    code, out, err = run("devices", "--udi-di", "0614141999997")
+    assert code == 2
+    assert "controlecijfer klopt niet" in err
+    assert "Niemand" not in out  # a typo is not an all-clear for a recall
+    assert registry.scalar("SELECT COUNT(*) FROM access_log") == before  # nothing was looked up

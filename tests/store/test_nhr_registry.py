@@ -6,7 +6,8 @@ import polars as pl
 
 from tests.store.conftest import Registry, codes, explant, nhr_row
 from zorgbroker.intake.report.model import Stored
-from zorgbroker.store.devices import DeviceQuery, find_carriers
+from zorgbroker.store.device_query import DeviceQuery
+from zorgbroker.store.devices import find_carriers
 
 PATIENT_B = "123456782"
 PATIENT_C = "999999990"

@@ -18,7 +18,8 @@ from zorgbroker.cli import app
 from zorgbroker.intake.report.model import Stored
 from zorgbroker.store import importer
 from zorgbroker.store.database import lock_key, write_transaction
-from zorgbroker.store.devices import DeviceQuery, find_carriers
+from zorgbroker.store.device_query import DeviceQuery
+from zorgbroker.store.devices import find_carriers
 from zorgbroker.store.layout import layout_for
 from zorgbroker.store.registry_db import open_registry
 from zorgbroker.store.segments import merge_segments, segment_name

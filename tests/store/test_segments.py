@@ -25,7 +25,8 @@ from zorgbroker.intake.report.model import Stored
 from zorgbroker.settings import get_settings
 from zorgbroker.store import bulk, data_tables
 from zorgbroker.store.database import engine_for
-from zorgbroker.store.devices import DeviceQuery, find_carriers
+from zorgbroker.store.device_query import DeviceQuery
+from zorgbroker.store.devices import find_carriers
 from zorgbroker.store.layout import layout_for
 from zorgbroker.store.registry_db import open_registry
 from zorgbroker.store.segments import segment_name

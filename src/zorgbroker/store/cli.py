@@ -214,7 +214,14 @@ def report_command(
 
 def devices_command(
     udi_di: Annotated[
-        str | None, typer.Option("--udi-di", help="UDI-DI (GTIN-14) van het devicemodel.")
+        str | None,
+        typer.Option(
+            "--udi-di",
+            help=(
+                "UDI-DI van het devicemodel: GTIN van 8 tot 14 cijfers, of de gescande UDI "
+                "((01)…(21)…; het serienummer daarin telt dan ook mee)."
+            ),
+        ),
     ] = None,
     serial: Annotated[
         str | None, typer.Option("--serial", help="Serienummer van een generator of lead.")
@@ -230,14 +237,19 @@ def devices_command(
     ),
 ) -> None:
     """Welke pseudoniemen en centra dragen dit device nu? (Geëxplanteerde niet.) Wordt gelogd."""
-    from zorgbroker.store.devices import DeviceQuery, find_carriers
+    from zorgbroker.store.device_query import DeviceQueryError, parse_device_query
+    from zorgbroker.store.devices import find_carriers
 
-    if not udi_di and not serial:
+    if udi_di is None and serial is None:
         raise fail_usage("geef --udi-di of --serial")
+    try:
+        query = parse_device_query(udi_di, serial)
+    except DeviceQueryError as exc:
+        raise fail_usage(str(exc)) from None
     settings = registry_settings()
     carriers = find_carriers(
         settings,
-        DeviceQuery(udi_di=udi_di, serial=serial),
+        query,
         actor=settings.actor,
         on_behalf_of=on_behalf_of,
     )

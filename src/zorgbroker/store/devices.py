@@ -10,7 +10,6 @@ NEN 7513 access log: one entry per person found, or one for a lookup that found 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import polars as pl
 from sqlalchemy import Connection, insert
@@ -20,6 +19,7 @@ from zorgbroker.intake.spec import available
 from zorgbroker.settings import Settings
 from zorgbroker.store.compare import Lookup, current_holders
 from zorgbroker.store.database import write_transaction
+from zorgbroker.store.device_query import DeviceQuery
 from zorgbroker.store.importer import fetch_rows
 from zorgbroker.store.layout import Comparison, DatasetLayout, layout_for
 from zorgbroker.store.models import AccessLogEntry, utcnow
@@ -36,20 +36,6 @@ CARRIER_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),
     "since": pl.Date(),
 }
-
-
-@dataclass(frozen=True)
-class DeviceQuery:
-    udi_di: str | None = None
-    serial: str | None = None
-
-    def describe(self) -> str:
-        parts = []
-        if self.udi_di:
-            parts.append(f"udi_di={self.udi_di}")
-        if self.serial:
-            parts.append(f"serienummer={self.serial}")
-        return " ".join(parts)
 
 
 def _device_comparisons(layout: DatasetLayout) -> list[Comparison]:
