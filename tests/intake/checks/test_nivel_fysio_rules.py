@@ -317,6 +317,8 @@ def test_bf101_practice_not_one_row(tmp_path: Path, check) -> None:  # type: ign
 
 
 def test_bf102_other_practice(tmp_path: Path, check) -> None:  # type: ignore[no-untyped-def]
-    report = check(write(tmp_path, valid()), "nivel-fysio", organisation="11112222")
+    tables = valid()
+    report = check(write(tmp_path, tables), "nivel-fysio", organisation="11112222")
     assert triples(report.messages) == {("praktijk", None, "praktijk_agb", "BF-102")}
+    assert report.messages["value"].to_list() == [tables["praktijk"][0]["praktijk_agb"]]
     assert report.file_rejected and report.accepted == 0

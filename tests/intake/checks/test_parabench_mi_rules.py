@@ -168,9 +168,22 @@ def test_file_rule(tmp_path: Path, check, title, mutate, header, expected) -> No
 
 def test_bf202_other_practice_than_uploader(tmp_path: Path, check) -> None:  # type: ignore[no-untyped-def]
     path = write_csv(tmp_path / "mi.csv", HEADER, [quarter(1), quarter(2)])
-    assert triples(check(path, "parabench-mi", organisation="12121212").messages) == {
-        (None, "praktijk_agb", "BF-202")
-    }
+    messages = check(path, "parabench-mi", organisation="12121212").messages
+    assert triples(messages) == {(None, "praktijk_agb", "BF-202")}
+    assert messages["value"].to_list() == [AGB]  # which practice the file is for
+
+
+@pytest.mark.parametrize(
+    ("rows", "value"),
+    [
+        ([quarter(1), quarter(2, praktijk_agb="99998888")], f"{AGB}, 99998888"),
+        ([quarter(1), quarter(2), quarter(2, no_shows="41"), quarter(3)], "2"),
+    ],
+    ids=["BF-202 two practices", "BF-203 quarter 2 twice"],
+)
+def test_a_file_rule_names_the_values_that_broke_it(tmp_path: Path, check, rows, value) -> None:  # type: ignore[no-untyped-def]
+    messages = check(write_csv(tmp_path / "mi.csv", HEADER, rows), "parabench-mi").messages
+    assert messages["value"].to_list() == [value]
 
 
 def test_clean_year(tmp_path: Path, check) -> None:  # type: ignore[no-untyped-def]

@@ -279,12 +279,36 @@ def extract_messages(
     return _finish(out, spec)
 
 
+#: A file-level message shows at most this many of the values that broke its rule.
+FILE_RULE_VALUES = 5
+
+
+def file_rule_values(ev_frame: pl.DataFrame, plan: p.TablePlan, rule: p.CompiledRule) -> str | None:
+    """The distinct values of the rule's field in the rows that broke it, in file order: which
+    practice, which quarter. None for an identifying field (the report never shows those)."""
+    shown = {f.name for f in plan.fields if not f.identifying}
+    if rule.field not in shown or text_col(rule.field) not in ev_frame.columns:
+        return None
+    values = (
+        ev_frame.filter(pl.col(p.rule_col(rule.index)))
+        .get_column(text_col(rule.field))
+        .drop_nulls()
+        .unique(maintain_order=True)
+    )
+    if values.len() == 0:
+        return None
+    listed = ", ".join(v[:60] for v in values.head(FILE_RULE_VALUES).to_list())
+    more = values.len() - FILE_RULE_VALUES
+    return f"{listed} (en nog {more})" if more > 0 else listed
+
+
 def file_rule_messages(
     ev_frame: pl.DataFrame, plan: p.TablePlan, messages: Messages, table: str | None
 ) -> None:
     for r in plan.rules:
         if r.scope == "file" and ev_frame.height and bool(ev_frame[p.rule_col(r.index)].any()):
-            messages.file(r.code, table=table, field=r.field)
+            value = file_rule_values(ev_frame, plan, r)
+            messages.file(r.code, table=table, field=r.field, value=value)
 
 
 # --- structure -----------------------------------------------------------------------------------
