@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import re
+import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -14,6 +17,7 @@ from zorgbroker.intake.generate.nhr_pmicd import generate_nhr_pmicd
 from zorgbroker.intake.generate.nivel_fysio import generate_nivel_fysio
 from zorgbroker.intake.generate.numbers import BSN_CAPACITY
 from zorgbroker.intake.generate.parabench_mi import generate_parabench_mi
+from zorgbroker.intake.generate.workbook import csv_tables, is_xlsx, write_workbook
 
 
 class _Generator(Protocol):
@@ -27,6 +31,12 @@ class _Generator(Protocol):
         organisation: str | None,
         today: datetime.date,
     ) -> Generated: ...
+
+
+class _Make(Protocol):
+    """A generator with every argument but `out` given."""
+
+    def __call__(self, *, out: Path) -> Generated: ...
 
 
 _GENERATORS: dict[str, _Generator] = {
@@ -77,6 +87,9 @@ def generate(
 ) -> Generated:
     """Write a synthetic file of `dataset` to `out` and say which messages it must raise.
 
+    `out` ending in .xlsx gives an Excel workbook with the same cells as text, one sheet per
+    table; a table longer than a sheet raises `SheetTooLong` (a ValueError) and leaves no file.
+
     With error_rate 0 the file raises no message at all. With error_rate R about R of the records
     get exactly one fault each; `expected` lists every message those faults raise (see
     `message_fields` for which field a message names). Checks must use the same `today` and the
@@ -84,16 +97,34 @@ def generate(
     """
     check_arguments(dataset, rows, error_rate, seed, organisation)
     day = today or datetime.date.today()
-    generated = _GENERATORS[dataset](
+    make = partial(
+        _GENERATORS[dataset],
         rows=rows,
-        out=Path(out),
         error_rate=error_rate,
         seed=seed,
         organisation=organisation,
         today=day,
     )
+    target = Path(out)
+    generated = _as_workbook(dataset, make, target) if is_xlsx(target) else make(out=target)
     if write_expected:
         model.write_expected(
             generated, dataset=dataset, seed=seed, error_rate=error_rate, today=day
         )
     return generated
+
+
+def _as_workbook(dataset: str, make: _Make, out: Path) -> Generated:
+    """Generate the dataset's usual file beside `out`, then turn it into the workbook `out`.
+
+    Everything is made in a scratch folder (synthetic data, nothing to protect) and the workbook
+    moved into place only when complete, so a refusal or a failure leaves no partial file.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".zorgbroker-generate-") as scratch:
+        folder = Path(scratch)
+        made = make(out=folder / f"{dataset}{DATASETS[dataset]}")
+        workbook = folder / out.name
+        write_workbook(csv_tables(made.path, folder / "tables", single=dataset), workbook)
+        workbook.replace(out)
+    return dataclasses.replace(made, path=out)

@@ -10,6 +10,7 @@ import typer
 
 from zorgbroker.intake.generate.api import DATASETS, check_arguments, default_output, generate
 from zorgbroker.intake.generate.model import expected_path
+from zorgbroker.intake.generate.workbook import SheetTooLong
 
 _DATASET_HELP = "Dataset: " + ", ".join(DATASETS) + "."
 
@@ -65,7 +66,11 @@ def generate_command(
         typer.Option(
             "--output",
             "-o",
-            help="Pad van het bestand (of een map); standaard DATASET-RIJEN.csv/.zip hier.",
+            help=(
+                "Pad van het bestand (of een map); standaard DATASET-RIJEN.csv/.zip hier. "
+                "Eindigt het pad op .xlsx, dan komt er een Excel-werkmap met één werkblad per "
+                "tabel."
+            ),
         ),
     ] = None,
     organisation: Annotated[
@@ -108,6 +113,8 @@ def generate_command(
             today=day,
             write_expected=expected,
         )
+    except SheetTooLong as exc:
+        raise _fail(str(exc)) from None
     except OSError as exc:
         typer.echo(f"Fout: kan {target} niet schrijven ({exc.strerror or exc}).", err=True)
         raise typer.Exit(1) from None
