@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 from collections.abc import Callable
 from functools import cache, wraps
 from typing import Any
@@ -117,5 +118,16 @@ def main() -> None:
         _collection_paused = True
     try:
         app()
+    except ValueError as exc:
+        # Settings are read from the environment inside a command; a wrong one is the user's
+        # to fix, so it is a usage error, not a traceback. (Only a command that read them can
+        # have raised InvalidSettings: this looks for it without importing pydantic-settings.)
+        settings = sys.modules.get("zorgbroker.settings")
+        if settings is None or not isinstance(exc, settings.InvalidSettings):
+            raise
+        from zorgbroker.intake.cli import EXIT_USAGE
+
+        typer.echo(str(exc), err=True)
+        raise SystemExit(EXIT_USAGE) from None
     finally:
         _resume_collection()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+#: The PostgreSQL driver zorgbroker ships and its bulk import speaks (psycopg 3's COPY).
+POSTGRES_SCHEME = "postgresql+psycopg"
+_DATABASE_EXAMPLE = "bijvoorbeeld postgresql+psycopg://gebruiker@server/database"
 
 
 def default_home() -> Path:
@@ -63,6 +68,24 @@ class Settings(BaseSettings):
     smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str | None) -> str | None:
+        """PostgreSQL through psycopg, or SQLite; the libpq forms people copy are accepted."""
+        if url is None or not url.strip():
+            return None
+        scheme, separator, rest = url.strip().partition("://")
+        if not separator or not scheme:
+            raise ValueError(f"is geen database-adres ({_DATABASE_EXAMPLE})")
+        dialect, _, driver = scheme.lower().partition("+")
+        if dialect in ("postgresql", "postgres") and driver in ("", "psycopg"):
+            return f"{POSTGRES_SCHEME}://{rest}"
+        if dialect == "sqlite" and driver in ("", "pysqlite"):
+            return url.strip()
+        if dialect in ("postgresql", "postgres"):
+            raise ValueError(f"gebruik het stuurprogramma psycopg ({_DATABASE_EXAMPLE})")
+        raise ValueError(f"zorgbroker werkt met PostgreSQL of SQLite, niet met '{dialect}'")
+
     @property
     def registry_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'registry.sqlite3'}"
@@ -94,9 +117,21 @@ class Settings(BaseSettings):
             return "onbekend"
 
 
+class InvalidSettings(ValueError):
+    """Settings in the environment that cannot be used; the message is Dutch, for the user."""
+
+
 @cache
 def _cached() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSettings(describe_invalid(exc)) from None
+    except SettingsError as exc:
+        # pydantic-settings could not decode a structured value (JSON) before validating it.
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = _variable((field.group(1),)) if field else "ZORGBROKER_..."
+        raise InvalidSettings(f"Fout: instelling {name}: geen geldige JSON.") from None
 
 
 def get_settings(*, fresh: bool = False) -> Settings:
@@ -104,3 +139,39 @@ def get_settings(*, fresh: bool = False) -> Settings:
     if fresh:
         _cached.cache_clear()
     return _cached()
+
+
+def _variable(location: tuple[int | str, ...]) -> str:
+    return "ZORGBROKER_" + "_".join(str(part) for part in location).upper()
+
+
+def _reason(error: dict[str, object]) -> str:
+    kind = error.get("type")
+    context = error.get("ctx")
+    ctx = context if isinstance(context, dict) else {}
+    match kind:
+        case "value_error":
+            return str(ctx.get("error", error.get("msg")))
+        case "literal_error" | "enum":
+            return f"moet {str(ctx.get('expected')).replace(' or ', ' of ')} zijn"
+        case "greater_than":
+            return f"moet groter zijn dan {ctx.get('gt')}"
+        case "greater_than_equal":
+            return f"moet minstens {ctx.get('ge')} zijn"
+        case "int_parsing" | "int_from_float":
+            return "moet een geheel getal zijn"
+        case "float_parsing":
+            return "moet een getal zijn"
+        case "bool_parsing":
+            return "moet true of false zijn"
+    return str(error.get("msg"))
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """The settings a user got wrong, in Dutch, one line each, naming the environment variable.
+
+    A setting's value is not repeated: a database address or password may be among them."""
+    return "\n".join(
+        f"Fout: instelling {_variable(error['loc'])}: {_reason(dict(error))}."
+        for error in exc.errors()
+    )

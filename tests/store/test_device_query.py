@@ -1,4 +1,4 @@
-"""A recall query in every form people type or scan it names the device as the registry stores it."""
+"""A recall query, typed or scanned in any form, names the device as the registry stores it."""
 
 from __future__ import annotations
 
