@@ -15,6 +15,8 @@ import polars as pl
 from xlsxwriter import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from zorgbroker.intake.report.summary import format_count
+
 #: Rows of an Excel worksheet, the header included.
 SHEET_ROWS = 1_048_576
 #: CSV rows converted at a time: bounds memory whatever the table's size.
@@ -55,9 +57,9 @@ def write_workbook(tables: Mapping[str, Path], out: Path) -> None:
         lines = _scan(path).select(pl.len()).collect().item()
         if lines > SHEET_ROWS:
             raise SheetTooLong(
-                f"Werkblad '{name}' zou {_dutch(lines)} rijen krijgen (kopregel meegeteld), "
-                f"maar een Excel-werkblad heeft er hooguit {_dutch(SHEET_ROWS)}. Vraag minder "
-                "--rows of kies een .csv- of .zip-bestand."
+                f"Werkblad '{name}' zou {format_count(lines)} rijen krijgen (kopregel "
+                f"meegeteld), maar een Excel-werkblad heeft er hooguit {format_count(SHEET_ROWS)}. "
+                "Vraag minder --rows of kies een .csv- of .zip-bestand."
             )
     with Workbook(str(out), _OPTIONS) as workbook:
         for name, path in tables.items():
@@ -78,8 +80,3 @@ def _write_sheet(sheet: Worksheet, path: Path) -> None:
             number += 1
     # Every cell is text on purpose; Excel would otherwise flag each number stored as text.
     sheet.ignore_errors({"number_stored_as_text": "A1:XFD1048576"})
-
-
-def _dutch(number: int) -> str:
-    """1048576 as "1.048.576"."""
-    return f"{number:,}".replace(",", ".")
