@@ -215,10 +215,15 @@ def message_flag(plan: p.TablePlan) -> pl.Expr:
     return pl.any_horizontal(flags)
 
 
+def shown_fields(plan: p.TablePlan) -> set[str]:
+    """The fields whose value a message may repeat: never an identifying one."""
+    return {f.name for f in plan.fields if not f.identifying}
+
+
 def message_columns(plan: p.TablePlan) -> list[str]:
     """The columns `extract_messages` reads: the record number, each field's message, each
     record rule's outcome, and the text of the fields whose value a message may show."""
-    shown = {f.name for f in plan.fields if not f.identifying}
+    shown = shown_fields(plan)
     record_rules = [r for r in plan.rules if r.scope == "record"]
     names = [p.ROW, *(p.msg_col(f.name) for f in plan.fields)]
     names += [p.rule_col(r.index) for r in record_rules]
@@ -286,8 +291,7 @@ FILE_RULE_VALUES = 5
 def file_rule_values(ev_frame: pl.DataFrame, plan: p.TablePlan, rule: p.CompiledRule) -> str | None:
     """The distinct values of the rule's field in the rows that broke it, in file order: which
     practice, which quarter. None for an identifying field (the report never shows those)."""
-    shown = {f.name for f in plan.fields if not f.identifying}
-    if rule.field not in shown or text_col(rule.field) not in ev_frame.columns:
+    if rule.field not in shown_fields(plan) or text_col(rule.field) not in ev_frame.columns:
         return None
     values = (
         ev_frame.filter(pl.col(p.rule_col(rule.index)))
