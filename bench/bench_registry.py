@@ -67,9 +67,9 @@ def _server_cpu_seconds() -> float | None:
 
 def _upload(path: Path) -> dict[str, object]:
     """Submit and process one production upload in this process; what it took."""
+    from zorgbroker.registry.registry_db import open_registry
+    from zorgbroker.registry.uploads import get_upload, process_upload, submit_upload
     from zorgbroker.settings import get_settings
-    from zorgbroker.store.registry_db import open_registry
-    from zorgbroker.store.uploads import get_upload, process_upload, submit_upload
 
     settings = get_settings(fresh=True)
     open_registry(settings)  # schema work is not part of an upload
@@ -96,7 +96,7 @@ def _upload(path: Path) -> dict[str, object]:
     )
     from sqlalchemy import select
 
-    from zorgbroker.store.models import Upload
+    from zorgbroker.registry.models import Upload
 
     with open_registry(settings).connect() as conn:
         timings = conn.execute(select(Upload.timings).where(Upload.id == upload_id)).scalar_one()

@@ -1,7 +1,7 @@
 """Registries for the job tests: SQLite with inline processing, and PostgreSQL with the
 Procrastinate queue and real `zorgbroker worker` processes.
 
-The PostgreSQL database is the session's fresh `zorgbroker_test_<random>` of tests/store
+The PostgreSQL database is the session's fresh `zorgbroker_test_<random>` of tests/registry
 (dropped afterwards); between tests every table, Procrastinate's included, is emptied. A test of
 the queue's schema gets a new database of its own (`fresh_postgres_url`).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.mail.conftest import smtp_server  # noqa: F401  (a fixture)
-from tests.store.conftest import (  # noqa: F401  (postgres_url is a fixture)
+from tests.registry.conftest import (  # noqa: F401  (postgres_url is a fixture)
     AGB,
     TODAY,
     Registry,
@@ -27,9 +27,9 @@ from tests.store.conftest import (  # noqa: F401  (postgres_url is a fixture)
     new_postgres_database,
     postgres_url,
 )
+from zorgbroker.registry.registry_db import open_registry
+from zorgbroker.registry.uploads import UploadInfo, get_upload, submit_upload
 from zorgbroker.settings import get_settings
-from zorgbroker.store.registry_db import open_registry
-from zorgbroker.store.uploads import UploadInfo, get_upload, submit_upload
 
 #: Workers in these tests take each other for dead after this many seconds without a heartbeat.
 STALLED_SECONDS = "2"

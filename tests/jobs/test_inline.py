@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.jobs.conftest import attempts, submit, upload
-from tests.store.conftest import Registry, nhr_row
+from tests.registry.conftest import Registry, nhr_row
 from zorgbroker.cli import app
 from zorgbroker.jobs import dispatch, processes_in_background, run_upload_job, wait_for_upload
 from zorgbroker.jobs.config import JobsConfigError

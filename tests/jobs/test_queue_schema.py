@@ -21,7 +21,7 @@ from procrastinate.schema import SchemaManager
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from tests.store.conftest import new_postgres_database
+from tests.registry.conftest import new_postgres_database
 from zorgbroker.cli import app
 from zorgbroker.jobs import queue as job_queue
 from zorgbroker.jobs.config import QueueSchemaError, QueueUnavailable

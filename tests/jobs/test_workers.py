@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tests.jobs.conftest import Workers, attempts, submit, upload, wait_until
 from tests.mail.conftest import SmtpServer, smtp_settings
-from tests.store.conftest import Registry, nhr_row, valid_bsns
+from tests.registry.conftest import Registry, nhr_row, valid_bsns
 from zorgbroker.cli import app
 from zorgbroker.intake.report.model import Stored
 from zorgbroker.jobs import dispatch
@@ -19,8 +19,8 @@ from zorgbroker.jobs import queue as job_queue
 from zorgbroker.mail.mailbox import list_mailbox, read_message
 from zorgbroker.mail.message import UPLOAD_HEADER
 from zorgbroker.mail.outbox import pending
-from zorgbroker.store.crash_point import PAUSE_ENV
-from zorgbroker.store.uploads import load_report
+from zorgbroker.registry.crash_point import PAUSE_ENV
+from zorgbroker.registry.uploads import load_report
 
 pytestmark = pytest.mark.postgres
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.store.conftest import AGB, TODAY, Registry
+from tests.registry.conftest import AGB, TODAY, Registry
 from zorgbroker.jobs import dispatch
+from zorgbroker.registry.uploads import submit_upload
 from zorgbroker.settings import get_settings
-from zorgbroker.store.uploads import submit_upload
 
 
 def free_port() -> int:

@@ -11,13 +11,13 @@ from typer.testing import CliRunner
 
 from tests.concurrently import at_once
 from tests.mail.conftest import SmtpServer, free_port, smtp_settings, submit_and_dispatch
-from tests.store.conftest import AGB, Registry, nhr_row, valid_bsns
+from tests.registry.conftest import AGB, Registry, nhr_row, valid_bsns
 from zorgbroker.cli import app
 from zorgbroker.mail.mailbox import list_mailbox, read_message, text_body
 from zorgbroker.mail.outbox import park, pending, send_pending
 from zorgbroker.mail.transport import write_to_mailbox
-from zorgbroker.store.registry_db import open_registry
-from zorgbroker.store.uploads import get_upload
+from zorgbroker.registry.registry_db import open_registry
+from zorgbroker.registry.uploads import get_upload
 
 ADDRESS = "kwaliteit@ziekenhuis.example"
 #: Identifying values of the input; none of them may reach a mail.

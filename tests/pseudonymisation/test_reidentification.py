@@ -232,7 +232,7 @@ def test_a_large_batch_is_kept_packed_and_resolves_to_its_patients(
     monkeypatch: pytest.MonkeyPatch,
     handed_over: bool,
 ) -> None:
-    from tests.store.conftest import valid_bsns
+    from tests.registry.conftest import valid_bsns
     from zorgbroker.pseudonymisation.siv_batch import BATCH_FROM
     from zorgbroker.pseudonymisation.ttp_store import TTPStore
 

@@ -11,10 +11,10 @@ import time
 
 from zorgbroker.jobs.config import conninfo
 from zorgbroker.jobs.run import run_upload_job
+from zorgbroker.registry.models import DONE, FAILED
+from zorgbroker.registry.registry_db import open_registry
+from zorgbroker.registry.uploads import UploadError, UploadInfo, get_upload
 from zorgbroker.settings import Settings
-from zorgbroker.store.models import DONE, FAILED
-from zorgbroker.store.registry_db import open_registry
-from zorgbroker.store.uploads import UploadError, UploadInfo, get_upload
 
 #: Seconds between two looks at an upload's status while waiting for a worker.
 POLL_SECONDS = 0.5

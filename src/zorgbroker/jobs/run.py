@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from zorgbroker.logging import get_logger
 from zorgbroker.mail.notify import notify_upload_finished
+from zorgbroker.registry.models import DONE, FAILED
+from zorgbroker.registry.registry_db import open_registry
+from zorgbroker.registry.uploads import ProcessingFailed, UploadError, get_upload, process_upload
 from zorgbroker.settings import Settings
-from zorgbroker.store.models import DONE, FAILED
-from zorgbroker.store.registry_db import open_registry
-from zorgbroker.store.uploads import ProcessingFailed, UploadError, get_upload, process_upload
 
 log = get_logger(__name__)
 

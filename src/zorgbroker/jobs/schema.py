@@ -59,7 +59,7 @@ from psycopg.rows import TupleRow
 
 from zorgbroker.jobs.config import QueueSchemaError
 from zorgbroker.logging import get_logger
-from zorgbroker.store.database import lock_key
+from zorgbroker.registry.database import lock_key
 
 log = get_logger(__name__)
 

@@ -24,8 +24,8 @@ from zorgbroker.jobs.config import conninfo
 from zorgbroker.jobs.queue import TASK_NAME, ensure_schema, make_app
 from zorgbroker.logging import get_logger
 from zorgbroker.mail.outbox import send_pending
+from zorgbroker.registry.database import lock_key
 from zorgbroker.settings import Settings
-from zorgbroker.store.database import lock_key
 
 log = get_logger(__name__)
 

@@ -15,10 +15,10 @@ from zorgbroker.mail.message import build_message
 from zorgbroker.mail.outbox import park, pending, send_pending
 from zorgbroker.mail.recipients import local_recipient, recipients_for
 from zorgbroker.mail.transport import DeliveryFailed, deliver, uses_smtp
+from zorgbroker.registry.models import DONE, FAILED, Upload, utcnow
+from zorgbroker.registry.registry_db import open_registry
+from zorgbroker.registry.uploads import UploadError, UploadInfo, get_upload, load_report
 from zorgbroker.settings import Settings
-from zorgbroker.store.models import DONE, FAILED, Upload, utcnow
-from zorgbroker.store.registry_db import open_registry
-from zorgbroker.store.uploads import UploadError, UploadInfo, get_upload, load_report
 
 log = get_logger(__name__)
 

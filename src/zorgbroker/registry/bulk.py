@@ -17,8 +17,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection
 
-from zorgbroker.store.database import is_postgres
-from zorgbroker.store.sql_types import sql_type
+from zorgbroker.registry.database import is_postgres
+from zorgbroker.registry.sql_types import sql_type
 
 _counter = itertools.count(1)
 #: Statements per SQLite executemany: large enough to amortise, small enough to bound memory.

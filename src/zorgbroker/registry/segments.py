@@ -31,8 +31,8 @@ import polars as pl
 from sqlalchemy import Connection, Table, inspect
 from sqlalchemy.engine.interfaces import ReflectedIndex
 
-from zorgbroker.store import bulk
-from zorgbroker.store.database import is_postgres
+from zorgbroker.registry import bulk
+from zorgbroker.registry.database import is_postgres
 
 SEGMENT = "_segment"
 #: The segment that takes every import too small for one of its own.

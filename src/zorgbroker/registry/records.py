@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from zorgbroker.store.layout import DatasetLayout, Materialised, TableLayout
+from zorgbroker.registry.layout import DatasetLayout, Materialised, TableLayout
 
 ROW = "__row"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from zorgbroker.store.models import Base
+from zorgbroker.registry.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("Migraties draaien via zorgbroker (zorgbroker.store.migrate), niet los.")
+    raise RuntimeError("Migraties draaien via zorgbroker (zorgbroker.registry.migrate), niet los.")
 
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
 with context.begin_transaction():

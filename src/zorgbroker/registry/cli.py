@@ -30,16 +30,16 @@ from zorgbroker.intake.cli import (
     parse_today,
 )
 from zorgbroker.intake.report.summary import MODE_LABELS, approximate_size, format_count
-from zorgbroker.settings import Settings, get_settings
-from zorgbroker.store.models import FAILED
-from zorgbroker.store.registry_db import RegistryUnavailable, open_registry
-from zorgbroker.store.uploads import (
+from zorgbroker.registry.models import FAILED
+from zorgbroker.registry.registry_db import RegistryUnavailable, open_registry
+from zorgbroker.registry.uploads import (
     UploadError,
     UploadInfo,
     list_uploads,
     load_report,
     submit_upload,
 )
+from zorgbroker.settings import Settings, get_settings
 
 #: The upload could not be processed (a failure on the registry's side; it can be retried).
 EXIT_FAILED = 3
@@ -237,8 +237,8 @@ def devices_command(
     ),
 ) -> None:
     """Welke pseudoniemen en centra dragen dit device nu? (Geëxplanteerde niet.) Wordt gelogd."""
-    from zorgbroker.store.device_query import DeviceQueryError, parse_device_query
-    from zorgbroker.store.devices import find_carriers
+    from zorgbroker.registry.device_query import DeviceQueryError, parse_device_query
+    from zorgbroker.registry.devices import find_carriers
 
     if udi_di is None and serial is None:
         raise fail_usage("geef --udi-di of --serial")
@@ -305,8 +305,8 @@ def segments_command(
     ] = ListFormat.text,
 ) -> None:
     """Toon de segmenten van de tabellen (PostgreSQL), of voeg ze samen met --merge."""
-    from zorgbroker.store.segments import worth_merging
-    from zorgbroker.store.upkeep import known_datasets, merge_dataset, overview
+    from zorgbroker.registry.segments import worth_merging
+    from zorgbroker.registry.upkeep import known_datasets, merge_dataset, overview
 
     # A sentence with a table name and a command in it is not wrapped at 80 columns.
     say = partial(Console(soft_wrap=True).print, highlight=False)

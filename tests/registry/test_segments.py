@@ -1,4 +1,4 @@
-"""Large imports on PostgreSQL go into segments of their own (zorgbroker.store.segments).
+"""Large imports on PostgreSQL go into segments of their own (zorgbroker.registry.segments).
 
 The scenarios of the registry run across segments through the `postgres-segments` registry;
 these tests check the mechanism itself: where rows land, that the segment's indexes are the
@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Connection, text
 
-from tests.store.conftest import (
+from tests.registry.conftest import (
     AGB,
     Registry,
     new_postgres_database,
@@ -22,14 +22,14 @@ from tests.store.conftest import (
     serial_rows,
 )
 from zorgbroker.intake.report.model import Stored
+from zorgbroker.registry import bulk, data_tables
+from zorgbroker.registry.database import engine_for
+from zorgbroker.registry.device_query import DeviceQuery
+from zorgbroker.registry.devices import find_carriers
+from zorgbroker.registry.layout import layout_for
+from zorgbroker.registry.registry_db import open_registry
+from zorgbroker.registry.segments import segment_name
 from zorgbroker.settings import get_settings
-from zorgbroker.store import bulk, data_tables
-from zorgbroker.store.database import engine_for
-from zorgbroker.store.device_query import DeviceQuery
-from zorgbroker.store.devices import find_carriers
-from zorgbroker.store.layout import layout_for
-from zorgbroker.store.registry_db import open_registry
-from zorgbroker.store.segments import segment_name
 
 pytestmark = pytest.mark.postgres
 

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.store.test_multi_table_and_groups import *  # noqa: F403
-from tests.store.test_nhr_registry import *  # noqa: F403
-from zorgbroker.store import importer
-from zorgbroker.store.compare import Lookup
+from tests.registry.test_multi_table_and_groups import *  # noqa: F403
+from tests.registry.test_nhr_registry import *  # noqa: F403
+from zorgbroker.registry import importer
+from zorgbroker.registry.compare import Lookup
 
 
 @pytest.fixture(autouse=True)

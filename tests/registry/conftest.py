@@ -23,12 +23,12 @@ from sqlalchemy import Connection, inspect, text
 from tests.intake.conftest import csv_bytes, write_csv, write_zip
 from zorgbroker.intake.report.model import Report
 from zorgbroker.intake.spec import load_dataset
+from zorgbroker.registry import bulk
+from zorgbroker.registry.database import engine_for
+from zorgbroker.registry.layout import layout_for
+from zorgbroker.registry.registry_db import open_registry
+from zorgbroker.registry.uploads import process_upload, submit_upload
 from zorgbroker.settings import Settings, get_settings
-from zorgbroker.store import bulk
-from zorgbroker.store.database import engine_for
-from zorgbroker.store.layout import layout_for
-from zorgbroker.store.registry_db import open_registry
-from zorgbroker.store.uploads import process_upload, submit_upload
 
 TODAY = dt.date(2026, 11, 22)
 AGB = "01234567"
@@ -274,7 +274,7 @@ def _empty_postgres(url: str) -> None:
         # The record of the queue's schema stays with the queue's tables (zorgbroker.jobs.schema).
         kept = ("alembic_version", "dataset_versions", "zorgbroker_procrastinate_schema")
         names = [n for n in inspect(conn).get_table_names() if n not in kept]
-        # Segments of large imports (zorgbroker.store.segments) go; the base segment stays.
+        # Segments of large imports (zorgbroker.registry.segments) go; the base segment stays.
         added = [n for n in names if re.search(r"__s[0-9]+$", n) and not n.endswith("__s0")]
         if added:
             conn.execute(text(f"DROP TABLE {', '.join(added)}"))
@@ -288,7 +288,7 @@ def _empty_postgres(url: str) -> None:
         "sqlite",
         pytest.param("postgres", marks=pytest.mark.postgres),
         # Every import that adds rows writes them into a segment of its own, as a large one
-        # does by default (zorgbroker.store.segments): each scenario runs across segments too.
+        # does by default (zorgbroker.registry.segments): each scenario runs across segments too.
         pytest.param("postgres-segments", marks=pytest.mark.postgres),
     ]
 )

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import inspect
 
 from tests.concurrently import at_once
-from tests.store.conftest import TODAY, Registry, nhr_row, valid_bsns
+from tests.registry.conftest import TODAY, Registry, nhr_row, valid_bsns
 from zorgbroker.intake.report.model import Report, Stored
-from zorgbroker.store.crash_point import PAUSE_ENV
-from zorgbroker.store.layout import layout_for
-from zorgbroker.store.uploads import get_upload, process_upload, submit_upload
+from zorgbroker.registry.crash_point import PAUSE_ENV
+from zorgbroker.registry.layout import layout_for
+from zorgbroker.registry.uploads import get_upload, process_upload, submit_upload
 
 
 def many_rows(count: int) -> list[dict[str, str]]:
@@ -116,7 +116,7 @@ def _tables(registry: Registry) -> list[str]:
 
 
 def _engine(registry: Registry):  # type: ignore[no-untyped-def]
-    from zorgbroker.store.registry_db import open_registry
+    from zorgbroker.registry.registry_db import open_registry
 
     return open_registry(registry.settings)
 
@@ -129,7 +129,7 @@ def test_a_failed_upload_is_marked_failed_and_can_be_processed_again(registry: R
     ttp = registry.settings.home / "ttp"
     ttp.parent.mkdir(parents=True, exist_ok=True)
     ttp.write_text("geen map")
-    from zorgbroker.store.uploads import ProcessingFailed
+    from zorgbroker.registry.uploads import ProcessingFailed
 
     with pytest.raises(ProcessingFailed) as failure:
         process_upload(upload_id, settings=registry.settings)
@@ -175,7 +175,7 @@ def test_a_failing_ttp_store_fails_the_upload_and_imports_nothing(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ):
     from zorgbroker.pseudonymisation.ttp_store import TTPStore
-    from zorgbroker.store.uploads import ProcessingFailed
+    from zorgbroker.registry.uploads import ProcessingFailed
 
     def broken_store(self: TTPStore, *args: Any) -> None:
         raise sqlite3.OperationalError("disk I/O error")

@@ -1,5 +1,5 @@
 """`zorgbroker segments`: the segments of large imports listed, and merged into one
-(zorgbroker.store.upkeep), without anything a user of the registry sees changing."""
+(zorgbroker.registry.upkeep), without anything a user of the registry sees changing."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from tests.store.conftest import Registry, nhr_row, partitions, serial_rows
+from tests.registry.conftest import Registry, nhr_row, partitions, serial_rows
 from zorgbroker import logging as zb_logging
 from zorgbroker.cli import app
 from zorgbroker.intake.report.model import Stored
-from zorgbroker.store import importer
-from zorgbroker.store.database import lock_key, write_transaction
-from zorgbroker.store.device_query import DeviceQuery
-from zorgbroker.store.devices import find_carriers
-from zorgbroker.store.layout import layout_for
-from zorgbroker.store.registry_db import open_registry
-from zorgbroker.store.segments import merge_segments, segment_name
-from zorgbroker.store.upkeep import merge_dataset
+from zorgbroker.registry import importer
+from zorgbroker.registry.database import lock_key, write_transaction
+from zorgbroker.registry.device_query import DeviceQuery
+from zorgbroker.registry.devices import find_carriers
+from zorgbroker.registry.layout import layout_for
+from zorgbroker.registry.registry_db import open_registry
+from zorgbroker.registry.segments import merge_segments, segment_name
+from zorgbroker.registry.upkeep import merge_dataset
 
 MAIN = layout_for("nhr-pmicd").main
 SERIALS = MAIN.values.sql_name if MAIN.values else ""

@@ -18,8 +18,8 @@ import polars as pl
 from sqlalchemy import Connection, insert, select, update
 
 from zorgbroker.logging import get_logger
-from zorgbroker.store import bulk, segments
-from zorgbroker.store.compare import (
+from zorgbroker.registry import bulk, segments
+from zorgbroker.registry.compare import (
     Held,
     Lookup,
     Outcome,
@@ -27,8 +27,8 @@ from zorgbroker.store.compare import (
     comparison_lookups,
     identity_keys,
 )
-from zorgbroker.store.database import is_postgres
-from zorgbroker.store.layout import (
+from zorgbroker.registry.database import is_postgres
+from zorgbroker.registry.layout import (
     ID,
     PARENT_ID,
     UPLOAD_ID,
@@ -36,7 +36,7 @@ from zorgbroker.store.layout import (
     DatasetLayout,
     TableLayout,
 )
-from zorgbroker.store.models import RowIds
+from zorgbroker.registry.models import RowIds
 
 log = get_logger(__name__)
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum import ean
 
-from zorgbroker.store.device_query import DeviceQuery, DeviceQueryError, parse_device_query
+from zorgbroker.registry.device_query import DeviceQuery, DeviceQueryError, parse_device_query
 
 STORED = "00614141999996"
 

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from tests.store.conftest import AGB, OTHER_AGB, Registry, explant, nhr_row
+from tests.registry.conftest import AGB, OTHER_AGB, Registry, explant, nhr_row
 from zorgbroker.cli import app
 
 

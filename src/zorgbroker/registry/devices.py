@@ -16,14 +16,14 @@ from sqlalchemy import Connection, insert
 
 from zorgbroker.intake.checks import rule_language as rl
 from zorgbroker.intake.spec import available
+from zorgbroker.registry.compare import Lookup, current_holders
+from zorgbroker.registry.database import write_transaction
+from zorgbroker.registry.device_query import DeviceQuery
+from zorgbroker.registry.importer import fetch_rows
+from zorgbroker.registry.layout import Comparison, DatasetLayout, layout_for
+from zorgbroker.registry.models import AccessLogEntry, utcnow
+from zorgbroker.registry.registry_db import open_registry
 from zorgbroker.settings import Settings
-from zorgbroker.store.compare import Lookup, current_holders
-from zorgbroker.store.database import write_transaction
-from zorgbroker.store.device_query import DeviceQuery
-from zorgbroker.store.importer import fetch_rows
-from zorgbroker.store.layout import Comparison, DatasetLayout, layout_for
-from zorgbroker.store.models import AccessLogEntry, utcnow
-from zorgbroker.store.registry_db import open_registry
 
 ACTION = "implantaat-opvraging"
 

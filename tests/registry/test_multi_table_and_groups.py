@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from tests.store.conftest import Registry, codes, nivel_tables, parabench_row, table_codes
+from tests.registry.conftest import Registry, codes, nivel_tables, parabench_row, table_codes
 from zorgbroker.intake.report.model import Stored
 
 

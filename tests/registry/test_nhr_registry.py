@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from tests.store.conftest import Registry, codes, explant, nhr_row
+from tests.registry.conftest import Registry, codes, explant, nhr_row
 from zorgbroker.intake.report.model import Stored
-from zorgbroker.store.device_query import DeviceQuery
-from zorgbroker.store.devices import find_carriers
+from zorgbroker.registry.device_query import DeviceQuery
+from zorgbroker.registry.devices import find_carriers
 
 PATIENT_B = "123456782"
 PATIENT_C = "999999990"

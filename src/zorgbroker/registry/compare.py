@@ -23,7 +23,7 @@ import polars as pl
 
 from zorgbroker.intake.checks import rule_language as rl
 from zorgbroker.intake.report.model import Stored
-from zorgbroker.store.layout import ID, PARENT_ID, Comparison, DatasetLayout, TableLayout
+from zorgbroker.registry.layout import ID, PARENT_ID, Comparison, DatasetLayout, TableLayout
 
 ROW = "__row"
 STATUS = "__status"

@@ -38,12 +38,11 @@ from zorgbroker.intake.report.json_report import from_json_dict, write_json
 from zorgbroker.intake.report.model import Mode, Report, Stored
 from zorgbroker.intake.spec import DatasetSpec, SpecError, load_dataset
 from zorgbroker.logging import get_logger
-from zorgbroker.settings import Settings
-from zorgbroker.store.crash_point import pause_after_batch
-from zorgbroker.store.database import lock_for_transaction, write_transaction
-from zorgbroker.store.importer import import_records
-from zorgbroker.store.layout import layout_for
-from zorgbroker.store.models import (
+from zorgbroker.registry.crash_point import pause_after_batch
+from zorgbroker.registry.database import lock_for_transaction, write_transaction
+from zorgbroker.registry.importer import import_records
+from zorgbroker.registry.layout import layout_for
+from zorgbroker.registry.models import (
     DONE,
     FAILED,
     IN_FLIGHT,
@@ -56,9 +55,10 @@ from zorgbroker.store.models import (
     UploadReport,
     utcnow,
 )
-from zorgbroker.store.records import RecordsError, stored_frames
-from zorgbroker.store.registry_db import ensure_dataset_version, open_registry
-from zorgbroker.store.report_merge import merge
+from zorgbroker.registry.records import RecordsError, stored_frames
+from zorgbroker.registry.registry_db import ensure_dataset_version, open_registry
+from zorgbroker.registry.report_merge import merge
+from zorgbroker.settings import Settings
 
 if TYPE_CHECKING:
     from zorgbroker.pseudonymisation.pipeline import Pseudonymiser

@@ -18,11 +18,11 @@ from sqlalchemy.exc import OperationalError
 
 from zorgbroker.intake.spec import DatasetSpec, SpecError, available, load_dataset
 from zorgbroker.logging import get_logger
+from zorgbroker.registry import data_tables
+from zorgbroker.registry.database import engine_for, lock_for_transaction, write_transaction
+from zorgbroker.registry.layout import LayoutError, layout_for
+from zorgbroker.registry.models import DatasetVersion
 from zorgbroker.settings import Settings
-from zorgbroker.store import data_tables
-from zorgbroker.store.database import engine_for, lock_for_transaction, write_transaction
-from zorgbroker.store.layout import LayoutError, layout_for
-from zorgbroker.store.models import DatasetVersion
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -98,7 +98,7 @@ def ensure_dataset_version(conn: Connection, spec: DatasetSpec) -> int:
     ).scalar_one_or_none()
     if found is not None:
         return found
-    from zorgbroker.store.models import utcnow
+    from zorgbroker.registry.models import utcnow
 
     result = conn.execute(
         insert(DatasetVersion).values(
@@ -121,7 +121,7 @@ def _sync_datasets(conn: Connection) -> None:
             layout = layout_for(entry.name)
         except (SpecError, LayoutError) as exc:
             # One broken specification must not keep the registry from serving the others.
-            log.warning("store.dataset_skipped", dataset=entry.name, reason=str(exc)[:200])
+            log.warning("registry.dataset_skipped", dataset=entry.name, reason=str(exc)[:200])
             continue
         for table in layout.tables.values():
             data_tables.sync(conn, table)

@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from tests.store.conftest import AGB, Registry, nhr_row, nivel_tables
+from tests.registry.conftest import AGB, Registry, nhr_row, nivel_tables
 from zorgbroker import logging as zb_logging
 from zorgbroker.cli import app
 
@@ -82,7 +82,7 @@ def _home_bytes(home: Path) -> dict[str, bytes]:
 
 
 def _postgres_dump(url: str) -> dict[str, bytes]:
-    from zorgbroker.store.database import engine_for
+    from zorgbroker.registry.database import engine_for
 
     with engine_for(url).connect() as conn:
         tables = inspect(conn).get_table_names()

@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 from sqlalchemy import inspect, text
 
-from tests.store.conftest import TODAY, Registry, nhr_row
+from tests.registry.conftest import TODAY, Registry, nhr_row
 from zorgbroker.intake.report.model import Stored
 from zorgbroker.intake.spec import FieldSpec, load_dataset
-from zorgbroker.store import bulk, data_tables
-from zorgbroker.store.layout import build_layout, layout_for
-from zorgbroker.store.registry_db import open_registry, up_to_date
-from zorgbroker.store.uploads import process_upload, submit_upload
+from zorgbroker.registry import bulk, data_tables
+from zorgbroker.registry.layout import build_layout, layout_for
+from zorgbroker.registry.registry_db import open_registry, up_to_date
+from zorgbroker.registry.uploads import process_upload, submit_upload
 
 MINI_SPEC = """
 dataset: mini-register
@@ -173,7 +173,7 @@ def test_the_serial_table_follows_an_updated_record(registry: Registry):
 
 
 def test_serial_rows_come_in_value_order_once_per_record():
-    from zorgbroker.store.importer import value_rows
+    from zorgbroker.registry.importer import value_rows
 
     layout = layout_for("nhr-pmicd").main
     empty = pl.Series([None, None, None], dtype=pl.String)

@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 
 from zorgbroker.intake.spec import available
 from zorgbroker.logging import get_logger
-from zorgbroker.store.database import is_postgres, lock_for_transaction, write_transaction
-from zorgbroker.store.layout import LayoutError, layout_for
-from zorgbroker.store.segments import Merged, Segment, list_segments, merge_segments
+from zorgbroker.registry.database import is_postgres, lock_for_transaction, write_transaction
+from zorgbroker.registry.layout import LayoutError, layout_for
+from zorgbroker.registry.segments import Merged, Segment, list_segments, merge_segments
 
 log = get_logger(__name__)
 

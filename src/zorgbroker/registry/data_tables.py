@@ -24,8 +24,8 @@ from sqlalchemy import (
     text,
 )
 
-from zorgbroker.store.database import is_postgres
-from zorgbroker.store.layout import (
+from zorgbroker.registry.database import is_postgres
+from zorgbroker.registry.layout import (
     ID,
     PARENT_ID,
     UPLOAD_ID,
@@ -33,8 +33,8 @@ from zorgbroker.store.layout import (
     TableLayout,
     ValueTable,
 )
-from zorgbroker.store.segments import create_segmented, is_segmented, segment_plain_table
-from zorgbroker.store.sql_types import sql_type
+from zorgbroker.registry.segments import create_segmented, is_segmented, segment_plain_table
+from zorgbroker.registry.sql_types import sql_type
 
 _METADATA = MetaData()
 _TABLES: dict[str, Table] = {}

@@ -8,7 +8,7 @@ import polars as pl
 from sqlalchemy import BigInteger, Boolean, Date, Double, Integer, Text
 from sqlalchemy.types import TypeEngine
 
-from zorgbroker.store.layout import LayoutError
+from zorgbroker.registry.layout import LayoutError
 
 
 def sql_type(dtype: pl.DataType) -> TypeEngine[Any]:
