@@ -67,24 +67,25 @@ def _server_cpu_seconds() -> float | None:
 
 def _upload(path: Path) -> dict[str, object]:
     """Submit and process one production upload in this process; what it took."""
-    from zorgbroker.registry.registry_db import open_registry
-    from zorgbroker.registry.uploads import get_upload, process_upload, submit_upload
+    from zorgbroker.composition import open_registry, upload_service
     from zorgbroker.settings import get_settings
+    from zorgbroker.uploads.tasks import Held
 
     settings = get_settings(fresh=True)
-    open_registry(settings)  # schema work is not part of an upload
+    # Schema work is not part of an upload: the service opens (and migrates) the database here.
+    uploads = upload_service(settings, dispatch=Held())
     started = time.perf_counter()
     cpu_started = os.times()
     server_started = _server_cpu_seconds()
-    upload_id = submit_upload(
+    upload_id = uploads.submit(
         path,
         dataset="nhr-pmicd",
         organisation=ORGANISATION,
         mode="production",
-        settings=settings,
+        uploaded_by=settings.actor,
         today=TODAY,
     )
-    report = process_upload(upload_id, settings=settings)
+    report = uploads.process(upload_id)
     seconds = time.perf_counter() - started
     cpu = os.times()
     # This process's own CPU time: steadier than wall time on a shared machine (the database
@@ -100,7 +101,7 @@ def _upload(path: Path) -> dict[str, object]:
 
     with open_registry(settings).connect() as conn:
         timings = conn.execute(select(Upload.timings).where(Upload.id == upload_id)).scalar_one()
-    info = get_upload(open_registry(settings), upload_id)
+    info = uploads.get(upload_id)
     assert info is not None and info.status == "done"
     stored = report.stored
     return {

@@ -76,7 +76,7 @@ def _small_runs(
 def _merge(template: str, home: Path) -> dict[str, object]:
     """Merge in this process (run as a child of the benchmark, so that what it loads does not
     raise the floor of the later runs' peak memory): seconds, rows moved, and the tables."""
-    from zorgbroker.registry.registry_db import open_registry
+    from zorgbroker.composition import open_registry
     from zorgbroker.registry.upkeep import merge_dataset
     from zorgbroker.settings import get_settings
 

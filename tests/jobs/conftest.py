@@ -27,9 +27,8 @@ from tests.registry.conftest import (  # noqa: F401  (postgres_url is a fixture)
     new_postgres_database,
     postgres_url,
 )
-from zorgbroker.registry.registry_db import open_registry
-from zorgbroker.registry.uploads import UploadInfo, get_upload, submit_upload
 from zorgbroker.settings import get_settings
+from zorgbroker.uploads.models import UploadInfo
 
 #: Workers in these tests take each other for dead after this many seconds without a heartbeat.
 STALLED_SECONDS = "2"
@@ -79,20 +78,11 @@ def fresh_postgres_url() -> Iterator[str]:
 
 
 def submit(registry: Registry, path: Path, *, mode: str = "production") -> int:
-    return submit_upload(
-        path,
-        dataset="nhr-pmicd",
-        organisation=AGB,
-        mode=mode,  # type: ignore[arg-type]
-        settings=registry.settings,
-        today=TODAY,
-    )
+    return registry.receive(path, mode=mode)
 
 
 def upload(registry: Registry, upload_id: int) -> UploadInfo:
-    info = get_upload(open_registry(registry.settings), upload_id)
-    assert info is not None
-    return info
+    return registry.get(upload_id)
 
 
 def attempts(registry: Registry, upload_id: int) -> int:

@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 from tests.jobs.conftest import attempts, submit, upload
 from tests.registry.conftest import Registry, nhr_row
 from zorgbroker.cli import app
-from zorgbroker.jobs import dispatch, processes_in_background, run_upload_job, wait_for_upload
+from zorgbroker.composition import upload_service
+from zorgbroker.jobs import processes_in_background
 from zorgbroker.jobs.config import JobsConfigError
 from zorgbroker.mail.mailbox import list_mailbox
 from zorgbroker.settings import get_settings
@@ -19,21 +20,21 @@ def test_inline_dispatch_has_processed_the_upload_when_it_returns(inline_registr
     assert upload(inline_registry, upload_id).status == "queued"
     assert not processes_in_background(inline_registry.settings)
 
-    dispatch(upload_id, settings=inline_registry.settings)
+    inline_registry.dispatch(upload_id)
 
     info = upload(inline_registry, upload_id)
     assert info.status == "done" and attempts(inline_registry, upload_id) == 1
     assert inline_registry.held().height == 1
-    assert wait_for_upload(upload_id, settings=inline_registry.settings).status == "done"
+    assert inline_registry.service().wait(upload_id).status == "done"
     assert len(list_mailbox(inline_registry.settings)) == 1
 
 
 def test_a_done_upload_is_neither_processed_nor_mailed_again(inline_registry: Registry):
     upload_id = submit(inline_registry, inline_registry.nhr_file([nhr_row()]))
-    dispatch(upload_id, settings=inline_registry.settings)
+    inline_registry.dispatch(upload_id)
 
-    assert run_upload_job(upload_id, settings=inline_registry.settings) == "done"
-    assert run_upload_job(999, settings=inline_registry.settings) is None
+    assert inline_registry.service().run(upload_id) == "done"
+    assert inline_registry.service().run(999) is None
 
     assert attempts(inline_registry, upload_id) == 1
     assert len(list_mailbox(inline_registry.settings)) == 1
@@ -45,7 +46,7 @@ def test_the_queue_needs_postgresql(inline_registry: Registry, monkeypatch: pyte
     settings = get_settings(fresh=True)
 
     with pytest.raises(JobsConfigError, match="alleen met PostgreSQL"):
-        dispatch(upload_id, settings=settings)
+        upload_service(settings).dispatch(upload_id)
     result = CliRunner().invoke(app, ["worker"])
     assert result.exit_code == 2
     assert "alleen met PostgreSQL" in result.stderr

@@ -14,13 +14,11 @@ from tests.mail.conftest import SmtpServer, smtp_settings
 from tests.registry.conftest import Registry, nhr_row, valid_bsns
 from zorgbroker.cli import app
 from zorgbroker.intake.report.model import Stored
-from zorgbroker.jobs import dispatch
 from zorgbroker.jobs import queue as job_queue
 from zorgbroker.mail.mailbox import list_mailbox, read_message
 from zorgbroker.mail.message import UPLOAD_HEADER
 from zorgbroker.mail.outbox import pending
 from zorgbroker.registry.crash_point import PAUSE_ENV
-from zorgbroker.registry.uploads import load_report
 
 pytestmark = pytest.mark.postgres
 
@@ -84,7 +82,7 @@ def test_several_workers_process_each_queued_upload_exactly_once(
         for n in range(6)
     ]
     for upload_id in ids:
-        dispatch(upload_id, settings=queue_registry.settings)
+        queue_registry.dispatch(upload_id)
 
     wait_until(
         lambda: jobs_by_status(queue_registry) == {"succeeded": len(ids)}, "every job", workers
@@ -92,7 +90,7 @@ def test_several_workers_process_each_queued_upload_exactly_once(
 
     assert all(upload(queue_registry, i).status == "done" for i in ids)
     assert [attempts(queue_registry, i) for i in ids] == [1] * len(ids)
-    assert [load_report(queue_registry.settings, i).stored for i in ids] == [Stored(new=5)] * 6
+    assert [queue_registry.service().report(i).stored for i in ids] == [Stored(new=5)] * 6
     assert queue_registry.held().height == 30
     assert mailed_uploads(queue_registry) == ids
     for process in started:
@@ -106,7 +104,7 @@ def test_a_worker_killed_during_an_import_leaves_nothing_and_another_worker_comp
     queue_registry: Registry, workers: Workers, tmp_path: Path
 ):
     upload_id = submit(queue_registry, queue_registry.nhr_file(rows(600)))
-    dispatch(upload_id, settings=queue_registry.settings)
+    queue_registry.dispatch(upload_id)
     pause = tmp_path / "pause"
     reached = Path(f"{pause}.reached")
     doomed = workers.start(**{PAUSE_ENV: str(pause), "ZORGBROKER_IMPORT_BATCH_ROWS": "100"})
@@ -128,7 +126,7 @@ def test_a_worker_killed_during_an_import_leaves_nothing_and_another_worker_comp
     )
 
     assert queue_registry.held().height == 600
-    assert load_report(queue_registry.settings, upload_id).stored == Stored(new=600)
+    assert queue_registry.service().report(upload_id).stored == Stored(new=600)
     info = upload(queue_registry, upload_id)
     assert attempts(queue_registry, upload_id) == 2 and info.stored_file is None
     wait_until(lambda: jobs_by_status(queue_registry) == {"succeeded": 1}, "the job", workers)
@@ -152,7 +150,7 @@ def test_workers_send_the_waiting_mail_once_the_server_is_back(
     ids = [submit(queue_registry, queue_registry.nhr_file([nhr_row()]), mode="test")
            for _ in range(3)]  # fmt: skip
     for upload_id in ids:
-        dispatch(upload_id, settings=queue_registry.settings)
+        queue_registry.dispatch(upload_id)
     wait_until(
         lambda: len(pending(queue_registry.settings)) == 3, "three mails in the outbox", workers
     )

@@ -14,9 +14,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.registry.conftest import AGB, TODAY, Registry
-from zorgbroker.jobs import dispatch
-from zorgbroker.registry.uploads import submit_upload
+from tests.registry.conftest import Registry
 from zorgbroker.settings import get_settings
 
 
@@ -88,13 +86,6 @@ def smtp_settings(server: SmtpServer) -> dict[str, str]:
 
 
 def submit_and_dispatch(registry: Registry, path: Path, *, mode: str = "production") -> int:
-    upload_id = submit_upload(
-        path,
-        dataset="nhr-pmicd",
-        organisation=AGB,
-        mode=mode,  # type: ignore[arg-type]
-        settings=registry.settings,
-        today=TODAY,
-    )
-    dispatch(upload_id, settings=registry.settings)
+    upload_id = registry.receive(path, mode=mode)
+    registry.dispatch(upload_id)
     return upload_id

@@ -15,9 +15,8 @@ from tests.registry.conftest import AGB, Registry, nhr_row, valid_bsns
 from zorgbroker.cli import app
 from zorgbroker.mail.mailbox import list_mailbox, read_message, text_body
 from zorgbroker.mail.outbox import park, pending, send_pending
+from zorgbroker.mail.recipients import LOCAL_MAILBOX
 from zorgbroker.mail.transport import write_to_mailbox
-from zorgbroker.registry.registry_db import open_registry
-from zorgbroker.registry.uploads import get_upload
 
 ADDRESS = "kwaliteit@ziekenhuis.example"
 #: Identifying values of the input; none of them may reach a mail.
@@ -96,7 +95,7 @@ def test_with_the_server_down_the_upload_completes_and_the_mail_goes_out_when_it
 
     upload_id = submit_and_dispatch(registry, registry.nhr_file([nhr_row()]))
 
-    info = get_upload(open_registry(registry.settings), upload_id)
+    info = registry.service().get(upload_id)
     assert info is not None and info.status == "done"
     assert registry.held().height == 1
     assert len(pending(registry.settings)) == 1
@@ -152,11 +151,13 @@ def test_waiting_mail_sent_by_several_processes_at_once_goes_out_once(
 def test_without_smtp_the_mail_lands_in_the_mailbox_that_zorgbroker_mail_shows(
     home: Callable[..., Registry],
 ):
-    registry = home(user="jansen")
+    registry = home(user="root")
     upload_id = submit_and_dispatch(registry, registry.nhr_file(two_rows_one_bad()))
 
     (entry,) = list_mailbox(registry.settings)
-    assert entry.to == "jansen@localhost"
+    # No recipient configured: the local mailbox's documented address (README, "E-mail"), not
+    # one made up from the login name (root@localhost).
+    assert entry.to == LOCAL_MAILBOX == "postbus@localhost"
     assert entry.attachments == (f"rapport-aanlevering-{upload_id}.xlsx",)
     code, listing = run("mail")
     assert code == 0
@@ -167,6 +168,21 @@ def test_without_smtp_the_mail_lands_in_the_mailbox_that_zorgbroker_mail_shows(
     assert "Meldingen per code:" in shown and "F-301" in shown
     assert f"Bijlagen: rapport-aanlevering-{upload_id}.xlsx" in shown
     assert run("mail", "2")[0] == 2
+
+
+def test_with_a_server_and_no_recipient_the_mail_is_kept_in_the_mailbox_not_dropped(
+    home: Callable[..., Registry], smtp_server: SmtpServer
+):
+    smtp_server.start()
+    registry = home(user="jansen", **smtp_settings(smtp_server))
+
+    upload_id = submit_and_dispatch(registry, registry.nhr_file([nhr_row()]))
+
+    assert smtp_server.inbox.messages == []  # nobody to send it to
+    (entry,) = list_mailbox(registry.settings)
+    assert entry.to == LOCAL_MAILBOX
+    assert entry.subject.startswith(f"Aanlevering {upload_id} (nhr-pmicd) verwerkt")
+    assert f"Aanlevering {upload_id}" in run("mail")[1]
 
 
 def test_the_uploaders_own_address_comes_first(home: Callable[..., Registry]):
@@ -186,7 +202,7 @@ def test_a_failed_upload_is_mailed_with_the_reason_and_no_report(home: Callable[
 
     upload_id = submit_and_dispatch(registry, registry.nhr_file([nhr_row()]))
 
-    info = get_upload(open_registry(registry.settings), upload_id)
+    info = registry.service().get(upload_id)
     assert info is not None and info.status == "failed"
     (entry,) = list_mailbox(registry.settings)
     assert entry.subject == f"Aanlevering {upload_id} (nhr-pmicd) mislukt"

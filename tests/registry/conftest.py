@@ -21,14 +21,16 @@ import pytest
 from sqlalchemy import Connection, inspect, text
 
 from tests.intake.conftest import csv_bytes, write_csv, write_zip
+from zorgbroker.composition import open_registry, upload_service
 from zorgbroker.intake.report.model import Report
 from zorgbroker.intake.spec import load_dataset
 from zorgbroker.registry import bulk
 from zorgbroker.registry.database import engine_for
 from zorgbroker.registry.layout import layout_for
-from zorgbroker.registry.registry_db import open_registry
-from zorgbroker.registry.uploads import process_upload, submit_upload
 from zorgbroker.settings import Settings, get_settings
+from zorgbroker.uploads.models import UploadInfo
+from zorgbroker.uploads.service import UploadService
+from zorgbroker.uploads.tasks import Dispatcher, Held
 
 TODAY = dt.date(2026, 11, 22)
 AGB = "01234567"
@@ -189,6 +191,41 @@ class Registry:
                    for name, rows in tables.items()}  # fmt: skip
         return write_zip(self._path(".zip"), members)
 
+    def service(self, dispatch: Dispatcher | None = None) -> UploadService:
+        """The installation's upload service; by default one whose dispatcher only holds an
+        upload, so a test processes it by hand (`process`)."""
+        return upload_service(self.settings, dispatch=dispatch or Held())
+
+    def receive(
+        self,
+        path: Path,
+        *,
+        dataset: str = "nhr-pmicd",
+        mode: str = "production",
+        organisation: str = AGB,
+    ) -> int:
+        """A queued upload of the file, not yet processed; its id."""
+        return self.service().submit(
+            path,
+            dataset=dataset,
+            organisation=organisation,
+            mode=mode,  # type: ignore[arg-type]
+            uploaded_by=self.settings.actor,
+            today=TODAY,
+        )
+
+    def dispatch(self, upload_id: int) -> None:
+        """Hand the upload to the installation's dispatcher (inline, or the queue)."""
+        upload_service(self.settings).dispatch(upload_id)
+
+    def process(self, upload_id: int) -> Report:
+        return self.service().process(upload_id)
+
+    def get(self, upload_id: int) -> UploadInfo:
+        info = self.service().get(upload_id)
+        assert info is not None
+        return info
+
     def submit_file(
         self,
         path: Path,
@@ -197,15 +234,8 @@ class Registry:
         mode: str = "production",
         organisation: str = AGB,
     ) -> Report:
-        upload_id = submit_upload(
-            path,
-            dataset=dataset,
-            organisation=organisation,
-            mode=mode,
-            settings=self.settings,
-            today=TODAY,
-        )  # type: ignore[arg-type]
-        return process_upload(upload_id, settings=self.settings)
+        upload_id = self.receive(path, dataset=dataset, mode=mode, organisation=organisation)
+        return self.process(upload_id)
 
     def submit(self, rows: Sequence[dict[str, str]], **kwargs: Any) -> Report:
         return self.submit_file(self.nhr_file(rows), **kwargs)

@@ -17,10 +17,10 @@ from sqlalchemy import inspect
 
 from tests.concurrently import at_once
 from tests.registry.conftest import TODAY, Registry, nhr_row, valid_bsns
+from zorgbroker.composition import open_registry
 from zorgbroker.intake.report.model import Report, Stored
 from zorgbroker.registry.crash_point import PAUSE_ENV
 from zorgbroker.registry.layout import layout_for
-from zorgbroker.registry.uploads import get_upload, process_upload, submit_upload
 
 
 def many_rows(count: int) -> list[dict[str, str]]:
@@ -36,15 +36,8 @@ def test_two_simultaneous_submits_of_one_file_store_it_once(registry: Registry):
     path = registry.nhr_file(many_rows(200))
 
     def submit() -> tuple[int, Report]:
-        upload_id = submit_upload(
-            path,
-            dataset="nhr-pmicd",
-            organisation="01234567",
-            mode="production",
-            settings=registry.settings,
-            today=TODAY,
-        )
-        return upload_id, process_upload(upload_id, settings=registry.settings)
+        upload_id = registry.receive(path)
+        return upload_id, registry.process(upload_id)
 
     results = at_once(submit)
 
@@ -93,20 +86,20 @@ def test_an_import_killed_midway_leaves_nothing_and_a_retry_completes(
 
     assert registry.held().height == 0
     assert _tables(registry) == tables_before  # nor a segment half written (store.segments)
-    engine_upload = get_upload(_engine(registry), 1)
+    engine_upload = registry.get(1)
     assert engine_upload is not None
     assert engine_upload.status == "processing"  # what a dead worker leaves: a retryable upload
     assert engine_upload.stored_file is not None
     assert (registry.settings.home / engine_upload.stored_file).is_file()
 
-    report = process_upload(1, settings=registry.settings)
+    report = registry.process(1)
 
     assert report.stored == Stored(new=3000)
     assert registry.held().height == 3000
-    done = get_upload(_engine(registry), 1)
+    done = registry.get(1)
     assert done is not None and done.status == "done" and done.stored_file is None
     assert not (registry.settings.home / engine_upload.stored_file).exists()
-    assert process_upload(1, settings=registry.settings).stored == Stored(new=3000)
+    assert registry.process(1).stored == Stored(new=3000)
     assert registry.held().height == 3000
 
 
@@ -116,30 +109,26 @@ def _tables(registry: Registry) -> list[str]:
 
 
 def _engine(registry: Registry):  # type: ignore[no-untyped-def]
-    from zorgbroker.registry.registry_db import open_registry
-
     return open_registry(registry.settings)
 
 
 def test_a_failed_upload_is_marked_failed_and_can_be_processed_again(registry: Registry):
-    upload_id = submit_upload(registry.nhr_file([nhr_row()]), dataset="nhr-pmicd",
-                              organisation="01234567", mode="production",
-                              settings=registry.settings, today=TODAY)  # fmt: skip
+    upload_id = registry.receive(registry.nhr_file([nhr_row()]))
     # The TTP's folder is unusable: pseudonymisation fails, the upload fails, nothing is stored.
     ttp = registry.settings.home / "ttp"
     ttp.parent.mkdir(parents=True, exist_ok=True)
     ttp.write_text("geen map")
-    from zorgbroker.registry.uploads import ProcessingFailed
+    from zorgbroker.uploads.errors import ProcessingFailed
 
     with pytest.raises(ProcessingFailed) as failure:
-        process_upload(upload_id, settings=registry.settings)
+        registry.process(upload_id)
     assert "opnieuw" in failure.value.message
-    info = get_upload(_engine(registry), upload_id)
+    info = registry.get(upload_id)
     assert info is not None and info.status == "failed" and info.error
     assert registry.held().height == 0
 
     ttp.unlink()
-    report = process_upload(upload_id, settings=registry.settings)
+    report = registry.process(upload_id)
     assert report.stored == Stored(new=1)
 
 
@@ -175,24 +164,22 @@ def test_a_failing_ttp_store_fails_the_upload_and_imports_nothing(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ):
     from zorgbroker.pseudonymisation.ttp_store import TTPStore
-    from zorgbroker.registry.uploads import ProcessingFailed
+    from zorgbroker.uploads.errors import ProcessingFailed
 
     def broken_store(self: TTPStore, *args: Any) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
-    upload_id = submit_upload(registry.nhr_file([nhr_row()]), dataset="nhr-pmicd",
-                              organisation="01234567", mode="production",
-                              settings=registry.settings, today=TODAY)  # fmt: skip
+    upload_id = registry.receive(registry.nhr_file([nhr_row()]))
     with monkeypatch.context() as patch:
         patch.setattr(TTPStore, "store_sealed_in_order", broken_store)
         with pytest.raises(ProcessingFailed) as failure:
-            process_upload(upload_id, settings=registry.settings)
+            registry.process(upload_id)
     assert failure.value.message == (
         "Verwerking mislukt (OperationalError); de aanlevering kan opnieuw worden verwerkt."
     )
-    info = get_upload(_engine(registry), upload_id)
+    info = registry.get(upload_id)
     assert info is not None and info.status == "failed"
     assert _held_rows(registry) == 0
 
-    report = process_upload(upload_id, settings=registry.settings)
+    report = registry.process(upload_id)
     assert report.stored == Stored(new=1)

@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 from sqlalchemy import inspect, text
 
-from tests.registry.conftest import TODAY, Registry, nhr_row
+from tests.registry.conftest import Registry, nhr_row
+from zorgbroker.composition import open_registry
 from zorgbroker.intake.report.model import Stored
 from zorgbroker.intake.spec import FieldSpec, load_dataset
 from zorgbroker.registry import bulk, data_tables
 from zorgbroker.registry.layout import build_layout, layout_for
-from zorgbroker.registry.registry_db import open_registry, up_to_date
-from zorgbroker.registry.uploads import process_upload, submit_upload
+from zorgbroker.registry.registry_db import up_to_date
 
 MINI_SPEC = """
 dataset: mini-register
@@ -55,11 +55,7 @@ def mini_registry(registry: Registry, tmp_path: Path, monkeypatch: pytest.Monkey
 def _submit(registry: Registry, rows: list[str]) -> object:
     path = registry.folder / f"mini-{len(rows)}-{rows[0][:3]}.csv"
     path.write_text("bsn;datum;soort;score\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    upload_id = submit_upload(
-        path, dataset="mini-register", organisation="01234567",
-        mode="production", settings=registry.settings, today=TODAY,
-    )  # fmt: skip
-    return process_upload(upload_id, settings=registry.settings)
+    return registry.submit_file(path, dataset="mini-register")
 
 
 def test_a_registry_that_is_only_a_yaml_file_stores_and_compares(mini_registry: Registry):

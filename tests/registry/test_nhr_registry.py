@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from tests.registry.conftest import Registry, codes, explant, nhr_row
+from zorgbroker.composition import open_registry
 from zorgbroker.intake.report.model import Stored
 from zorgbroker.registry.device_query import DeviceQuery
 from zorgbroker.registry.devices import find_carriers
@@ -195,7 +196,10 @@ def test_explant_ends_the_registration_so_the_serial_can_go_to_another_patient(
     )
     assert codes(third) == [(1, "serienummer", "TF-301")]
     carriers = find_carriers(
-        registry.settings, DeviceQuery(serial="ABC12345"), actor="test", on_behalf_of="test"
+        open_registry(registry.settings),
+        DeviceQuery(serial="ABC12345"),
+        actor="test",
+        on_behalf_of="test",
     )
     held = registry.held()
     b_pseudonym = held.filter(pl.col("procedure_datum") == pl.date(2026, 11, 18))["bsn"][0]

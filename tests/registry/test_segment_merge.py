@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 from tests.registry.conftest import Registry, nhr_row, partitions, serial_rows
 from zorgbroker import logging as zb_logging
 from zorgbroker.cli import app
+from zorgbroker.composition import open_registry
 from zorgbroker.intake.report.model import Stored
 from zorgbroker.registry import importer
 from zorgbroker.registry.database import lock_key, write_transaction
 from zorgbroker.registry.device_query import DeviceQuery
 from zorgbroker.registry.devices import find_carriers
 from zorgbroker.registry.layout import layout_for
-from zorgbroker.registry.registry_db import open_registry
 from zorgbroker.registry.segments import merge_segments, segment_name
 from zorgbroker.registry.upkeep import merge_dataset
 
@@ -36,7 +36,10 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def _carriers(registry: Registry, serial: str) -> list[tuple[object, ...]]:
     found = find_carriers(
-        registry.settings, DeviceQuery(serial=serial), actor="test", on_behalf_of="test"
+        open_registry(registry.settings),
+        DeviceQuery(serial=serial),
+        actor="test",
+        on_behalf_of="test",
     )
     return sorted(found.select("pseudonym", "centre", "serial").iter_rows())
 

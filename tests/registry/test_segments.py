@@ -21,13 +21,13 @@ from tests.registry.conftest import (
     partitions,
     serial_rows,
 )
+from zorgbroker.composition import open_registry
 from zorgbroker.intake.report.model import Stored
 from zorgbroker.registry import bulk, data_tables
 from zorgbroker.registry.database import engine_for
 from zorgbroker.registry.device_query import DeviceQuery
 from zorgbroker.registry.devices import find_carriers
 from zorgbroker.registry.layout import layout_for
-from zorgbroker.registry.registry_db import open_registry
 from zorgbroker.registry.segments import segment_name
 from zorgbroker.settings import get_settings
 
@@ -111,7 +111,10 @@ def test_updates_resends_and_recalls_reach_rows_in_any_segment(registry: Registr
     assert main[segment_name(MAIN.sql_name, 1)] == 4
     assert main[segment_name(MAIN.sql_name, 2)] == 1
     found = find_carriers(
-        segmented.settings, DeviceQuery(serial="GEN0000000"), actor="test", on_behalf_of="test"
+        open_registry(segmented.settings),
+        DeviceQuery(serial="GEN0000000"),
+        actor="test",
+        on_behalf_of="test",
     )
     assert found["centre"].to_list() == [AGB]
     assert (
@@ -148,7 +151,10 @@ def test_a_segment_whose_rows_were_all_replaced_is_dropped(registry: Registry):
     with open_registry(segmented.settings).connect() as conn:
         assert partitions(conn, MAIN.sql_name)[segment_name(MAIN.sql_name, 4)] == 1
     found = find_carriers(
-        segmented.settings, DeviceQuery(serial="LA0000002"), actor="test", on_behalf_of="test"
+        open_registry(segmented.settings),
+        DeviceQuery(serial="LA0000002"),
+        actor="test",
+        on_behalf_of="test",
     )
     assert (
         found["pseudonym"].to_list()
@@ -196,7 +202,10 @@ def test_a_table_made_before_segments_becomes_the_base_segment_with_its_rows(
             assert registry.held().equals(held)
             assert registry.submit(rows).stored == Stored(unchanged=3)
             found = find_carriers(
-                registry.settings, DeviceQuery(serial="LA0000001"), actor="t", on_behalf_of="t"
+                open_registry(registry.settings),
+                DeviceQuery(serial="LA0000001"),
+                actor="t",
+                on_behalf_of="t",
             )
             carrier = held.filter(held["lead1_serienummer"] == "LA0000001")["bsn"]
             assert found["pseudonym"].to_list() == carrier.to_list()

@@ -38,6 +38,7 @@ def worker_command(
     from psycopg import OperationalError
     from rich.text import Text
 
+    from zorgbroker.composition import upload_job
     from zorgbroker.jobs.config import JobsConfigError, QueueSchemaError, conninfo
     from zorgbroker.jobs.worker import run_worker
 
@@ -58,7 +59,9 @@ def worker_command(
     logging.basicConfig(level=logging.getLevelNamesMapping().get(level, logging.WARNING))
     err.print(f"Worker gestart ({concurrency} tegelijk); stoppen met Ctrl-C.", highlight=False)
     try:
-        run_worker(settings, concurrency=concurrency, until_empty=until_empty)
+        run_worker(
+            settings, job=upload_job(settings), concurrency=concurrency, until_empty=until_empty
+        )
     except (OperationalError, ConnectorException) as exc:
         err.print(
             f"[bold red]Fout:[/] de database is niet bereikbaar ({type(exc).__name__}).",

@@ -8,12 +8,13 @@ still waiting out of the queue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import procrastinate
 import psycopg
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 
 from zorgbroker.jobs.config import QueueSchemaError, QueueUnavailable, conninfo
-from zorgbroker.jobs.run import run_upload_job
 from zorgbroker.jobs.schema import ensure_procrastinate_schema
 from zorgbroker.logging import get_logger
 from zorgbroker.settings import Settings
@@ -53,17 +54,25 @@ def ensure_schema(settings: Settings) -> bool:
     return outcome.action in ("created", "migrated")
 
 
-def make_app(settings: Settings, *, max_connections: int = 1) -> procrastinate.App:
-    """A Procrastinate app on the registry's database, knowing the upload task."""
+def make_app(
+    settings: Settings,
+    *,
+    job: Callable[[int], object] | None = None,
+    max_connections: int = 1,
+) -> procrastinate.App:
+    """A Procrastinate app on the registry's database; with `job` (a worker's: the upload
+    service's `run`), it runs the upload task, else it only queues it."""
     connector = procrastinate.PsycopgConnector(
         conninfo=conninfo(settings), min_size=1, max_size=max_connections
     )
     app = procrastinate.App(connector=connector)
+    if job is None:
+        return app
 
     @app.task(name=TASK_NAME, retry=_RETRY)
     def process_upload_task(upload_id: int) -> None:
         try:
-            run_upload_job(upload_id, settings=settings)
+            job(upload_id)
         except Exception as exc:
             # A failed upload is no exception (it is recorded and mailed); this is the
             # infrastructure failing, e.g. the database gone. Procrastinate logs the exception

@@ -5,7 +5,7 @@ worker to another: that is left to the application, through `JobManager.get_stal
 `retry_job`. Every worker therefore looks for stalled jobs regularly (and once at start): a job
 still "doing" whose worker has not signalled for `worker_stalled_seconds` goes back to the queue.
 One worker at a time does this, under an advisory lock, so a job is never put back twice. Running
-it again is safe: `process_upload` finds a dead attempt's upload unfinished (its transaction died
+it again is safe: the upload service finds a dead attempt's upload unfinished (its transaction died
 with it) and processes it again.
 
 The same upkeep retries the mail that waits in this machine's outbox, every
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import procrastinate
 import psycopg
@@ -79,8 +80,10 @@ async def _upkeep(app: procrastinate.App, settings: Settings) -> None:
         await _upkeep_once(app, settings, mail=mail)
 
 
-async def _serve(settings: Settings, concurrency: int, until_empty: bool) -> None:
-    app = make_app(settings, max_connections=concurrency + _SPARE_CONNECTIONS)
+async def _serve(
+    settings: Settings, job: Callable[[int], object], concurrency: int, until_empty: bool
+) -> None:
+    app = make_app(settings, job=job, max_connections=concurrency + _SPARE_CONNECTIONS)
     stalled = settings.worker_stalled_seconds
     async with app.open_async():
         await _upkeep_once(app, settings, mail=True)
@@ -102,8 +105,15 @@ async def _serve(settings: Settings, concurrency: int, until_empty: bool) -> Non
                 await upkeep
 
 
-def run_worker(settings: Settings, *, concurrency: int = 1, until_empty: bool = False) -> None:
-    """Process upload jobs until stopped (SIGINT/SIGTERM), or until the queue is empty."""
+def run_worker(
+    settings: Settings,
+    *,
+    job: Callable[[int], object],
+    concurrency: int = 1,
+    until_empty: bool = False,
+) -> None:
+    """Run `job(upload_id)` for queued uploads until stopped (SIGINT/SIGTERM), or until the
+    queue is empty. The job is the upload service's `run`, handed over by the composition root."""
     ensure_schema(settings)
     log.info("jobs.worker_started", concurrency=concurrency)
-    asyncio.run(_serve(settings, concurrency, until_empty))
+    asyncio.run(_serve(settings, job, concurrency, until_empty))

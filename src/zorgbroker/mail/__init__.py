@@ -6,7 +6,7 @@ message waits in the outbox and is sent again later (by the workers, or `zorgbro
 --send-pending`).
 """
 
-from zorgbroker.mail.notify import notify_upload_finished
+from zorgbroker.mail.notify import Notifier
 from zorgbroker.mail.outbox import SendResult, send_pending
 
-__all__ = ["SendResult", "notify_upload_finished", "send_pending"]
+__all__ = ["Notifier", "SendResult", "send_pending"]

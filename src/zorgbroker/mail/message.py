@@ -15,7 +15,7 @@ from email.utils import format_datetime, make_msgid
 from zorgbroker.intake.report.model import Report
 from zorgbroker.intake.report.summary import MODE_LABELS, code_rows, format_count
 from zorgbroker.registry.models import DONE, FAILED
-from zorgbroker.registry.uploads import UploadInfo
+from zorgbroker.uploads.models import UploadInfo
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 #: Lets `zorgbroker mail` and tests tell which upload a message is about.

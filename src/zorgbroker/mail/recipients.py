@@ -2,7 +2,9 @@
 
 In order: the uploader, when the name they uploaded under is an e-mail address (the portal's
 logins are); else the address configured for the organisation (ZORGBROKER_MAIL_TO_ORGANISATIONS);
-else the installation's fallback (ZORGBROKER_MAIL_TO). Nobody, when none of those is known.
+else the installation's fallback (ZORGBROKER_MAIL_TO). When none of those is known, the
+notification goes to the local mailbox (`zorgbroker mail`), addressed to `LOCAL_MAILBOX`, as the
+README says: never to an address guessed from a login name, and never nowhere.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from zorgbroker.settings import Settings
 
 # Deliberately loose: the SMTP server is the judge of an address; this only tells an address
 # apart from a login name such as "jansen" or "DOMEIN\\jansen".
+#: The address on a notification that has no configured recipient; it stays in the local mailbox.
+LOCAL_MAILBOX = "postbus@localhost"
+
 _ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 
 
@@ -33,9 +38,3 @@ def recipients_for(uploaded_by: str, organisation: str, settings: Settings) -> l
             if found:
                 return found
     return []
-
-
-def local_recipient(uploaded_by: str) -> str:
-    """A mailbox-only address for the uploader, like a Unix system's local mail."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "", uploaded_by) or "onbekend"
-    return f"{name}@localhost"

@@ -1,7 +1,8 @@
 """The registry: its database, the comparison with held data, the import, and the history.
 
-Entry points: `uploads.submit_upload` and `uploads.process_upload` (one upload through the whole
-intake), `uploads.list_uploads` / `uploads.load_report` (history), `devices.find_carriers`
-(implant traceability), `registry_db.open_registry` (the database, migrated). Modules import
-their heavy dependencies themselves, so importing this package costs nothing.
+Entry points: `importer.import_records` (compare and store an upload's accepted records, used by
+`zorgbroker.uploads`), `devices.find_carriers` (implant traceability),
+`registry_db.open_registry_database` (the database, migrated; `zorgbroker.composition` opens it
+from the settings). Modules import their heavy dependencies themselves, so importing this
+package costs nothing.
 """

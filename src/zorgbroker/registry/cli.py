@@ -1,5 +1,5 @@
-"""`zorgbroker submit`, `uploads`, `report`, `devices` and `segments`: the registry on the command
-line."""
+"""`zorgbroker init`, `devices` and `segments`: the registry on the command line. (Uploads have
+their own commands, in `zorgbroker.uploads.cli`.)"""
 
 from __future__ import annotations
 
@@ -7,47 +7,21 @@ import json
 import sys
 from enum import StrEnum
 from functools import partial
-from pathlib import Path
 from typing import Annotated
 
 import polars as pl
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy import Engine
 
-from zorgbroker.intake.cli import (
-    EXIT_FILE_REJECTED,
-    EXIT_OK,
-    DatasetOption,
-    Format,
-    FormatOption,
-    OutputOption,
-    TodayOption,
-    emit,
-    fail_usage,
-    parse_today,
-)
-from zorgbroker.intake.report.summary import MODE_LABELS, approximate_size, format_count
-from zorgbroker.registry.models import FAILED
-from zorgbroker.registry.registry_db import RegistryUnavailable, open_registry
-from zorgbroker.registry.uploads import (
-    UploadError,
-    UploadInfo,
-    list_uploads,
-    load_report,
-    submit_upload,
-)
+from zorgbroker.intake.cli import fail_usage
+from zorgbroker.intake.report.summary import approximate_size, format_count
 from zorgbroker.settings import Settings, get_settings
 
-#: The upload could not be processed (a failure on the registry's side; it can be retried).
+#: The registry's database cannot be reached.
 EXIT_FAILED = 3
-
-
-class SubmitMode(StrEnum):
-    test = "test"
-    production = "production"
 
 
 class ListFormat(StrEnum):
@@ -59,157 +33,36 @@ class ListFormat(StrEnum):
 #: a pseudonym or a date into unreadable columns.
 WIDE = 140
 
-_STATUS = {"queued": "in wachtrij", "processing": "bezig", "done": "verwerkt", "failed": "mislukt"}
 
+def registry_engine(settings: Settings) -> Engine:
+    """The registry's engine from the composition root; a Dutch error when it cannot be used
+    (exit 3 when unreachable, 2 when a configured SQLite file does not exist)."""
+    from zorgbroker.composition import open_registry
+    from zorgbroker.registry.registry_db import RegistryMissing, RegistryUnavailable
 
-def registry_settings() -> Settings:
-    """The settings, once the registry's database has been reached (else a Dutch error, exit 3)."""
-    settings = get_settings()
     try:
-        open_registry(settings)
+        return open_registry(settings)
+    except RegistryMissing as exc:
+        raise fail_usage(exc.message) from None
     except RegistryUnavailable as exc:
         Console(stderr=True).print(Text(f"Fout: {exc.message}", style="bold red"))
         raise typer.Exit(EXIT_FAILED) from None
-    return settings
 
 
-def submit_command(
-    file: Annotated[Path, typer.Argument(help="Het bestand (CSV, XLSX of ZIP) om aan te leveren.")],
-    dataset: DatasetOption,
-    organisation: Annotated[
-        str, typer.Option("--organisation", "-o", help="AGB-code van de aanleverende organisatie.")
-    ],
-    mode: Annotated[
-        SubmitMode,
-        typer.Option(
-            "--mode", "-m", help="test: alleen controleren; production: ook vergelijken en opslaan."
-        ),
-    ],
-    fmt: FormatOption = Format.text,
-    output: OutputOption = None,
-    today: TodayOption = None,
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait/--no-wait",
-            help="Wacht op de verwerking en toon het rapport; met --no-wait (alleen met een "
-            "wachtrij) alleen het nummer van de aanlevering.",
-        ),
-    ] = True,
-) -> None:
-    """Lever een bestand aan: pseudonimisering, controle, en in productie vergelijking en opslag."""
-    from zorgbroker.jobs import (
-        JobsConfigError,
-        QueueUnavailable,
-        check_settings,
-        dispatch,
-        processes_in_background,
-        wait_for_upload,
-    )
+def init_command() -> None:
+    """Maak de registratiedatabase aan op het ingestelde adres (ZORGBROKER_DATABASE_URL), of
+    breng een bestaande bij."""
+    from zorgbroker.composition import init_registry
+    from zorgbroker.registry.registry_db import RegistryUnavailable
 
-    settings = registry_settings()
+    settings = get_settings()
     try:
-        check_settings(settings)
-    except JobsConfigError as exc:
-        raise fail_usage(exc.message) from None
-    queued = processes_in_background(settings)
-    if not wait and not queued:
-        raise fail_usage(
-            "--no-wait kan alleen met een wachtrij (ZORGBROKER_JOBS=procrastinate); "
-            "zonder wachtrij wordt de aanlevering meteen hier verwerkt"
-        )
-    try:
-        upload_id = submit_upload(
-            file,
-            dataset=dataset,
-            organisation=organisation,
-            mode=mode.value,  # type: ignore[arg-type]
-            settings=settings,
-            today=parse_today(today),
-        )
-    except UploadError as exc:
-        raise fail_usage(exc.message) from None
-    err = Console(stderr=True)
-    try:
-        dispatch(upload_id, settings=settings)
-    except QueueUnavailable as exc:
-        err.print(Text(f"Fout: {exc.message}", style="bold red"))
+        engine = init_registry(settings)
+    except RegistryUnavailable as exc:
+        Console(stderr=True).print(Text(f"Fout: {exc.message}", style="bold red"))
         raise typer.Exit(EXIT_FAILED) from None
-    if queued:
-        err.print(f"Aanlevering {upload_id} staat in de wachtrij.", highlight=False)
-    if not wait:
-        print(upload_id)
-        raise typer.Exit(EXIT_OK)
-    if queued:
-        err.print("Wachten op een worker ('zorgbroker worker'); Ctrl-C stopt het wachten.")
-    info = wait_for_upload(upload_id, settings=settings)
-    if info.status == FAILED:
-        err.print(Text(f"Aanlevering {upload_id} is niet verwerkt: {info.error}", style="bold red"))
-        raise typer.Exit(EXIT_FAILED)
-    report = load_report(settings, upload_id)
-    err.print(f"Aanlevering {upload_id} verwerkt.", highlight=False)
-    emit(report, fmt, output, file)
-    raise typer.Exit(EXIT_FILE_REJECTED if report.file_rejected else EXIT_OK)
-
-
-def _count(value: int | None) -> str:
-    return "" if value is None else format_count(value)
-
-
-def _uploads_table(uploads: list[UploadInfo]) -> Table:
-    table = Table(title="Aanleveringen", box=box.SIMPLE_HEAD, pad_edge=False)
-    for header in ("nr", "datum", "organisatie", "dataset", "bestand", "modus", "status"):
-        table.add_column(header, overflow="fold")
-    for header in ("records", "afgewezen", "geaccepteerd"):
-        table.add_column(header, justify="right")
-    for u in uploads:
-        table.add_row(
-            str(u.id),
-            u.submitted_at.astimezone().strftime("%d-%m-%Y %H:%M"),
-            u.organisation,
-            Text(u.dataset),
-            Text(u.file_name),
-            MODE_LABELS.get(u.mode, u.mode),
-            _STATUS.get(u.status, u.status),
-            _count(u.records),
-            _count(u.rejected),
-            _count(u.accepted),
-        )
-    return table
-
-
-def uploads_command(
-    organisation: Annotated[
-        str | None, typer.Option("--organisation", "-o", help="Alleen van deze AGB-code.")
-    ] = None,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Vorm van de lijst.")] = (
-        ListFormat.text
-    ),
-) -> None:
-    """Toon eerdere aanleveringen, nieuwste eerst."""
-    uploads = list_uploads(registry_settings(), organisation=organisation)
-    if fmt is ListFormat.json:
-        json.dump([u.as_json() for u in uploads], sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
-        return
-    if not uploads:
-        Console().print("Nog geen aanleveringen.")
-        return
-    Console(width=max(Console().width, WIDE)).print(_uploads_table(uploads))
-
-
-def report_command(
-    upload_id: Annotated[int, typer.Argument(help="Nummer van de aanlevering, zie 'uploads'.")],
-    fmt: FormatOption = Format.text,
-    output: OutputOption = None,
-) -> None:
-    """Toon het rapport van een eerdere aanlevering opnieuw."""
-    try:
-        report = load_report(registry_settings(), upload_id)
-    except UploadError as exc:
-        raise fail_usage(exc.message) from None
-    emit(report, fmt, output, Path(f"aanlevering-{upload_id}"))
-    raise typer.Exit(EXIT_FILE_REJECTED if report.file_rejected else EXIT_OK)
+    where = engine.url.render_as_string(hide_password=True)
+    Console().print(f"Registratiedatabase klaar: {where}", highlight=False, soft_wrap=True)
 
 
 def devices_command(
@@ -246,9 +99,9 @@ def devices_command(
         query = parse_device_query(udi_di, serial)
     except DeviceQueryError as exc:
         raise fail_usage(str(exc)) from None
-    settings = registry_settings()
+    settings = get_settings()
     carriers = find_carriers(
-        settings,
+        registry_engine(settings),
         query,
         actor=settings.actor,
         on_behalf_of=on_behalf_of,
@@ -316,8 +169,8 @@ def segments_command(
         if dataset not in datasets:
             raise fail_usage(f"onbekende dataset {dataset!r}; zie 'zorgbroker datasets'")
         datasets = [dataset]
-    settings = registry_settings()
-    engine = open_registry(settings)
+    settings = get_settings()
+    engine = registry_engine(settings)
     if engine.dialect.name != "postgresql":
         say(
             "Deze registratie gebruikt SQLite: daar hebben tabellen geen segmenten "

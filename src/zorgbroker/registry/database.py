@@ -41,9 +41,6 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    path = sqlite_path(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False},

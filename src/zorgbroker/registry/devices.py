@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Engine, insert
 
 from zorgbroker.intake.checks import rule_language as rl
 from zorgbroker.intake.spec import available
@@ -22,8 +22,6 @@ from zorgbroker.registry.device_query import DeviceQuery
 from zorgbroker.registry.importer import fetch_rows
 from zorgbroker.registry.layout import Comparison, DatasetLayout, layout_for
 from zorgbroker.registry.models import AccessLogEntry, utcnow
-from zorgbroker.registry.registry_db import open_registry
-from zorgbroker.settings import Settings
 
 ACTION = "implantaat-opvraging"
 
@@ -101,10 +99,9 @@ def _carriers(
 
 
 def find_carriers(
-    settings: Settings, query: DeviceQuery, *, actor: str, on_behalf_of: str
+    engine: Engine, query: DeviceQuery, *, actor: str, on_behalf_of: str
 ) -> pl.DataFrame:
     """Pseudonyms and centres that carry the device now (explanted ones excluded), logged."""
-    engine = open_registry(settings)
     results: list[pl.DataFrame] = []
     datasets = []
     with write_transaction(engine) as conn:

@@ -19,10 +19,14 @@ from sqlalchemy.exc import OperationalError
 from zorgbroker.intake.spec import DatasetSpec, SpecError, available, load_dataset
 from zorgbroker.logging import get_logger
 from zorgbroker.registry import data_tables
-from zorgbroker.registry.database import engine_for, lock_for_transaction, write_transaction
+from zorgbroker.registry.database import (
+    engine_for,
+    lock_for_transaction,
+    sqlite_path,
+    write_transaction,
+)
 from zorgbroker.registry.layout import LayoutError, layout_for
 from zorgbroker.registry.models import DatasetVersion
-from zorgbroker.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -140,9 +144,30 @@ class RegistryUnavailable(Exception):
         super().__init__(self.message)
 
 
-def open_registry(settings: Settings) -> Engine:
-    """The registry's engine, with the schema brought up to date once per process."""
-    url = settings.registry_database_url
+class RegistryMissing(Exception):
+    """The SQLite file the address names does not exist, and was not asked to be created: a
+    mistyped address must not quietly become a new, empty registry."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.message = (
+            f"De registratiedatabase {path} bestaat niet (ZORGBROKER_DATABASE_URL). Controleer "
+            "het adres, of maak een nieuwe registratie aan met 'zorgbroker init'."
+        )
+        super().__init__(self.message)
+
+
+def open_registry_database(url: str, *, create: bool = False) -> Engine:
+    """The registry's engine for `url`, with the schema brought up to date once per process.
+
+    A SQLite file is made only with `create` (the default location, or `zorgbroker init`);
+    else a missing one is `RegistryMissing`. `RegistryUnavailable` when the server is down."""
+    path = sqlite_path(url)
+    if path is not None and str(path) != ":memory:":
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.is_file():
+            raise RegistryMissing(path)
     engine = engine_for(url)
     # A dataset added to the installation (a new YAML) gets its tables without a restart.
     key = (url, tuple((e.name, e.version) for e in available()))

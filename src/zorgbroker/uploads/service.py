@@ -1,0 +1,709 @@
+"""The upload service: take a file in, run it through the whole intake, keep the history.
+
+`UploadService` is handed its collaborators (the registry's engine, a file store, a factory of
+pseudonymisers, the check, a dispatcher, a mailer, a clock) and offers `submit`, `process`,
+`get`, `list`, `report` and `cancel`. `zorgbroker.composition` builds it from the settings; a test
+builds it from a temporary database and an in-process TTP.
+
+`submit` stores the file and records a queued upload, then hands it to the dispatcher; `process`
+runs it through pseudonymisation, the checks, and (production) the comparison and import, and is
+safe to run again for the same upload at any time:
+
+- a finished upload returns its stored report and changes nothing;
+- an upload whose process died (status still "processing") or failed is simply processed again:
+  the import is one transaction, so a dead attempt left nothing behind;
+- two processes on the same upload at once are serialised by the dataset lock, and the second
+  finds it finished;
+- an interrupted one (Ctrl-C) is marked stopped and its file removed: nothing was stored, and
+  the same file can be submitted again.
+
+A production import holds its dataset's lock (PostgreSQL advisory lock, or SQLite's write lock)
+from the moment it reads the held data until it commits, so no two imports of one dataset ever
+compare against stale data. The expensive part, checks and pseudonymisation, runs before, unlocked.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import gzip
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import polars as pl
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from zorgbroker.intake.checks.engine import CheckOptions, CheckOutcome, Pseudonymise, check_upload
+from zorgbroker.intake.report.json_report import from_json_dict, write_json
+from zorgbroker.intake.report.model import Mode, Report, Stored
+from zorgbroker.intake.spec import DatasetSpec, SpecError, load_dataset
+from zorgbroker.logging import get_logger
+from zorgbroker.registry.crash_point import pause_after_batch
+from zorgbroker.registry.database import lock_for_transaction, write_transaction
+from zorgbroker.registry.importer import import_records
+from zorgbroker.registry.layout import layout_for
+from zorgbroker.registry.models import (
+    AccessLogEntry,
+    DatasetVersion,
+    Organisation,
+    Upload,
+    UploadReport,
+)
+from zorgbroker.registry.records import RecordsError, stored_frames
+from zorgbroker.registry.registry_db import ensure_dataset_version
+from zorgbroker.registry.report_merge import merge
+from zorgbroker.uploads.errors import (
+    NoReport,
+    ProcessingFailed,
+    UploadError,
+    UploadInterrupted,
+    UploadNotFound,
+)
+from zorgbroker.uploads.files import FileStore
+from zorgbroker.uploads.models import (
+    DONE,
+    FAILED,
+    FINISHED,
+    IN_FLIGHT,
+    PROCESSING,
+    QUEUED,
+    STOPPED,
+    UploadInfo,
+)
+from zorgbroker.uploads.tasks import Dispatcher, Inline, Mailer, NoMail
+
+if TYPE_CHECKING:
+    from zorgbroker.pseudonymisation.pipeline import Pseudonymiser
+
+log = get_logger(__name__)
+
+REPORT_ENCODING = "json+gzip"
+
+#: The moment now, in UTC.
+Clock = Callable[[], dt.datetime]
+#: The check of one stored file: intake's `check_upload` (path, spec, options, display name).
+Checker = Callable[[Path, DatasetSpec, CheckOptions, str], CheckOutcome]
+
+
+class PseudonymiserFactory(Protocol):
+    def __call__(self, mode: Mode, *, registry: str, source: str) -> Pseudonymiser: ...
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    #: Rows per statement or COPY chunk when the registry imports accepted records.
+    batch_rows: int = 100_000
+    #: PostgreSQL: an import adding at least this many rows to a table writes a new segment.
+    segment_rows: int = 100_000
+
+
+def check_agb(value: str) -> str:
+    if not (len(value) == 8 and value.isdigit()):
+        raise UploadError(f"'{value}' is geen AGB-code van 8 cijfers")
+    return value
+
+
+def _dataset(name: str) -> DatasetSpec:
+    try:
+        return load_dataset(name)
+    except SpecError as exc:
+        raise UploadError(str(exc)) from None
+    except KeyError:
+        raise UploadError(f"onbekende dataset '{name}'; zie 'zorgbroker datasets'") from None
+
+
+def ensure_organisation(conn: Connection, agb: str, now: dt.datetime) -> int:
+    found = conn.execute(
+        select(Organisation.id).where(Organisation.agb == agb)
+    ).scalar_one_or_none()
+    if found is not None:
+        return found
+    result = conn.execute(insert(Organisation).values(agb=agb, created_at=now))
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _in_flight(conn: Connection, organisation_id: int, version_id: int, sha256: str) -> int | None:
+    return conn.execute(
+        select(Upload.id).where(
+            Upload.organisation_id == organisation_id,
+            Upload.dataset_version_id == version_id,
+            Upload.file_sha256 == sha256,
+            Upload.mode == "production",
+            Upload.status.in_(IN_FLIGHT),
+        )
+    ).scalar_one_or_none()
+
+
+def _info_query() -> Any:
+    return (
+        select(Upload, Organisation.agb, DatasetVersion.dataset, DatasetVersion.version)
+        .join(Organisation, Organisation.id == Upload.organisation_id)
+        .join(DatasetVersion, DatasetVersion.id == Upload.dataset_version_id)
+    )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands timestamps back without their zone; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _info(row: Any) -> UploadInfo:
+    upload: Upload = row[0]
+    stored = None
+    if upload.stored_new is not None:
+        stored = Stored(upload.stored_new, upload.stored_updated or 0, upload.stored_unchanged or 0)
+    return UploadInfo(
+        id=upload.id,
+        organisation=row[1],
+        dataset=row[2],
+        dataset_version=row[3],
+        mode=upload.mode,
+        status=upload.status,
+        file_name=upload.file_name,
+        file_sha256=upload.file_sha256,
+        file_bytes=upload.file_bytes,
+        submitted_at=_aware(upload.submitted_at),
+        finished_at=_aware(upload.finished_at) if upload.finished_at else None,
+        records=upload.records,
+        accepted=upload.accepted,
+        rejected=upload.rejected,
+        file_rejected=upload.file_rejected,
+        stored=stored,
+        uploaded_by=upload.uploaded_by,
+        error=upload.error,
+        stored_file=upload.stored_file,
+        reference_date=upload.reference_date,
+    )
+
+
+def _code_texts(dataset: str) -> tuple[dict[str, str], bool | None]:
+    try:
+        spec = load_dataset(dataset)
+    except (SpecError, KeyError):
+        return {}, None
+    return {code: text.nl for code, text in spec.messages.items()}, spec.multi_table
+
+
+def read_report(conn: Connection, upload_id: int, dataset: str) -> Report | None:
+    body = conn.execute(
+        select(UploadReport.body).where(UploadReport.upload_id == upload_id)
+    ).scalar_one_or_none()
+    if body is None:
+        return None
+    document = json.loads(gzip.decompress(body))
+    texts, multi = _code_texts(dataset)
+    codes = {m["code"] for m in document.get("messages", [])}
+    return from_json_dict(
+        document, code_texts={c: texts.get(c, "") for c in sorted(codes)}, multi_table=multi
+    )
+
+
+def _report_body(report: Report) -> bytes:
+    buffer = io.StringIO()
+    write_json(report, buffer)
+    return gzip.compress(buffer.getvalue().encode("utf-8"), compresslevel=6)
+
+
+def _status(conn: Connection, upload_id: int) -> str | None:
+    return conn.execute(select(Upload.status).where(Upload.id == upload_id)).scalar_one_or_none()
+
+
+def _failure_text(exc: BaseException) -> str:
+    """What a user reads about a failure: never the exception's text, which may quote data."""
+    from zorgbroker.pseudonymisation.errors import TTPError
+
+    if isinstance(exc, RecordsError | UploadError):
+        return exc.args[0] if exc.args else type(exc).__name__
+    if isinstance(exc, TTPError):
+        return f"Pseudonimisering mislukt: {exc.message}"
+    if isinstance(exc, SQLAlchemyError):
+        return (
+            "De registratiedatabase gaf een fout "
+            f"({type(exc).__name__}); de aanlevering kan opnieuw worden verwerkt."
+        )
+    return f"Verwerking mislukt ({type(exc).__name__}); de aanlevering kan opnieuw worden verwerkt."
+
+
+#: Why an upload has no report, by status.
+_NO_REPORT = {
+    QUEUED: "staat nog in de wachtrij",
+    PROCESSING: "wordt nog verwerkt",
+    FAILED: "is mislukt",
+    STOPPED: "is gestopt voordat ze klaar was",
+}
+
+
+class UploadService:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        files: FileStore,
+        pseudonymisers: PseudonymiserFactory,
+        dispatcher: Dispatcher | None = None,
+        mailer: Mailer | None = None,
+        clock: Clock = utc_now,
+        checker: Checker = check_upload,
+        imports: ImportOptions | None = None,
+    ) -> None:
+        self._engine = engine
+        self._files = files
+        self._pseudonymisers = pseudonymisers
+        self._dispatcher = dispatcher or Inline()
+        self._mailer = mailer or NoMail()
+        self._clock = clock
+        self._check = checker
+        self._imports = imports or ImportOptions()
+
+    @property
+    def processes_in_background(self) -> bool:
+        """Whether a submitted upload is processed elsewhere (by a worker)."""
+        return self._dispatcher.in_background
+
+    # --- taking a file in ------------------------------------------------------------------------
+
+    def submit(
+        self,
+        file: Path,
+        *,
+        dataset: str,
+        organisation: str,
+        mode: Mode,
+        uploaded_by: str,
+        today: dt.date | None = None,
+    ) -> int:
+        """Take the file in (`receive`) and hand it to the dispatcher; the upload's id.
+
+        Inline, the upload has been processed (done or failed) when this returns; Ctrl-C while
+        it is processed raises `UploadInterrupted`. With a queue, dispatching raises the
+        dispatcher's error (`QueueUnavailable`) when the queue cannot be reached."""
+        upload_id = self.receive(
+            file,
+            dataset=dataset,
+            organisation=organisation,
+            mode=mode,
+            uploaded_by=uploaded_by,
+            today=today,
+        )
+        self.dispatch(upload_id)
+        return upload_id
+
+    def dispatch(self, upload_id: int) -> None:
+        """Hand a received upload to the dispatcher (again: one that stayed queued because the
+        queue could not be reached)."""
+        self._dispatcher.dispatch(upload_id, self.run)
+
+    def receive(
+        self,
+        file: Path,
+        *,
+        dataset: str,
+        organisation: str,
+        mode: Mode,
+        uploaded_by: str,
+        today: dt.date | None = None,
+    ) -> int:
+        """Record a queued upload of `file` and keep a copy until it is processed; its id.
+
+        A production upload of a file that is already queued or being processed for the same
+        organisation and dataset version returns that upload instead of a second one.
+        """
+        check_agb(organisation)
+        if mode not in ("test", "production"):
+            raise UploadError(f"onbekende modus '{mode}'; kies test of production")
+        if not file.is_file():
+            raise UploadError(f"bestand '{file}' bestaat niet of is geen bestand")
+        spec = _dataset(dataset)
+        copy = self._files.put(file)
+        now = self._clock()
+        values = {
+            "mode": mode,
+            "status": QUEUED,
+            "file_name": file.name[:255],
+            "file_sha256": copy.sha256,
+            "file_bytes": copy.size,
+            "stored_file": copy.name,
+            "reference_date": today or now.astimezone().date(),
+            "uploaded_by": uploaded_by[:200],
+            "submitted_at": now,
+            "attempts": 0,
+        }
+        try:
+            with write_transaction(self._engine) as conn:
+                organisation_id = ensure_organisation(conn, organisation, now)
+                version_id = ensure_dataset_version(conn, spec)
+                if mode == "production":
+                    existing = _in_flight(conn, organisation_id, version_id, copy.sha256)
+                    if existing is not None:
+                        self._files.remove(copy.name)
+                        log.info("upload.joined", upload=existing)
+                        return existing
+                result = conn.execute(
+                    insert(Upload).values(
+                        organisation_id=organisation_id, dataset_version_id=version_id, **values
+                    )
+                )
+                key = result.inserted_primary_key
+                assert key is not None
+                upload_id = int(key[0])
+        except IntegrityError:
+            # Another submit of the same file got in between our check and our insert.
+            self._files.remove(copy.name)
+            existing = self._joined(organisation, spec, copy.sha256)
+            if existing is None:
+                raise
+            return existing
+        except BaseException:
+            self._files.remove(copy.name)
+            raise
+        log.info(
+            "upload.submitted", upload=upload_id, dataset=spec.dataset, mode=mode, bytes=copy.size
+        )
+        return upload_id
+
+    def _joined(self, organisation: str, spec: DatasetSpec, sha256: str) -> int | None:
+        with self._engine.connect() as conn:
+            orgs = select(Organisation.id).where(Organisation.agb == organisation).scalar_subquery()
+            versions = (
+                select(DatasetVersion.id)
+                .where(
+                    DatasetVersion.dataset == spec.dataset, DatasetVersion.version == spec.version
+                )
+                .scalar_subquery()
+            )
+            return conn.execute(
+                select(Upload.id).where(
+                    Upload.organisation_id == orgs,
+                    Upload.dataset_version_id == versions,
+                    Upload.file_sha256 == sha256,
+                    Upload.mode == "production",
+                    Upload.status.in_(IN_FLIGHT),
+                )
+            ).scalar_one_or_none()
+
+    # --- reading the history ---------------------------------------------------------------------
+
+    def get(self, upload_id: int) -> UploadInfo | None:
+        with Session(self._engine) as session:
+            row = session.execute(_info_query().where(Upload.id == upload_id)).first()
+            return None if row is None else _info(row)
+
+    def list(
+        self, *, organisation: str | None = None, limit: int | None = None
+    ) -> builtins.list[UploadInfo]:
+        """Uploads, newest first."""
+        query = _info_query().order_by(Upload.id.desc())
+        if organisation is not None:
+            query = query.where(Organisation.agb == organisation)
+        if limit is not None:
+            query = query.limit(limit)
+        with Session(self._engine) as session:
+            return [_info(row) for row in session.execute(query).all()]
+
+    def report(self, upload_id: int) -> Report:
+        """The stored report of a finished upload; `UploadNotFound`, or `NoReport` saying why
+        there is none (yet)."""
+        info = self.get(upload_id)
+        if info is None:
+            raise UploadNotFound(upload_id)
+        with self._engine.connect() as conn:
+            report = read_report(conn, upload_id, info.dataset)
+        if report is None:
+            status = _NO_REPORT.get(info.status, f"heeft status {info.status}")
+            extra = f": {info.error}" if info.error else ""
+            raise NoReport(upload_id, info.status, f"aanlevering {upload_id} {status}{extra}")
+        return report
+
+    def wait(self, upload_id: int, *, poll_seconds: float = 0.5) -> UploadInfo:
+        """The upload once it is finished (at once after an inline dispatch)."""
+        while True:
+            info = self.get(upload_id)
+            if info is None:
+                raise UploadNotFound(upload_id)
+            if info.status in FINISHED:
+                return info
+            time.sleep(poll_seconds)
+
+    # --- stopping --------------------------------------------------------------------------------
+
+    def cancel(self, upload_id: int, *, reason: str) -> UploadInfo:
+        """Stop an upload that is not finished: marked stopped with the reason, its file removed.
+        A finished one is left as it is. (An attempt still running elsewhere commits nothing
+        after this: it finds the upload no longer in flight.)"""
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                update(Upload)
+                .where(Upload.id == upload_id, Upload.status.in_(IN_FLIGHT))
+                .values(status=STOPPED, finished_at=self._clock(), error=reason)
+            )
+        info = self.get(upload_id)
+        if info is None:
+            raise UploadNotFound(upload_id)
+        if info.status == STOPPED:
+            self._files.remove(info.stored_file)
+            with write_transaction(self._engine) as conn:
+                conn.execute(update(Upload).where(Upload.id == upload_id).values(stored_file=None))
+            log.info("upload.stopped", upload=upload_id)
+        return info
+
+    # --- processing ------------------------------------------------------------------------------
+
+    def run(self, upload_id: int) -> str | None:
+        """One upload job: process it, then mail how it ended; its final status.
+
+        Never raises for a failed upload (that is an outcome, recorded on the upload and
+        mailed), so a job runner has nothing to log but ids. An upload that was already
+        finished is left alone and not mailed again. None for an unknown id."""
+        before = self.get(upload_id)
+        if before is None:
+            log.warning("job.unknown_upload", upload=upload_id)
+            return None
+        if before.status in FINISHED:
+            return before.status
+        try:
+            self.process(upload_id)
+        except ProcessingFailed:
+            pass
+        except UploadNotFound:  # the upload disappeared between our look and processing
+            log.warning("job.unknown_upload", upload=upload_id)
+            return None
+        after = self.get(upload_id)
+        if after is None:
+            return None
+        # The mail attaches the report as stored, as `zorgbroker report` shows it.
+        report = self.report(upload_id) if after.status == DONE else None
+        self._mailer.upload_finished(after, report)
+        return after.status
+
+    def process(self, upload_id: int) -> Report:
+        """Run one stored upload through the whole intake and return its report (idempotent).
+
+        `ProcessingFailed` when it fails (the upload is marked failed); `UploadInterrupted` on
+        Ctrl-C (the upload is marked stopped)."""
+        info = self.get(upload_id)
+        if info is None:
+            raise UploadNotFound(upload_id)
+        if info.status == DONE:
+            return self.report(upload_id)
+        if info.status == STOPPED:
+            raise UploadError(f"aanlevering {upload_id} is gestopt; lever het bestand opnieuw aan")
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                update(Upload)
+                .where(Upload.id == upload_id, Upload.status != DONE)
+                .values(
+                    status=PROCESSING,
+                    started_at=self._clock(),
+                    attempts=Upload.attempts + 1,
+                    error=None,
+                )
+            )
+        try:
+            return self._process(info)
+        except ProcessingFailed:
+            raise
+        except KeyboardInterrupt:
+            self.cancel(upload_id, reason="Gestopt met Ctrl-C; er is niets opgeslagen.")
+            log.warning("upload.interrupted", upload=upload_id)
+            raise UploadInterrupted(upload_id) from None
+        except Exception as exc:
+            message = _failure_text(exc)
+            self._mark(upload_id, status=FAILED, finished_at=self._clock(), error=message)
+            log.warning("upload.failed", upload=upload_id, error=type(exc).__name__)
+            raise ProcessingFailed(upload_id, message) from exc
+
+    def _mark(self, upload_id: int, **values: Any) -> None:
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                update(Upload).where(Upload.id == upload_id, Upload.status != DONE).values(**values)
+            )
+
+    def _pseudonymise_for(
+        self, spec: DatasetSpec, mode: Mode, organisation: str
+    ) -> tuple[Pseudonymiser, Pseudonymise, dict[str, str]]:
+        """The pseudonymiser, the engine's hook into it, and the key fingerprints the report
+        shows."""
+        pseudonymiser = self._pseudonymisers(mode, registry=spec.registry, source=organisation)
+        # A BSN goes the BSN way (eleven-test, sealing for a re-identifiable registry); any other
+        # identifying text (a therapist's surname) is pseudonymised under its field's label.
+        bsn_fields = {
+            (t.name, f.name) for t in spec.tables for f in t.fields if f.normalise == "bsn"
+        }
+
+        def pseudonymise(table: str, field: str, values: pl.Series) -> pl.Series:
+            if (table, field) in bsn_fields:
+                return pseudonymiser.pseudonymise(values)
+            return pseudonymiser.pseudonymise_text(values, label=field)
+
+        fingerprints = {k: str(v) for k, v in pseudonymiser.fingerprints().items()}
+        return pseudonymiser, pseudonymise, fingerprints
+
+    def _process(self, info: UploadInfo) -> Report:
+        upload_id = info.id
+        spec = _dataset(info.dataset)
+        if spec.version != info.dataset_version:
+            raise UploadError(
+                f"De aanlevering is gedaan voor versie {info.dataset_version} van {info.dataset}, "
+                f"maar deze installatie kent versie {spec.version}; lever het bestand opnieuw aan."
+            )
+        path = self._files.path(info.stored_file) if info.stored_file else None
+        if path is None:
+            with self._engine.connect() as conn:
+                if _status(conn, upload_id) == DONE:
+                    return self.report(upload_id)
+            raise UploadError(
+                "Het aangeleverde bestand is niet meer beschikbaar; lever het opnieuw aan."
+            )
+        mode: Mode = "production" if info.mode == "production" else "test"
+        pseudonymiser, pseudonymise, fingerprints = self._pseudonymise_for(
+            spec, mode, info.organisation
+        )
+        # The embedded TTP writes its re-identification store while the registry compares and
+        # imports; `settle` waits for it, and every way out of this block waits for it too.
+        with pseudonymiser.storing_in_background() as settle:
+            timings: dict[str, float] = {}
+            started = time.perf_counter()
+            options = CheckOptions(
+                today=info.reference_date,
+                organisation=info.organisation,
+                mode=mode,
+                collect_accepted=True,
+                pseudonymise=pseudonymise,
+            )
+            outcome = self._check(path, spec, options, info.file_name)
+            timings["check"] = time.perf_counter() - started
+            report = outcome.report
+            report.pseudonymisation = fingerprints
+            if mode == "test" or report.file_rejected:
+                if mode == "production":
+                    report.stored = Stored()
+                settle()
+                with write_transaction(self._engine) as conn:
+                    if _status(conn, upload_id) in (DONE, STOPPED):
+                        return self._already_finished(upload_id)
+                    self._finish(conn, upload_id, report, timings)
+                self._files.remove(info.stored_file)
+                _log_done(upload_id, report, timings)
+                return report
+            frames = stored_frames(layout_for(spec.dataset), outcome.accepted)
+            del outcome
+            with write_transaction(self._engine) as conn:
+                lock_for_transaction(conn, f"dataset:{spec.dataset}")
+                imported = None
+                # Else another process finished it meanwhile, or it was stopped.
+                if _status(conn, upload_id) not in (DONE, STOPPED):
+                    imported = self._import(conn, info, spec, frames, report, timings)
+                # Nothing is committed that the TTP could not re-identify: its store comes first.
+                settle()
+        if imported is None:
+            return self._already_finished(upload_id)
+        self._files.remove(info.stored_file)
+        _log_done(upload_id, imported, timings)
+        return imported
+
+    def _already_finished(self, upload_id: int) -> Report:
+        info = self.get(upload_id)
+        if info is not None and info.status == STOPPED:
+            raise UploadError(f"aanlevering {upload_id} is intussen gestopt")
+        return self.report(upload_id)
+
+    def _finish(
+        self, conn: Connection, upload_id: int, report: Report, timings: dict[str, float]
+    ) -> None:
+        stored = report.stored
+        conn.execute(
+            update(Upload)
+            .where(Upload.id == upload_id)
+            .values(
+                status=DONE,
+                finished_at=self._clock(),
+                file_format=report.file.format,
+                records=report.records,
+                accepted=report.accepted,
+                rejected=report.records - report.accepted,
+                file_rejected=report.file_rejected,
+                by_code=report.by_code(),
+                stored_new=stored.new if stored else None,
+                stored_updated=stored.updated if stored else None,
+                stored_unchanged=stored.unchanged if stored else None,
+                timings={k: round(v, 3) for k, v in timings.items()},
+                stored_file=None,
+                error=None,
+            )
+        )
+        conn.execute(
+            insert(UploadReport).values(
+                upload_id=upload_id, encoding=REPORT_ENCODING, body=_report_body(report)
+            )
+        )
+
+    def _import(
+        self,
+        conn: Connection,
+        info: UploadInfo,
+        spec: DatasetSpec,
+        frames: dict[str, pl.DataFrame],
+        report: Report,
+        timings: dict[str, float],
+    ) -> Report:
+        """Compare, write, and finish the upload, all in the caller's (locked) transaction."""
+        result = import_records(
+            conn,
+            layout_for(spec.dataset),
+            frames,
+            upload_id=info.id,
+            today=info.reference_date,
+            organisation=info.organisation,
+            batch_rows=self._imports.batch_rows,
+            segment_rows=self._imports.segment_rows,
+            after_batch=pause_after_batch,
+        )
+        timings.update(result.timings)
+        found = result.outcome
+        report = merge(report, spec, found.messages, found.rejected.len(), found.stored)
+        self._finish(conn, info.id, report, timings)
+        conn.execute(
+            insert(AccessLogEntry).values(
+                at=self._clock(),
+                actor=info.uploaded_by,
+                on_behalf_of=info.organisation,
+                action="import",
+                dataset=spec.dataset,
+                subject=None,
+                upload_id=info.id,
+                detail=(
+                    f"nieuw={found.stored.new} gewijzigd={found.stored.updated} "
+                    f"ongewijzigd={found.stored.unchanged}"
+                ),
+            )
+        )
+        return report
+
+
+def _log_done(upload_id: int, report: Report, timings: dict[str, float]) -> None:
+    stored = report.stored
+    log.info(
+        "upload.done",
+        upload=upload_id,
+        records=report.records,
+        accepted=report.accepted,
+        file_rejected=report.file_rejected,
+        messages=report.messages.height,
+        new=stored.new if stored else None,
+        updated=stored.updated if stored else None,
+        unchanged=stored.unchanged if stored else None,
+        seconds={k: round(v, 3) for k, v in timings.items()},
+    )
