@@ -1,0 +1,190 @@
+"""The upload service on its own: a temporary SQLite database, an in-process TTP, a file store in
+a temporary folder, a fixed clock, and no Settings anywhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from tests.intake.conftest import write_csv
+from tests.registry.conftest import AGB, NHR_HEADER, TODAY, serial_rows
+from zorgbroker.intake.report.model import Report, Stored
+from zorgbroker.pseudonymisation.client import LocalTTP
+from zorgbroker.pseudonymisation.pipeline import Pseudonymiser
+from zorgbroker.registry.layout import layout_for
+from zorgbroker.registry.registry_db import open_registry_database
+from zorgbroker.settings import Settings
+from zorgbroker.uploads.errors import NoReport, ProcessingFailed, UploadError, UploadInterrupted
+from zorgbroker.uploads.files import LocalFileStore
+from zorgbroker.uploads.models import UploadInfo
+from zorgbroker.uploads.service import UploadService
+from zorgbroker.uploads.tasks import Held, Inline
+
+NOW = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC)
+
+
+class Letters:
+    """A mailer that keeps what it was asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[UploadInfo, Report | None]] = []
+
+    def upload_finished(self, info: UploadInfo, report: Report | None) -> object:
+        self.sent.append((info, report))
+        return "sent"
+
+
+@pytest.fixture(autouse=True)
+def no_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Reading the settings fails the test; an unset home would point nowhere useful."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the upload service read the Settings")
+
+    monkeypatch.setattr(Settings, "__init__", refuse)
+    monkeypatch.setenv("ZORGBROKER_HOME", str(tmp_path / "not-used"))
+    monkeypatch.delenv("ZORGBROKER_TTP_URL", raising=False)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    return open_registry_database(f"sqlite:///{tmp_path / 'db' / 'registry.sqlite3'}", create=True)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalFileStore:
+    return LocalFileStore(tmp_path / "store")
+
+
+def make_service(
+    engine: Engine, store: LocalFileStore, tmp_path: Path, **collaborators: object
+) -> UploadService:
+    pseudonymisers = partial(
+        Pseudonymiser.for_mode, home=tmp_path / "source", ttp=LocalTTP(tmp_path / "ttp")
+    )
+    return UploadService(
+        engine=engine,
+        files=store,
+        pseudonymisers=pseudonymisers,
+        clock=lambda: NOW,
+        **collaborators,  # type: ignore[arg-type]
+    )
+
+
+def export(tmp_path: Path, rows: int = 2) -> Path:
+    return write_csv(tmp_path / "export.csv", NHR_HEADER, serial_rows(rows))
+
+
+def submit(service: UploadService, path: Path, mode: str = "production") -> int:
+    return service.submit(
+        path, dataset="nhr-pmicd", organisation=AGB, mode=mode, uploaded_by="jansen", today=TODAY
+    )  # type: ignore[arg-type]
+
+
+def held(engine: Engine) -> int:
+    table = layout_for("nhr-pmicd").main.sql_name
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def stored_files(store_root: Path) -> list[Path]:
+    return [p for p in store_root.rglob("*") if p.is_file()]
+
+
+def test_a_production_upload_goes_through_and_is_mailed(
+    engine: Engine, store: LocalFileStore, tmp_path: Path
+):
+    letters = Letters()
+    service = make_service(engine, store, tmp_path, dispatcher=Inline(), mailer=letters)
+
+    upload_id = submit(service, export(tmp_path))
+
+    info = service.get(upload_id)
+    assert info is not None and info.status == "done" and info.stored_file is None
+    assert info.submitted_at == NOW and info.finished_at == NOW
+    assert info.stored == Stored(new=2) and info.uploaded_by == "jansen"
+    report = service.report(upload_id)
+    assert report.stored == Stored(new=2) and report.accepted == 2
+    assert report.pseudonymisation  # the key fingerprints of the in-process TTP
+    assert held(engine) == 2
+    assert stored_files(tmp_path / "store") == []  # the file is gone once processed
+    ((mailed, mailed_report),) = letters.sent
+    assert mailed.id == upload_id and mailed_report is not None
+    assert [u.id for u in service.list()] == [upload_id]
+    assert service.list(organisation="07654321") == []
+
+
+def test_a_queued_upload_has_no_report_yet_and_can_be_cancelled(
+    engine: Engine, store: LocalFileStore, tmp_path: Path
+):
+    held_back = Held()
+    service = make_service(engine, store, tmp_path, dispatcher=held_back)
+    upload_id = submit(service, export(tmp_path))
+    assert held_back.dispatched == [upload_id]
+    assert len(stored_files(tmp_path / "store")) == 1
+
+    with pytest.raises(NoReport) as waiting:
+        service.report(upload_id)
+    assert waiting.value.status == "queued"
+    assert "staat nog in de wachtrij" in waiting.value.message
+
+    info = service.cancel(upload_id, reason="Ingetrokken.")
+
+    assert info.status == "stopped" and info.error == "Ingetrokken."
+    assert stored_files(tmp_path / "store") == []
+    with pytest.raises(UploadError, match="gestopt"):
+        service.process(upload_id)
+    assert held(engine) == 0
+
+
+def test_ctrl_c_while_processing_stops_the_upload_and_removes_its_file(
+    engine: Engine, store: LocalFileStore, tmp_path: Path
+):
+    def interrupted(*args: object) -> object:
+        raise KeyboardInterrupt
+
+    letters = Letters()
+    service = make_service(engine, store, tmp_path, checker=interrupted, mailer=letters)
+
+    with pytest.raises(UploadInterrupted) as stopped:
+        submit(service, export(tmp_path))
+
+    info = service.get(stopped.value.upload_id)
+    assert info is not None and info.status == "stopped" and info.stored_file is None
+    assert info.error is not None and "Ctrl-C" in info.error
+    assert stored_files(tmp_path / "store") == []
+    assert held(engine) == 0 and letters.sent == []
+
+
+def test_a_failed_check_marks_the_upload_failed_and_a_retry_completes_it(
+    engine: Engine, store: LocalFileStore, tmp_path: Path
+):
+    from zorgbroker.intake.checks.engine import check_upload
+
+    calls: list[int] = []
+
+    def flaky(*args: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("schijf vol")
+        return check_upload(*args)  # type: ignore[arg-type]
+
+    service = make_service(engine, store, tmp_path, dispatcher=Held(), checker=flaky)
+    upload_id = submit(service, export(tmp_path))
+
+    with pytest.raises(ProcessingFailed) as failure:
+        service.process(upload_id)
+    assert failure.value.message == (
+        "Verwerking mislukt (OSError); de aanlevering kan opnieuw worden verwerkt."
+    )
+    assert service.get(upload_id).status == "failed"  # type: ignore[union-attr]
+    assert len(stored_files(tmp_path / "store")) == 1  # kept for the retry
+
+    assert service.process(upload_id).stored == Stored(new=2)
+    assert service.get(upload_id).status == "done"  # type: ignore[union-attr]
+    assert service.process(upload_id).stored == Stored(new=2)  # again: nothing changes
+    assert held(engine) == 2
