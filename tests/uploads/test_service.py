@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from tests.intake.conftest import write_csv
 from tests.registry.conftest import AGB, NHR_HEADER, TODAY, serial_rows
-from zorgbroker.intake.report.model import Report, Stored
+from zorgbroker.intake.api import Report, Stored
 from zorgbroker.pseudonymisation.client import LocalTTP
 from zorgbroker.pseudonymisation.pipeline import Pseudonymiser
 from zorgbroker.registry.layout import layout_for
@@ -163,7 +163,7 @@ def test_ctrl_c_while_processing_stops_the_upload_and_removes_its_file(
 def test_a_failed_check_marks_the_upload_failed_and_a_retry_completes_it(
     engine: Engine, store: LocalFileStore, tmp_path: Path
 ):
-    from zorgbroker.intake.checks.engine import check_upload
+    from zorgbroker.intake.api import check_upload
 
     calls: list[int] = []
 

@@ -18,7 +18,7 @@ from sqlalchemy import inspect
 from tests.concurrently import at_once
 from tests.registry.conftest import TODAY, Registry, nhr_row, valid_bsns
 from zorgbroker.composition import open_registry
-from zorgbroker.intake.report.model import Report, Stored
+from zorgbroker.intake.api import Report, Stored
 from zorgbroker.registry.crash_point import PAUSE_ENV
 from zorgbroker.registry.layout import layout_for
 

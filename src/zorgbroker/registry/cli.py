@@ -16,8 +16,8 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 
+from zorgbroker.intake.api import approximate_size, format_count
 from zorgbroker.intake.cli import fail_usage
-from zorgbroker.intake.report.summary import approximate_size, format_count
 from zorgbroker.settings import Settings, get_settings
 
 #: The registry's database cannot be reached.

@@ -162,7 +162,7 @@ def _uploads_table(uploads: list[UploadInfo]) -> object:
     from rich import box
     from rich.table import Table
 
-    from zorgbroker.intake.report.summary import MODE_LABELS, format_count
+    from zorgbroker.intake.api import MODE_LABELS, format_count
     from zorgbroker.uploads.models import STATUS_LABELS
 
     def count(value: int | None) -> str:

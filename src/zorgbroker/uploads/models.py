@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from zorgbroker.intake.report.model import Stored
+from zorgbroker.intake.api import Stored
 from zorgbroker.registry.models import DONE, FAILED, IN_FLIGHT, PROCESSING, QUEUED
 
 #: Processing was interrupted (Ctrl-C during `zorgbroker submit`); the file was removed, and the

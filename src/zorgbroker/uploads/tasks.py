@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from zorgbroker.intake.report.model import Report
+from zorgbroker.intake.api import Report
 from zorgbroker.uploads.models import UploadInfo
 
 
