@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from zorgbroker.intake.cli import (
+from zorgbroker.cli.common import (
+    EXIT_FAILED,
     EXIT_FILE_REJECTED,
     EXIT_OK,
     DatasetOption,
@@ -40,9 +41,6 @@ from zorgbroker.registry.uploads import (
     submit_upload,
 )
 from zorgbroker.settings import Settings, get_settings
-
-#: The upload could not be processed (a failure on the registry's side; it can be retried).
-EXIT_FAILED = 3
 
 
 class SubmitMode(StrEnum):

@@ -125,7 +125,7 @@ def main() -> None:
         settings = sys.modules.get("zorgbroker.settings")
         if settings is None or not isinstance(exc, settings.InvalidSettings):
             raise
-        from zorgbroker.intake.cli import EXIT_USAGE
+        from zorgbroker.cli.common import EXIT_USAGE
 
         typer.echo(str(exc), err=True)
         raise SystemExit(EXIT_USAGE) from None
