@@ -9,37 +9,107 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
-from collections.abc import Callable
-from functools import cache, wraps
-from typing import Any
+from collections.abc import Callable, Sequence
+from functools import cache, partial, wraps
+from typing import Any, NamedTuple
 
 import typer
 
 # Typer vendors its own Click; commands and contexts are of its types, not the `click` package's.
 from typer._click.core import Command, Context
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
+from typer.exceptions import Abort
 
-#: command name -> (module, attribute): a command function, or a Typer app for a command group.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "datasets": ("zorgbroker.intake.cli", "datasets_command"),
-    "check": ("zorgbroker.intake.cli", "check_command"),
-    "demo": ("zorgbroker.intake.cli", "demo_command"),
-    "generate": ("zorgbroker.intake.generate.cli", "generate_command"),
-    "pseudonymise": ("zorgbroker.pseudonymisation.cli", "pseudonymise_command"),
-    "submit": ("zorgbroker.registry.cli", "submit_command"),
-    "uploads": ("zorgbroker.registry.cli", "uploads_command"),
-    "report": ("zorgbroker.registry.cli", "report_command"),
-    "devices": ("zorgbroker.registry.cli", "devices_command"),
-    "segments": ("zorgbroker.registry.cli", "segments_command"),
-    "worker": ("zorgbroker.jobs.cli", "worker_command"),
-    "mail": ("zorgbroker.mail.cli", "mail_command"),
-    "ttp": ("zorgbroker.pseudonymisation.cli", "ttp_app"),
+from zorgbroker.cli.help import DutchContext, use_dutch_context
+
+
+class Entry(NamedTuple):
+    """Where a command is defined, and the line `zorgbroker --help` shows for it.
+
+    The summary is declared here, so that the help of `zorgbroker` loads no command module; a test
+    keeps it equal to the first line of the command's own help.
+    """
+
+    module: str
+    attribute: str  # a command function, or a Typer app for a command group
+    summary: str
+
+
+COMMANDS: dict[str, Entry] = {
+    "datasets": Entry(
+        "zorgbroker.intake.cli",
+        "datasets_command",
+        "Toon de datasetspecificaties die deze installatie kent.",
+    ),
+    "check": Entry(
+        "zorgbroker.intake.cli",
+        "check_command",
+        "Controleer een bestand als testaanlevering: niets wordt opgeslagen of verstuurd.",
+    ),
+    "demo": Entry(
+        "zorgbroker.intake.cli",
+        "demo_command",
+        "Maak een demobestand (nhr-pmicd, synthetisch) en controleer het.",
+    ),
+    "generate": Entry(
+        "zorgbroker.intake.generate.cli",
+        "generate_command",
+        "Maak een synthetisch bestand voor een dataset, foutloos of met ingebouwde fouten.",
+    ),
+    "pseudonymise": Entry(
+        "zorgbroker.pseudonymisation.cli",
+        "pseudonymise_command",
+        "Maak het stap-1-bestand dat de bron verstuurt: identificerende velden "
+        "gepseudonimiseerd of gereduceerd, namen weggelaten.",
+    ),
+    "submit": Entry(
+        "zorgbroker.registry.cli",
+        "submit_command",
+        "Lever een bestand aan: pseudonimisering, controle, en in productie vergelijking en "
+        "opslag.",
+    ),
+    "uploads": Entry(
+        "zorgbroker.registry.cli",
+        "uploads_command",
+        "Toon eerdere aanleveringen, nieuwste eerst.",
+    ),
+    "report": Entry(
+        "zorgbroker.registry.cli",
+        "report_command",
+        "Toon het rapport van een eerdere aanlevering opnieuw.",
+    ),
+    "devices": Entry(
+        "zorgbroker.registry.cli",
+        "devices_command",
+        "Welke pseudoniemen en centra dragen dit device nu? (Geëxplanteerde niet.) Wordt gelogd.",
+    ),
+    "segments": Entry(
+        "zorgbroker.registry.cli",
+        "segments_command",
+        "Toon de segmenten van de tabellen (PostgreSQL), of voeg ze samen met --merge.",
+    ),
+    "worker": Entry(
+        "zorgbroker.jobs.cli",
+        "worker_command",
+        "Verwerk aanleveringen uit de wachtrij op PostgreSQL; stoppen met Ctrl-C.",
+    ),
+    "mail": Entry(
+        "zorgbroker.mail.cli",
+        "mail_command",
+        "Toon de lokale postbus met meldingen over aanleveringen, of verstuur wachtende mail.",
+    ),
+    "ttp": Entry(
+        "zorgbroker.pseudonymisation.cli",
+        "ttp_app",
+        "De vertrouwde derde partij (TTP): sleutels, pseudonimisering, heridentificatie, audit.",
+    ),
 }
 
 
 @cache
 def load_command(name: str) -> Command:
-    module, attribute = COMMANDS[name]
+    module, attribute, _ = COMMANDS[name]
     target = getattr(importlib.import_module(module), attribute)
     command: Command
     if isinstance(target, typer.Typer):
@@ -50,6 +120,7 @@ def load_command(name: str) -> Command:
         command = typer.main.get_command(single)
     command.name = name
     _resume_collection_at_start(command)
+    use_dutch_context(command)
     return command
 
 
@@ -85,6 +156,10 @@ def _after_resuming(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class LazyGroup(TyperGroup):
+    """The `zorgbroker` group: commands loaded when run, help and usage errors in Dutch."""
+
+    context_class = DutchContext
+
     def list_commands(self, ctx: Context) -> list[str]:
         return [*COMMANDS, *(n for n in super().list_commands(ctx) if n not in COMMANDS)]
 
@@ -92,6 +167,53 @@ class LazyGroup(TyperGroup):
         if cmd_name in COMMANDS:
             return load_command(cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def command_summaries(self, ctx: Context) -> list[tuple[str, str]]:
+        return [(name, entry.summary) for name, entry in COMMANDS.items()]
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run as Click would, but with usage errors in Dutch (Click's are English)."""
+        run = partial(
+            super().main,
+            args,
+            prog_name,
+            complete_var,
+            standalone_mode=False,
+            windows_expand_args=windows_expand_args,
+            **extra,
+        )
+        if not standalone_mode:
+            return run()
+        try:
+            outcome = run()
+        except NoArgsIsHelpError as exc:
+            typer.echo(exc.ctx.get_help(), err=True)
+            sys.exit(exc.exit_code)
+        except UsageError as exc:
+            show_usage_error(exc)
+            sys.exit(exc.exit_code)
+        except Abort:
+            typer.echo("Afgebroken.", err=True)
+            sys.exit(1)
+        sys.exit(outcome if isinstance(outcome, int) else 0)
+
+
+def show_usage_error(error: UsageError) -> None:
+    from zorgbroker.cli.common import print_error
+    from zorgbroker.cli.usage_errors import dutch_message, usage_hint
+
+    hint = usage_hint(error.ctx)
+    if hint:
+        typer.echo(hint, err=True)
+    print_error(dutch_message(error))
 
 
 app = typer.Typer(

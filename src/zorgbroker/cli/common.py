@@ -42,15 +42,20 @@ def console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr)
 
 
-def fail_usage(message: str) -> typer.Exit:
-    """Print a usage error in Dutch and return the exit to raise (status EXIT_USAGE).
+def print_error(message: str) -> None:
+    """Print 'Fout: message' on stderr.
 
     The message is printed as plain text: a file name or value with square brackets in it is
-    shown as it is, not read as Rich markup.
+    shown as it is, not read as Rich markup, and a long one is not broken at 80 columns.
     """
     from rich.text import Text
 
-    console(stderr=True).print(Text.assemble(("Fout:", "bold red"), " ", message))
+    console(stderr=True).print(Text.assemble(("Fout:", "bold red"), " ", message), soft_wrap=True)
+
+
+def fail_usage(message: str) -> typer.Exit:
+    """Print a usage error in Dutch and return the exit to raise (status EXIT_USAGE)."""
+    print_error(message)
     return typer.Exit(EXIT_USAGE)
 
 
