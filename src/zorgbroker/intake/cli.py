@@ -4,44 +4,33 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
+
+from zorgbroker.cli.common import (
+    EXIT_FILE_REJECTED,
+    EXIT_OK,
+    DatasetOption,
+    Format,
+    FormatOption,
+    OutputOption,
+    TodayOption,
+    console,
+    emit,
+    fail_usage,
+    parse_today,
+)
 
 # The engine comes with the command, not when it runs: while the command is loaded, garbage
 # collection is paused for the start-up (zorgbroker.cli.main).
 from zorgbroker.intake.checks.context import CheckOutcome
-from zorgbroker.intake.report.model import Report
 from zorgbroker.intake.service import check_file
 from zorgbroker.intake.spec import SpecError, available
 
-# Rich is loaded by the output that draws with it: a JSON report draws nothing.
-if TYPE_CHECKING:
-    from rich.console import Console
-
 #: Files smaller than this are checked too fast for a progress bar to be worth drawing.
 PROGRESS_FROM_BYTES = 32 * 1024 * 1024
-
-EXIT_OK, EXIT_FILE_REJECTED, EXIT_USAGE = 0, 1, 2
-
-
-class Format(StrEnum):
-    text = "text"
-    json = "json"
-    xlsx = "xlsx"
-
-
-def console(*, stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    return Console(stderr=stderr)
-
-
-def fail_usage(message: str) -> typer.Exit:
-    console(stderr=True).print(f"[bold red]Fout:[/] {message}", highlight=False)
-    return typer.Exit(EXIT_USAGE)
 
 
 def datasets_command() -> None:
@@ -52,15 +41,6 @@ def datasets_command() -> None:
     for entry in available():
         table.add_row(entry.name, entry.version, entry.title)
     console().print(table)
-
-
-def parse_today(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise fail_usage(f"--peildatum '{value}' is geen datum JJJJ-MM-DD") from None
 
 
 def run_check(
@@ -94,51 +74,6 @@ def run_check(
             )
     except SpecError as exc:
         raise fail_usage(str(exc)) from None
-
-
-def emit(report: Report, fmt: Format, output: Path | None, source: Path) -> None:
-    match fmt:
-        case Format.text:
-            from rich.console import Console
-
-            from zorgbroker.intake.report.text_report import render_text
-
-            if output is None:
-                render_text(report, Console())
-            else:
-                with output.open("w", encoding="utf-8") as handle:
-                    render_text(report, Console(file=handle, width=120, force_terminal=False))
-        case Format.json:
-            from zorgbroker.intake.report.json_report import write_json
-
-            if output is None:
-                write_json(report, sys.stdout)
-                sys.stdout.write("\n")
-            else:
-                write_json(report, output)
-        case Format.xlsx:
-            # XlsxWriter is only loaded when an Excel report is asked for.
-            from zorgbroker.intake.report.xlsx_report import write_xlsx
-
-            target = output or Path.cwd() / f"{source.stem}-rapport.xlsx"
-            write_xlsx(report, target)
-            console(stderr=True).print(f"Excel-rapport geschreven naar {target}", highlight=False)
-
-
-#: Options shared by `check` and `submit`, declared once.
-DatasetOption = Annotated[
-    str, typer.Option("--dataset", "-d", help="Naam van de dataset, zie 'zorgbroker datasets'.")
-]
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Vorm van het rapport.")]
-OutputOption = Annotated[
-    Path | None, typer.Option("--output", help="Schrijf het rapport naar dit bestand.")
-]
-TodayOption = Annotated[
-    str | None,
-    typer.Option(
-        "--peildatum", help="Datum (JJJJ-MM-DD) waartegen termijnen gelden; standaard vandaag."
-    ),
-]
 
 
 def check_command(

@@ -9,11 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from zorgbroker.intake.cli import fail_usage
+from zorgbroker.cli.common import EXIT_FAILED, fail_usage
 from zorgbroker.settings import get_settings
-
-#: The worker could not reach the database, or stopped on an error.
-EXIT_FAILED = 3
 
 
 def worker_command(

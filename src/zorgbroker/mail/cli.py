@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from zorgbroker.cli.common import fail_usage
 from zorgbroker.mail.mailbox import (
     attachment_names,
     list_mailbox,
@@ -58,11 +59,7 @@ def _list(console: Console) -> None:
 def _show(console: Console, number: int) -> None:
     files = mail_files(get_settings().mailbox_dir)
     if not 1 <= number <= len(files):
-        Console(stderr=True).print(
-            f"[bold red]Fout:[/] bericht {number} bestaat niet; zie 'zorgbroker mail'",
-            highlight=False,
-        )
-        raise typer.Exit(2)
+        raise fail_usage(f"bericht {number} bestaat niet; zie 'zorgbroker mail'")
     message = read_message(files[number - 1])
     for header in ("Date", "From", "To", "Subject"):
         label = {"Date": "Datum", "From": "Van", "To": "Aan", "Subject": "Onderwerp"}[header]

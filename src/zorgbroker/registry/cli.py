@@ -16,12 +16,9 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 
+from zorgbroker.cli.common import EXIT_FAILED, fail_usage
 from zorgbroker.intake.api import approximate_size, format_count
-from zorgbroker.intake.cli import fail_usage
 from zorgbroker.settings import Settings, get_settings
-
-#: The registry's database cannot be reached.
-EXIT_FAILED = 3
 
 
 class ListFormat(StrEnum):
@@ -50,8 +47,7 @@ def registry_engine(settings: Settings) -> Engine:
 
 
 def init_command() -> None:
-    """Maak de registratiedatabase aan op het ingestelde adres (ZORGBROKER_DATABASE_URL), of
-    breng een bestaande bij."""
+    """Maak de registratiedatabase aan op het ingestelde adres, of breng een bestaande bij."""
     from zorgbroker.composition import init_registry
     from zorgbroker.registry.registry_db import RegistryUnavailable
 

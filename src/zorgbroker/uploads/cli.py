@@ -18,7 +18,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from zorgbroker.intake.cli import (
+from zorgbroker.cli.common import (
+    EXIT_FAILED,
     EXIT_FILE_REJECTED,
     EXIT_OK,
     DatasetOption,
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from zorgbroker.uploads.models import UploadInfo
     from zorgbroker.uploads.service import UploadService
 
-#: The upload failed or was stopped, or the registry's database cannot be reached.
-EXIT_FAILED = 3
 #: `report`: the upload is still queued or being processed; ask again later.
 EXIT_NOT_FINISHED = 4
 #: Stopped with Ctrl-C (the shells' 128 + SIGINT).

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from zorgbroker.cli.common import fail_usage
 from zorgbroker.intake.generate.api import DATASETS, check_arguments, default_output, generate
 from zorgbroker.intake.generate.model import expected_path
 from zorgbroker.intake.generate.workbook import SheetTooLong
@@ -23,19 +24,15 @@ def _target(dataset: str, rows: int, output: Path | None) -> Path:
     return output
 
 
-def _fail(message: str) -> typer.Exit:
-    """A usage error in Dutch: exit status 2, like every usage error of the command line."""
-    typer.echo(f"Fout: {message}", err=True)
-    return typer.Exit(2)
-
-
 def _day(text: str | None) -> datetime.date | None:
     if text is None:
         return None
     try:
         return datetime.date.fromisoformat(text)
     except ValueError:
-        raise _fail("--today moet de vorm JJJJ-MM-DD hebben, bijvoorbeeld 2026-03-15.") from None
+        raise fail_usage(
+            "--today moet de vorm JJJJ-MM-DD hebben, bijvoorbeeld 2026-03-15."
+        ) from None
 
 
 def generate_command(
@@ -100,7 +97,7 @@ def generate_command(
     try:
         check_arguments(dataset, rows, error_rate, seed, organisation)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail_usage(str(exc)) from None
     target = _target(dataset, rows, output)
     try:
         result = generate(
@@ -114,7 +111,7 @@ def generate_command(
             write_expected=expected,
         )
     except SheetTooLong as exc:
-        raise _fail(str(exc)) from None
+        raise fail_usage(str(exc)) from None
     except OSError as exc:
         typer.echo(f"Fout: kan {target} niet schrijven ({exc.strerror or exc}).", err=True)
         raise typer.Exit(1) from None

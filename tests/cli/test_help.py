@@ -1,0 +1,88 @@
+"""`zorgbroker --help` and the commands' help pages: Dutch, and quick to show."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.cli.conftest import zorgbroker
+from zorgbroker.cli import COMMANDS, load_command
+
+#: Click's English words, none of which may reach a user.
+ENGLISH = ("Usage", "Options", "Arguments", "Commands", "Show this message", "[required]",
+           "default:", "<bool>", "<str>", "<path>", "<int>", "Error")  # fmt: skip
+
+HELP_IN_PROCESS = """
+import sys
+from zorgbroker.cli import main
+
+sys.argv = ["zorgbroker", "--help"]
+try:
+    main()
+except SystemExit as exit:
+    assert exit.code == 0, exit.code
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_the_help_of_zorgbroker_loads_no_command_module_polars_or_sqlalchemy() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", HELP_IN_PROCESS], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split()[-1:] and done.stdout.splitlines()[-1].split())
+    command_modules = {entry.module for entry in COMMANDS.values()}
+    heavy = {"polars", "sqlalchemy", "pydantic", "rich", "zorgbroker.settings"}
+    assert loaded & (command_modules | heavy) == set()
+    assert "Opdrachten:" in done.stdout
+
+
+def test_the_help_of_zorgbroker_lists_every_command_in_dutch() -> None:
+    done = zorgbroker("--help")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Gebruik: zorgbroker [OPTIES] OPDRACHT [ARGUMENTEN]...")
+    for name in COMMANDS:
+        assert f"\n  {name} " in done.stdout
+    assert "Toon deze hulp en stop." in done.stdout
+    assert not [word for word in ENGLISH if word in done.stdout]
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_the_summary_in_the_table_is_the_commands_own(name: str) -> None:
+    assert COMMANDS[name].summary == load_command(name).get_short_help_str(limit=1000)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["check", "--help"],
+            [
+                "Gebruik: zorgbroker check [OPTIES] BESTAND",
+                "Argumenten:",
+                "BESTAND  Het bestand (CSV, XLSX of ZIP) om te controleren.  [verplicht]",
+                "-d, --dataset TEKST",
+                "-f, --format text|json|xlsx",
+                "[standaard: text]",
+            ],
+        ),
+        (["submit", "--help"], ["--wait / --no-wait", "[standaard: --wait]", "[verplicht]"]),
+        (["worker", "--help"], ["-c, --concurrency GETAL", "[standaard: 1; minstens 1]"]),
+        (["ttp", "--help"], ["Gebruik: zorgbroker ttp [OPTIES] OPDRACHT", "reid-approve"]),
+        (
+            ["ttp", "reid-approve", "--help"],
+            [
+                "Gebruik: zorgbroker ttp reid-approve [OPTIES] VERZOEK",
+                "[omgevingsvariabele:",
+            ],
+        ),
+    ],
+)
+def test_a_commands_help_is_dutch(args: list[str], expected: list[str]) -> None:
+    done = zorgbroker(*args)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in expected if line not in done.stdout] == []
+    assert "Opties:" in done.stdout
+    assert not [word for word in ENGLISH if word in done.stdout]
