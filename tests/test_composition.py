@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+import zorgbroker.composition
 from zorgbroker.composition import init_registry, open_registry
 from zorgbroker.registry.registry_db import RegistryMissing
 from zorgbroker.settings import get_settings
 
 
-def zorgbroker(tmp_path: Path, *args: str, url: str) -> subprocess.CompletedProcess[str]:
+def run_zorgbroker(tmp_path: Path, *args: str, url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ZORGBROKER_HOME": str(tmp_path / "home"), "ZORGBROKER_DATABASE_URL": url}
     return subprocess.run(
         [sys.executable, "-m", "zorgbroker", *args],
@@ -26,7 +27,7 @@ def zorgbroker(tmp_path: Path, *args: str, url: str) -> subprocess.CompletedProc
 def test_a_mistyped_sqlite_address_is_an_error_not_a_new_empty_registry(
     tmp_path: Path, command: list[str]
 ):
-    done = zorgbroker(tmp_path, *command, url="sqlite:////verkeerde/map/r.sqlite3")
+    done = run_zorgbroker(tmp_path, *command, url="sqlite:////verkeerde/map/r.sqlite3")
 
     assert done.returncode == 2
     assert "De registratiedatabase /verkeerde/map/r.sqlite3 bestaat niet" in done.stderr
@@ -38,15 +39,15 @@ def test_a_mistyped_sqlite_address_is_an_error_not_a_new_empty_registry(
 def test_zorgbroker_init_creates_the_configured_registry(tmp_path: Path):
     database = tmp_path / "elders" / "registratie.sqlite3"
     url = f"sqlite:///{database}"
-    assert zorgbroker(tmp_path, "uploads", url=url).returncode == 2
+    assert run_zorgbroker(tmp_path, "uploads", url=url).returncode == 2
     assert not database.exists()
 
-    done = zorgbroker(tmp_path, "init", url=url)
+    done = run_zorgbroker(tmp_path, "init", url=url)
 
     assert done.returncode == 0, done.stderr
     assert "Registratiedatabase klaar" in done.stdout
     assert database.is_file()
-    listed = zorgbroker(tmp_path, "uploads", url=url)
+    listed = run_zorgbroker(tmp_path, "uploads", url=url)
     assert listed.returncode == 0 and "Nog geen aanleveringen." in listed.stdout
 
 
@@ -74,3 +75,22 @@ def test_open_registry_refuses_a_missing_file_and_init_makes_it(
     init_registry(settings)
     open_registry(settings)
     assert database.is_file()
+
+
+def test_only_the_composition_root_opens_the_registry_database_from_the_settings():
+    """Services are handed their engine: nothing else makes one from the settings, and only the
+    commands (the glue) ask the composition root for a service. (The job queue's own connection,
+    jobs/config.py, is Procrastinate's, not the registry's engine.)"""
+    package = Path(zorgbroker.composition.__file__).parent
+    makes_engines = {"composition.py", "settings.py", "jobs/config.py",
+                     "registry/registry_db.py", "registry/database.py"}  # fmt: skip
+    offenders = []
+    for path in package.rglob("*.py"):
+        name = path.relative_to(package).as_posix()
+        text = path.read_text(encoding="utf-8")
+        words = ("registry_database_url", "engine_for(", "open_registry_database(")
+        if name not in makes_engines and any(word in text for word in words):
+            offenders.append(name)
+        if "from zorgbroker.composition import" in text and not name.endswith("cli.py"):
+            offenders.append(name)
+    assert offenders == []
