@@ -30,7 +30,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "uploads": ("zorgbroker.registry.cli", "uploads_command"),
     "report": ("zorgbroker.registry.cli", "report_command"),
     "devices": ("zorgbroker.registry.cli", "devices_command"),
-    "segments": ("zorgbroker.registry.cli", "segments_command"),
     "worker": ("zorgbroker.jobs.cli", "worker_command"),
     "mail": ("zorgbroker.mail.cli", "mail_command"),
     "ttp": ("zorgbroker.pseudonymisation.cli", "ttp_app"),

@@ -590,7 +590,6 @@ def _import(
         today=info.reference_date,
         organisation=info.organisation,
         batch_rows=settings.import_batch_rows,
-        segment_rows=settings.import_segment_rows,
         after_batch=pause_after_batch,
     )
     timings.update(result.timings)
