@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import polars as pl
 from sqlalchemy import Connection, Table, insert, select, update
 
+from zorgbroker.intake.api import ROW
 from zorgbroker.logging import get_logger
 from zorgbroker.registry import bulk, data_tables
 from zorgbroker.registry.compare import (
@@ -42,7 +43,6 @@ from zorgbroker.registry.models import RowIds
 
 log = get_logger(__name__)
 
-ROW = "__row"
 IMPORT_WORK_MEM = "256MB"
 #: From this many keys, and keys numbering this share of the table's rows, lookups are answered
 #: from one pass over the table (see HeldRows.prefetch).
