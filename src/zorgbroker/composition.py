@@ -66,9 +66,7 @@ def upload_service(settings: Settings, *, dispatch: Dispatcher | None = None) ->
         pseudonymisers=partial(Pseudonymiser.for_mode, home=settings.home),
         dispatcher=dispatch or dispatcher(settings),
         mailer=Notifier(engine, settings),
-        imports=ImportOptions(
-            batch_rows=settings.import_batch_rows, segment_rows=settings.import_segment_rows
-        ),
+        imports=ImportOptions(batch_rows=settings.import_batch_rows),
     )
 
 

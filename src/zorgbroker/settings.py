@@ -33,9 +33,6 @@ class Settings(BaseSettings):
     user: str | None = None
     #: Rows per statement or COPY chunk when the registry imports accepted records.
     import_batch_rows: int = Field(default=100_000, ge=1)
-    #: PostgreSQL: an import adding at least this many rows to a table writes them into a new
-    #: segment (partition) of it, indexed in bulk (zorgbroker.registry.segments).
-    import_segment_rows: int = Field(default=100_000, ge=1)
 
     # --- background processing (zorgbroker.jobs) ---
     #: "inline": an upload is processed in the process that submits it (embedded default);

@@ -8,7 +8,6 @@ table is emptied. Without a reachable server the PostgreSQL variants are skipped
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import inspect, text
 
 from tests.intake.conftest import csv_bytes, write_csv, write_zip
 from zorgbroker.composition import open_registry, upload_service
@@ -77,18 +76,6 @@ def serial_rows(count: int, start: int = 0) -> list[dict[str, str]]:
                 lead2_serienummer=f"LB{i:07d}")
         for i, bsn in enumerate(valid_bsns(start + count)[start:], start=start)
     ]  # fmt: skip
-
-
-def partitions(conn: Connection, parent: str) -> dict[str, int]:
-    """Rows per partition (segment) of the PostgreSQL table `parent`."""
-    names = conn.execute(
-        text(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = to_regclass(:parent) ORDER BY c.relname"
-        ),
-        {"parent": parent},
-    ).scalars()
-    return {n: conn.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one() for n in names}
 
 
 def explant(**changes: str) -> dict[str, str]:
@@ -304,11 +291,6 @@ def _empty_postgres(url: str) -> None:
         # The record of the queue's schema stays with the queue's tables (zorgbroker.jobs.schema).
         kept = ("alembic_version", "dataset_versions", "zorgbroker_procrastinate_schema")
         names = [n for n in inspect(conn).get_table_names() if n not in kept]
-        # Segments of large imports (zorgbroker.registry.segments) go; the base segment stays.
-        added = [n for n in names if re.search(r"__s[0-9]+$", n) and not n.endswith("__s0")]
-        if added:
-            conn.execute(text(f"DROP TABLE {', '.join(added)}"))
-        names = [n for n in names if n not in added]
         if names:
             conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
 
@@ -317,9 +299,6 @@ def _empty_postgres(url: str) -> None:
     params=[
         "sqlite",
         pytest.param("postgres", marks=pytest.mark.postgres),
-        # Every import that adds rows writes them into a segment of its own, as a large one
-        # does by default (zorgbroker.registry.segments): each scenario runs across segments too.
-        pytest.param("postgres-segments", marks=pytest.mark.postgres),
     ]
 )
 def registry(
@@ -329,20 +308,16 @@ def registry(
     monkeypatch.setenv("ZORGBROKER_HOME", str(home))
     monkeypatch.delenv("ZORGBROKER_TTP_URL", raising=False)
     url = None
-    if request.param.startswith("postgres"):
+    if request.param == "postgres":
         url = request.getfixturevalue("postgres_url")
         monkeypatch.setenv("ZORGBROKER_DATABASE_URL", url)
     else:
         monkeypatch.delenv("ZORGBROKER_DATABASE_URL", raising=False)
-    if request.param == "postgres-segments":
-        monkeypatch.setenv("ZORGBROKER_IMPORT_SEGMENT_ROWS", "1")
-    else:
-        monkeypatch.delenv("ZORGBROKER_IMPORT_SEGMENT_ROWS", raising=False)
     settings = get_settings(fresh=True)
     files = tmp_path / "files"
     files.mkdir()
     try:
-        yield Registry(settings, files, request.param.split("-")[0])
+        yield Registry(settings, files, request.param)
     finally:
         if url is not None:
             _empty_postgres(url)

@@ -89,11 +89,6 @@ COMMANDS: dict[str, Entry] = {
         "devices_command",
         "Welke pseudoniemen en centra dragen dit device nu? (Geëxplanteerde niet.) Wordt gelogd.",
     ),
-    "segments": Entry(
-        "zorgbroker.registry.cli",
-        "segments_command",
-        "Toon de segmenten van de tabellen (PostgreSQL), of voeg ze samen met --merge.",
-    ),
     "worker": Entry(
         "zorgbroker.jobs.cli",
         "worker_command",

@@ -71,18 +71,15 @@ def insert_frame(
     *,
     batch_rows: int = 100_000,
     after_batch: Callable[[int], None] | None = None,
-    freeze: bool = False,
 ) -> None:
     """Append the frame's rows to `table` (columns by name); `after_batch(rows_so_far)` runs
-    after every batch, inside the transaction. `freeze`: PostgreSQL writes the rows frozen, for
-    a table created in this transaction (`segments`)."""
+    after every batch, inside the transaction."""
     if frame.height == 0:
         return
     columns = ", ".join(quote(conn, c) for c in frame.columns)
     done = 0
     if is_postgres(conn):
-        options = "FORMAT csv, FREEZE" if freeze else "FORMAT csv"
-        sql = f"COPY {quote(conn, table)} ({columns}) FROM STDIN ({options})"
+        sql = f"COPY {quote(conn, table)} ({columns}) FROM STDIN (FORMAT csv)"
         with _driver(conn).cursor() as cursor:
             for data in _csv_chunks(frame, batch_rows):
                 with cursor.copy(sql) as copy:
@@ -154,29 +151,21 @@ def unstage(conn: Connection, name: str) -> None:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
 
 
-def delete_ids(
-    conn: Connection, table: str, column: str, ids: pl.Series, *, count_by: str | None = None
-) -> dict[Any, int]:
-    """DELETE the rows whose `column` is one of `ids`, in one statement. With `count_by`
-    (PostgreSQL), how many rows each value of that column lost; else an empty dict."""
+def delete_ids(conn: Connection, table: str, column: str, ids: pl.Series) -> None:
+    """DELETE the rows whose `column` is one of `ids`, in one statement."""
     ids = ids.drop_nulls().unique()
     if ids.len() == 0:
-        return {}
+        return
     staged = stage(conn, pl.DataFrame({"id": ids.cast(pl.Int64)}), prefix="zb_ids")
-    delete = (f"DELETE FROM {quote(conn, table)} "
-              f"WHERE {quote(conn, column)} IN (SELECT id FROM {staged})")  # fmt: skip
-    lost = count_returned(conn, delete, count_by)
+    conn.exec_driver_sql(f"DELETE FROM {quote(conn, table)} "
+                         f"WHERE {quote(conn, column)} IN (SELECT id FROM {staged})")  # fmt: skip
     unstage(conn, staged)
-    return lost
 
 
-def count_returned(conn: Connection, delete: str, count_by: str | None) -> dict[Any, int]:
-    """Run a DELETE; with `count_by`, the rows it removed per value of that column."""
-    if count_by is None:
-        conn.exec_driver_sql(delete)
-        return {}
+def estimated_rows(conn: Connection, table: str) -> float:
+    """The PostgreSQL planner's row count of a table; 0 when it has none yet."""
     found = conn.exec_driver_sql(
-        f"WITH gone AS ({delete} RETURNING {quote(conn, count_by)} AS k) "
-        "SELECT k, count(*) FROM gone GROUP BY k"
-    )
-    return {key: int(count) for key, count in found.all()}
+        "SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = to_regclass(%(name)s)",
+        {"name": quote(conn, table)},
+    ).scalar()
+    return float(found or 0.0)

@@ -1,4 +1,4 @@
-"""`zorgbroker init`, `devices` and `segments`: the registry on the command line. (Uploads have
+"""`zorgbroker init` and `devices`: the registry on the command line. (Uploads have
 their own commands, in `zorgbroker.uploads.cli`.)"""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
-from functools import partial
 from typing import Annotated
 
 import polars as pl
@@ -17,7 +16,6 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from zorgbroker.cli.common import EXIT_FAILED, fail_usage
-from zorgbroker.intake.api import approximate_size, format_count
 from zorgbroker.settings import Settings, get_settings
 
 
@@ -125,107 +123,3 @@ def devices_command(
             since.strftime("%d-%m-%Y") if since else "",
         )
     Console(width=max(Console().width, WIDE)).print(table)
-
-
-def segments_command(
-    dataset: Annotated[
-        str | None,
-        typer.Option("--dataset", "-d", help="Alleen deze dataset, zie 'zorgbroker datasets'."),
-    ] = None,
-    merge: Annotated[
-        bool,
-        typer.Option(
-            "--merge",
-            help="Voeg de segmenten van elke tabel samen tot één (leest en schrijft alle rijen; "
-            "aanleveringen van de dataset wachten zolang).",
-        ),
-    ] = False,
-    min_segments: Annotated[
-        int,
-        typer.Option(
-            "--min-segments",
-            min=2,
-            help="Met --merge: voeg alleen de tabellen samen waarin minstens zoveel segmenten "
-            "rijen hebben (bijvoorbeeld vanuit cron).",
-        ),
-    ] = 2,
-    fmt: Annotated[
-        ListFormat, typer.Option("--format", "-f", help="Vorm van de lijst of de uitkomst.")
-    ] = ListFormat.text,
-) -> None:
-    """Toon de segmenten van de tabellen (PostgreSQL), of voeg ze samen met --merge."""
-    from zorgbroker.registry.segments import worth_merging
-    from zorgbroker.registry.upkeep import known_datasets, merge_dataset, overview
-
-    # A sentence with a table name and a command in it is not wrapped at 80 columns.
-    say = partial(Console(soft_wrap=True).print, highlight=False)
-
-    datasets = known_datasets()
-    if dataset is not None:
-        if dataset not in datasets:
-            raise fail_usage(f"onbekende dataset {dataset!r}; zie 'zorgbroker datasets'")
-        datasets = [dataset]
-    settings = get_settings()
-    engine = registry_engine(settings)
-    if engine.dialect.name != "postgresql":
-        say(
-            "Deze registratie gebruikt SQLite: daar hebben tabellen geen segmenten "
-            "(die zijn er alleen op PostgreSQL)."
-        )
-        return
-    if merge:
-        merged_json = []
-        for name in datasets:
-            with Console(stderr=True).status(f"{name}: segmenten samenvoegen …"):
-                done = merge_dataset(engine, name, actor=settings.actor, min_holding=min_segments)
-            merged_json += [
-                {"dataset": name, "table": m.table, "segments": m.holding,
-                 "into": m.into, "rows": m.rows, "seconds": round(done.seconds, 3)}
-                for m in done.tables
-            ]  # fmt: skip
-            if fmt is ListFormat.json:
-                continue
-            if not done.tables:
-                say(f"{name}: niets samen te voegen.")
-                continue
-            seconds = f"{done.seconds:.1f}".replace(".", ",")
-            for merged in done.tables:
-                counted = "1 segment" if merged.holding == 1 else f"{merged.holding} segmenten"
-                say(
-                    f"{name}: {merged.table}: {counted} met rijen samengevoegd tot "
-                    f"{merged.into} ({format_count(merged.rows)} rijen)"
-                )
-            say(f"{name}: klaar in {seconds} s.")
-        if fmt is ListFormat.json:
-            json.dump(merged_json, sys.stdout, ensure_ascii=False, indent=1)
-            sys.stdout.write("\n")
-        return
-    tables = overview(engine, datasets)
-    if fmt is ListFormat.json:
-        listed = [
-            {
-                "dataset": t.dataset,
-                "table": t.table,
-                "segments": [
-                    {"number": s.number, "name": s.name, "rows": s.rows, "bytes": s.size_bytes}
-                    for s in t.segments
-                ],
-            }
-            for t in tables
-        ]
-        json.dump(listed, sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
-        return
-    table = Table(title="Segmenten van de tabellen")
-    for header in ("dataset", "tabel", "segment", "rijen", "omvang"):
-        table.add_column(header, justify="right" if header in ("rijen", "omvang") else "left")
-    for t in tables:
-        for s in t.segments:
-            table.add_row(t.dataset, t.table, str(s.number), format_count(s.rows),
-                          approximate_size(s.size_bytes))  # fmt: skip
-    Console(width=max(Console().width, WIDE)).print(table)
-    for name in dict.fromkeys(t.dataset for t in tables if worth_merging(t.segments)):
-        say(
-            f"{name}: elke opzoeking doorzoekt alle segmenten met rijen. Samenvoegen: "
-            f"zorgbroker segments --dataset {name} --merge"
-        )

@@ -4,8 +4,7 @@ They are created when the registry starts (after the migrations), in the same lo
 and grow the columns and indexes a newer specification adds. A column is never dropped or
 retyped: old records keep what they were stored with. An index of ours that the layout no longer
 wants is dropped (every index costs every import). A serial table (`layout.ValueTable`) made for
-a table that already holds records is filled from them. On PostgreSQL each table is a parent
-partitioned into segments (`segments`). See `layout` for the design.
+a table that already holds records is filled from them. See `layout` for the design.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from sqlalchemy import (
     text,
 )
 
-from zorgbroker.registry.database import is_postgres
 from zorgbroker.registry.layout import (
     ID,
     PARENT_ID,
@@ -33,7 +31,6 @@ from zorgbroker.registry.layout import (
     TableLayout,
     ValueTable,
 )
-from zorgbroker.registry.segments import create_segmented, is_segmented, segment_plain_table
 from zorgbroker.registry.sql_types import sql_type
 
 _METADATA = MetaData()
@@ -100,20 +97,13 @@ def obsolete_indexes(conn: Connection, layout: TableLayout) -> list[str]:
     return [n for n in present if n and n.startswith(prefix) and n not in wanted]
 
 
-def needs_segments(conn: Connection, table: str) -> bool:
-    """A PostgreSQL table from before segments (`segments.segment_plain_table`)."""
-    return is_postgres(conn) and not is_segmented(conn, table)
-
-
 def _sync_values(conn: Connection, layout: TableLayout, *, fill: bool) -> None:
     values = layout.values
     if values is None:
         return
     if inspect(conn).has_table(values.sql_name):
-        if needs_segments(conn, values.sql_name):
-            segment_plain_table(conn, values.sql_name)
         return
-    create_segmented(conn, value_table_for(values))
+    value_table_for(values).create(conn)
     if fill:
         preparer = conn.dialect.identifier_preparer
         source = preparer.quote(layout.sql_name)
@@ -135,7 +125,7 @@ def sync(conn: Connection, layout: TableLayout) -> None:
     table = table_for(layout)
     inspector = inspect(conn)
     if not inspector.has_table(layout.sql_name):
-        create_segmented(conn, table)
+        table.create(conn)
         _sync_values(conn, layout, fill=False)
         return
     present = {c["name"] for c in inspector.get_columns(layout.sql_name)}
@@ -155,6 +145,4 @@ def sync(conn: Connection, layout: TableLayout) -> None:
             index.create(conn)
     for name in obsolete_indexes(conn, layout):
         conn.execute(text(f"DROP INDEX {preparer.quote(name)}"))
-    if needs_segments(conn, layout.sql_name):
-        segment_plain_table(conn, layout.sql_name)
     _sync_values(conn, layout, fill=True)

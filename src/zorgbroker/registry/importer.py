@@ -3,23 +3,25 @@
 A handful of statements per upload, whatever its size: the upload's keys are staged in temporary
 tables and joined with the stored rows (one query per identity and per comparison lookup), the
 comparison runs in Polars (`compare`), and the writes are one DELETE per table and bulk inserts
-(COPY on PostgreSQL; a large one into a segment of its own, `segments`). The caller holds the
-dataset's lock and commits or rolls back everything.
+(COPY on PostgreSQL; for an import that is large compared with its table, the indexes are dropped
+first and built again afterwards, `_bulk_indexes`). The caller holds the dataset's lock and
+commits or rolls back everything.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import polars as pl
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Table, insert, select, update
 
 from zorgbroker.intake.api import ROW
 from zorgbroker.logging import get_logger
-from zorgbroker.registry import bulk, segments
+from zorgbroker.registry import bulk, data_tables
 from zorgbroker.registry.compare import (
     Held,
     Lookup,
@@ -41,10 +43,6 @@ from zorgbroker.registry.models import RowIds
 
 log = get_logger(__name__)
 
-#: Past this many segments of large imports in a table, each import warns that merging them
-#: would help: every lookup searches each segment (a 1,000-row upload into 1M records took
-#: 2.76 s with them in 40 segments, 0.75 s in one; bench/bench_segments.py).
-MANY_SEGMENTS = 10
 IMPORT_WORK_MEM = "256MB"
 #: From this many keys, and keys numbering this share of the table's rows, lookups are answered
 #: from one pass over the table (see HeldRows.prefetch).
@@ -97,7 +95,7 @@ class HeldRows:
         return None
 
     def _estimated_rows(self) -> float:
-        return segments.estimated_rows(self.conn, self.table.sql_name)
+        return bulk.estimated_rows(self.conn, self.table.sql_name)
 
     def prefetch(self, lookups: list[Lookup]) -> None:
         """On PostgreSQL, answer lookups with many keys from one pass over the table.
@@ -322,16 +320,13 @@ def value_rows(table: TableLayout, rows: pl.DataFrame) -> pl.DataFrame:
     return ordered.filter(~repeat.fill_null(False))
 
 
-def _delete_values(
-    conn: Connection, table: TableLayout, ids: pl.Series, count_by: str | None
-) -> dict[int, int]:
+def _delete_values(conn: Connection, table: TableLayout, ids: pl.Series) -> None:
     """Remove the serial table's rows of stored rows about to be deleted, found through their
-    serials (the serial table's index) rather than their ids, which it does not index. With
-    `count_by`, the rows removed per value of that column."""
+    serials (the serial table's index) rather than their ids, which it does not index."""
     values = table.values
     ids = ids.drop_nulls().unique()
     if values is None or ids.len() == 0:
-        return {}
+        return
     staged = bulk.stage(conn, pl.DataFrame({"id": ids.cast(pl.Int64)}), prefix="zb_ids")
     q = conn.dialect.identifier_preparer.quote
     serials = ", ".join(f"h.{q(c)}" for c in values.columns)
@@ -348,9 +343,8 @@ def _delete_values(
             f"DELETE FROM {q(values.sql_name)} WHERE ({q(VALUE)}, {q(ID)}) IN "
             f"(SELECT v.{q(VALUE)}, v.{q(ID)} {found})"
         )
-    lost = bulk.count_returned(conn, delete, count_by)
+    conn.exec_driver_sql(delete)
     bulk.unstage(conn, staged)
-    return lost
 
 
 def _in_index_order(table: TableLayout, rows: pl.DataFrame) -> pl.DataFrame:
@@ -370,33 +364,15 @@ def write(
     upload_id: int,
     *,
     batch_rows: int,
-    segment_rows: int,
     after_batch: Callable[[int], None] | None = None,
 ) -> None:
     """Apply the outcome's deletes and inserts. Ids are given out here, under the dataset lock,
     so parts can point at the record they belong to."""
-    # Which tables are segmented (PostgreSQL): asked of the catalog once per table.
-    segmented = {
-        name: segments.is_segmented(conn, name)
-        for table in layout.tables.values()
-        for name in table.sql_names
-    }
-
-    def segment_column(name: str) -> str | None:
-        return segments.SEGMENT if segmented[name] else None
-
-    # Segments that lost rows, per table: an emptied one is dropped once the inserts are done.
-    emptying: dict[str, set[int]] = {}
     for name, change in outcome.writes.items():
         table = layout.tables[name]
         if table.values is not None:
-            serials = table.values.sql_name
-            lost = _delete_values(conn, table, change.delete_ids, segment_column(serials))
-            emptying.setdefault(serials, set()).update(lost)
-        lost = bulk.delete_ids(
-            conn, table.sql_name, ID, change.delete_ids, count_by=segment_column(table.sql_name)
-        )
-        emptying.setdefault(table.sql_name, set()).update(lost)
+            _delete_values(conn, table, change.delete_ids)
+        bulk.delete_ids(conn, table.sql_name, ID, change.delete_ids)
     order = sorted(layout.tables.values(), key=lambda t: t.part_of is not None)
     assigned: dict[str, pl.DataFrame] = {}
     for table in order:
@@ -410,7 +386,7 @@ def write(
             )
             rows = rows.join(parents, on="__parent_row", how="left", maintain_order="left")
         # Ids are given out in index order too, so the primary key's index is filled at its
-        # right edge page by page, like the other index (1M rows: COPY 16 -> 13 s).
+        # right edge page by page, like the other index.
         start = _reserve_ids(conn, table, rows.height)
         rows = _in_index_order(table, rows).with_columns(
             (pl.int_range(pl.len(), dtype=pl.Int64) + start).alias(ID),
@@ -419,47 +395,71 @@ def write(
         assigned[table.table] = rows.select(ROW, ID)
         _insert(
             conn,
-            table.sql_name,
+            data_tables.table_for(table),
             rows.select(list(table.schema)),
             batch_rows,
-            segment_rows,
-            segmented=segmented[table.sql_name],
             after_batch=after_batch if table.main else None,
         )
         if table.values is not None:
-            serials = table.values.sql_name
-            _insert(
-                conn, serials, value_rows(table, rows), batch_rows, segment_rows,
-                segmented=segmented[serials],
-            )  # fmt: skip
-    # Last, as dropping a segment locks its table against readers until the commit.
-    for sql_name, numbers in emptying.items():
-        segments.drop_emptied(conn, sql_name, numbers)
+            serials = data_tables.value_table_for(table.values)
+            _insert(conn, serials, value_rows(table, rows), batch_rows)
+
+
+#: An import that adds at least this share of a table's rows (and at least
+#: `REBUILD_FROM_ROWS`) drops the indexes that take its rows at random places and builds them
+#: again after the COPY (docs/benchmarks.md, "Registry import").
+REBUILD_FROM_SHARE = 0.5
+REBUILD_FROM_ROWS = 100_000
 
 
 def _insert(
     conn: Connection,
-    table: str,
+    table: Table,
     rows: pl.DataFrame,
     batch_rows: int,
-    segment_rows: int,
     *,
-    segmented: bool,
     after_batch: Callable[[int], None] | None = None,
 ) -> None:
-    if segmented and rows.height >= segment_rows:
-        segments.insert_as_segment(
-            conn, table, rows, batch_rows=batch_rows, after_batch=after_batch
-        )
-        count = segments.segment_count(conn, table)
-        if count > MANY_SEGMENTS:
-            log.warning("store.many_segments", table=table, segments=count,
-                        advice="zorgbroker segments --merge")  # fmt: skip
+    if not is_postgres(conn):
+        bulk.insert_frame(conn, table.name, rows, batch_rows=batch_rows, after_batch=after_batch)
         return
-    bulk.insert_frame(conn, table, rows, batch_rows=batch_rows, after_batch=after_batch)
-    if is_postgres(conn):
-        target = segments.segment_name(table, segments.BASE_SEGMENT) if segmented else table
-        _keep_statistics(conn, target, rows.height)
+    held = bulk.estimated_rows(conn, table.name)
+    if rows.height >= REBUILD_FROM_ROWS and rows.height >= REBUILD_FROM_SHARE * held:
+        with _bulk_indexes(conn, table):
+            bulk.insert_frame(
+                conn, table.name, rows, batch_rows=batch_rows, after_batch=after_batch
+            )
+    else:
+        bulk.insert_frame(conn, table.name, rows, batch_rows=batch_rows, after_batch=after_batch)
+    _keep_statistics(conn, table.name, rows.height, held)
+
+
+@contextmanager
+def _bulk_indexes(conn: Connection, table: Table) -> Iterator[None]:
+    """PostgreSQL's advice for populating a table: drop its indexes, load, build them again.
+
+    Appending many rows to a large B-tree puts each key at a random page of an index larger
+    than the server's buffers; building it afresh sorts all keys once and writes it page by
+    page. All of it happens in the import's transaction: a rolled-back or killed import leaves
+    the indexes as they were, and the primary key is checked again when it is rebuilt. A
+    primary key that starts with the row id stays: ids are given out in order, at its right
+    edge. Readers of the table wait for the commit (DROP INDEX locks it).
+    """
+    q = conn.dialect.identifier_preparer.quote
+    key = table.primary_key
+    rebuild_key = bool(key.columns) and key.name is not None and key.columns[0].name != ID
+    for index in table.indexes:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {q(str(index.name))}")
+    if rebuild_key:
+        conn.exec_driver_sql(f"ALTER TABLE {q(table.name)} DROP CONSTRAINT {q(str(key.name))}")
+    yield
+    if rebuild_key:
+        columns = ", ".join(q(c.name) for c in key.columns)
+        conn.exec_driver_sql(
+            f"ALTER TABLE {q(table.name)} ADD CONSTRAINT {q(str(key.name))} PRIMARY KEY ({columns})"
+        )
+    for index in table.indexes:
+        index.create(conn)
 
 
 #: An import that grows a table by this share (and by at least `ANALYZE_FROM_ROWS` rows)
@@ -468,16 +468,14 @@ ANALYZE_FROM_SHARE = 0.1
 ANALYZE_FROM_ROWS = 50
 
 
-def _keep_statistics(conn: Connection, table: str, added: int) -> None:
+def _keep_statistics(conn: Connection, table: str, added: int, held: float) -> None:
     """Renew the planner's statistics of a table this import grew by a tenth or more.
 
     Autovacuum does this when it comes round, if the server runs it (this project's test server
     does not). Until then the next upload's lookups are planned blind: 1,000 rows checked against
     1M held records without statistics fetched in 3.0–3.8 s, with them in 0.1–0.2 s.
     """
-    if added < ANALYZE_FROM_ROWS or added < ANALYZE_FROM_SHARE * segments.estimated_rows(
-        conn, table
-    ):
+    if added < ANALYZE_FROM_ROWS or added < ANALYZE_FROM_SHARE * held:
         return
     conn.exec_driver_sql(f"ANALYZE {bulk.quote(conn, table)}")
 
@@ -491,7 +489,6 @@ def import_records(
     today: dt.date,
     organisation: str | None,
     batch_rows: int,
-    segment_rows: int,
     after_batch: Callable[[int], None] | None = None,
 ) -> ImportResult:
     timings: dict[str, float] = {}
@@ -512,7 +509,6 @@ def import_records(
         outcome,
         upload_id,
         batch_rows=batch_rows,
-        segment_rows=segment_rows,
         after_batch=after_batch,
     )
     timings["write"] = time.perf_counter() - started

@@ -22,9 +22,6 @@ leads), and a comparison or a recall looks a serial up in all of them. One index
 every stored record cost five insertions at random places in five B-trees, most of an import's
 time. They live instead in one table of their own (`<table>__serials`: value, `_id`), whose one
 index an import fills in value order, sorted by Polars first.
-
-On PostgreSQL every such table is partitioned into segments: a large import writes its rows into
-a new segment and indexes it in bulk instead of growing the held indexes row by row (`segments`).
 """
 
 from __future__ import annotations

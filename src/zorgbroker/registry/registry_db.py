@@ -73,8 +73,6 @@ def up_to_date(conn: Connection) -> bool:
                 return False
             if table.values is not None and not inspector.has_table(table.values.sql_name):
                 return False
-            if any(data_tables.needs_segments(conn, name) for name in table.sql_names):
-                return False
         if not _has_version(conn, spec):
             return False
     return True

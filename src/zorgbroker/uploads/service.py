@@ -114,8 +114,6 @@ def utc_now() -> dt.datetime:
 class ImportOptions:
     #: Rows per statement or COPY chunk when the registry imports accepted records.
     batch_rows: int = 100_000
-    #: PostgreSQL: an import adding at least this many rows to a table writes a new segment.
-    segment_rows: int = 100_000
 
 
 def check_agb(value: str) -> str:
@@ -678,7 +676,6 @@ class UploadService:
             today=info.reference_date,
             organisation=info.organisation,
             batch_rows=self._imports.batch_rows,
-            segment_rows=self._imports.segment_rows,
             after_batch=pause_after_batch,
         )
         timings.update(result.timings)
