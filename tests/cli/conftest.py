@@ -13,8 +13,9 @@ ZORGBROKER = str(Path(sys.executable).parent / "zorgbroker")
 
 def zorgbroker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     # A fixed width, so that help pages wrap the same in a terminal and in CI.
-    environment = {**os.environ, "COLUMNS": "100", **(env or {})}
-    environment.pop("ZORGBROKER_LOG_LEVEL", None)
+    # At the default log level unless the test sets one.
+    inherited = {k: v for k, v in os.environ.items() if k != "ZORGBROKER_LOG_LEVEL"}
+    environment = {**inherited, "COLUMNS": "100", **(env or {})}
     return subprocess.run(
         [ZORGBROKER, *args], capture_output=True, text=True, env=environment, check=False
     )

@@ -10,6 +10,7 @@ import io
 from pathlib import Path
 
 import psycopg
+import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
@@ -110,9 +111,12 @@ def _sqlite_reports(db: Path) -> dict[str, bytes]:
     return {f"report {upload_id}": gzip.decompress(body) for upload_id, body in rows}
 
 
-def test_no_bsn_name_or_birth_date_is_stored_logged_or_left_behind(registry: Registry):
-    log = io.StringIO()
-    zb_logging.configure(stream=log, level="DEBUG")
+def test_no_bsn_name_or_birth_date_is_stored_logged_or_left_behind(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+):
+    # Every event, into the log file under ZORGBROKER_HOME where a user's log lines go.
+    monkeypatch.delenv("ZORGBROKER_LOG_LEVEL", raising=False)
+    zb_logging.configure(level="DEBUG")
     outputs: list[str] = []
     try:
         runner = CliRunner()
@@ -150,8 +154,9 @@ def test_no_bsn_name_or_birth_date_is_stored_logged_or_left_behind(registry: Reg
         database = registry.settings.home / "registry.sqlite3"
         assert str(database.relative_to(registry.settings.home)) in places
         places |= _sqlite_reports(database)
-    places["log"] = log.getvalue().encode()
-    assert "upload.done" in log.getvalue()
+    log_file = zb_logging.log_file()
+    assert str(log_file.relative_to(registry.settings.home)) in places  # scanned with the rest
+    assert "upload.done" in log_file.read_text(encoding="utf-8")
     places["output"] = "\n".join(outputs).encode()
     assert not list((registry.settings.home / "uploads").iterdir())  # copies removed
 

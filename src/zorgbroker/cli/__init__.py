@@ -11,12 +11,12 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 from functools import cache, partial, wraps
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import typer
 
 # Typer vendors its own Click; commands and contexts are of its types, not the `click` package's.
-from typer._click.core import Command, Context
+from typer._click.core import Command, Context, Parameter
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 from typer.exceptions import Abort
@@ -121,7 +121,49 @@ def load_command(name: str) -> Command:
     command.name = name
     _resume_collection_at_start(command)
     use_dutch_context(command)
+    _add_verbose_option(command)
     return command
+
+
+def _show_log_lines(verbose: bool) -> None:
+    if verbose:
+        from zorgbroker.logging import show_log_lines
+
+        show_log_lines()
+
+
+#: `--verbose`, which every command takes: declared once, as a parameter of this function.
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        help="Toon de logregels (JSON, vanaf niveau INFO) op stderr, in plaats van ze in het "
+        "logbestand te schrijven.",
+        callback=_show_log_lines,
+        is_eager=True,
+        expose_value=False,
+    ),
+]
+
+
+def _verbose_template(verbose: VerboseOption = False) -> None:
+    """Only here for its parameter."""
+
+
+@cache
+def _verbose_option() -> Parameter:
+    template = typer.Typer(add_completion=False)
+    template.command()(_verbose_template)
+    return typer.main.get_command(template).params[0]
+
+
+def _add_verbose_option(command: Command) -> None:
+    """Give the command, and each subcommand, the `--verbose` option (before `--help`)."""
+    subcommands = getattr(command, "commands", {})
+    if not subcommands:
+        command.params.append(_verbose_option())
+    for sub in subcommands.values():
+        _add_verbose_option(sub)
 
 
 #: Whether `main` turned the garbage collector off for the start-up (and has not turned it back on).
@@ -226,7 +268,7 @@ app = typer.Typer(
 
 
 @app.callback()
-def zorgbroker() -> None:
+def zorgbroker(verbose: VerboseOption = False) -> None:
     """Zorgbroker: zorgdata veilig naar registraties, benchmarks en patiënten."""
 
 
