@@ -13,9 +13,10 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from tests.registry.conftest import Registry, new_postgres_database, serial_rows
+from zorgbroker.composition import open_registry
 from zorgbroker.registry import data_tables
 from zorgbroker.registry.layout import layout_for
-from zorgbroker.registry.registry_db import forget_prepared, open_registry
+from zorgbroker.registry.registry_db import forget_prepared
 from zorgbroker.settings import get_settings
 
 SEGMENT = "_segment"
