@@ -38,7 +38,7 @@ def _nhr_rows() -> pl.DataFrame:
 def test_stage1_frame_for_the_heart_registry(ttp: TrustedThirdParty) -> None:
     table = load_dataset("nhr-pmicd").main_table
     kinds = {f.name: f.identifying for f in table.fields}
-    key = source_key(ttp.home)
+    key = source_key(ttp.home, "nhr")
     out, invalid = stage1_frame(
         _nhr_rows(),
         kinds,
@@ -68,7 +68,7 @@ def test_stage1_frame_without_sealing_for_other_registries(home: Path) -> None:
     out, _ = stage1_frame(
         frame,
         {"bsn": "pseudonymise", "achternaam": "pseudonymise"},
-        key=source_key(home),
+        key=source_key(home, "nivel"),
         registry="nivel",
         ttp_public_key=None,
     )
@@ -129,3 +129,4 @@ def test_pseudonymise_command_refuses_the_wrong_registry(tmp_path: Path) -> None
     )
     assert result.exit_code == 1 and "register nhr" in result.output
     assert not target.exists()
+    assert not (tmp_path / "home" / "source" / "project-nivel.key").exists()

@@ -59,12 +59,25 @@ def init(
     registry: Annotated[
         list[str] | None, typer.Option("--registry", help="Maak ook de sleutel van dit register.")
     ] = None,
+    project_key: Annotated[
+        bool,
+        typer.Option(
+            "--project-key/--no-project-key",
+            help="Maak in deze installatie ook de bronsleutel van het project van elk --registry "
+            "(uitzetten voor een TTP op een eigen machine: die hoort geen bronsleutel te hebben).",
+        ),
+    ] = True,
 ) -> None:
     """Maak de map, sleutels, database en het auditlog van de TTP aan (mag vaker)."""
     ttp = _ttp()
     fresh = _run(lambda: ttp.init(registry or []))
     typer.echo(("TTP aangemaakt in " if fresh else "TTP bestaat al in ") + str(ttp.root))
     _print_fingerprints(ttp)
+    if project_key:
+        home = zorgbroker_home()
+        for name in registry or []:
+            key = _run(lambda name=name: source_key(home, name))
+            typer.echo(f"  bronsleutel project {name}: {fingerprint(key)}")
 
 
 @ttp_app.command()
@@ -254,12 +267,17 @@ def pseudonymise_command(
     """Maak het stap-1-bestand dat de bron verstuurt: identificerende velden gepseudonimiseerd
     of gereduceerd, namen weggelaten."""
     from zorgbroker.intake.readers.base import ReadError
-    from zorgbroker.intake.spec.loader import SpecError
+    from zorgbroker.intake.spec.loader import SpecError, load_dataset
     from zorgbroker.pseudonymisation.source_file import write_stage1_file
 
     home = zorgbroker_home()
     try:
-        key = source_key(home)
+        destined = load_dataset(dataset).registry
+        if destined != registry:  # before a project key is made for the wrong registry
+            raise ValueError(
+                f"Dataset {dataset} is bestemd voor register {destined}, niet voor {registry}."
+            )
+        key = source_key(home, registry)
         public = (
             _ttp_public_key_for_source(home, ttp_public_key)
             if is_reidentifiable(registry)
@@ -272,7 +290,10 @@ def pseudonymise_command(
     except (ReadError, SpecError) as error:
         typer.echo(f"Fout: {getattr(error, 'message', None) or error}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"Stap-1-bestand geschreven: {output} (bronsleutel {fingerprint(key)})")
+    typer.echo(
+        f"Stap-1-bestand geschreven: {output} "
+        f"(projectsleutel {registry}, vingerafdruk {fingerprint(key)})"
+    )
     for table, rows in summary.rows.items():
         typer.echo(f"  {table}: {rows} rijen")
         bad = summary.invalid_bsn_rows.get(table) or []
