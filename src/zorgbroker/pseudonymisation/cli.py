@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -76,7 +77,7 @@ def init(
     if project_key:
         home = zorgbroker_home()
         for name in registry or []:
-            key = _run(lambda name=name: source_key(home, name))
+            key = _run(partial(source_key, home, name))
             typer.echo(f"  bronsleutel project {name}: {fingerprint(key)}")
 
 
