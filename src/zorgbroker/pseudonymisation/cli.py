@@ -257,16 +257,20 @@ def pseudonymise_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Het exportbestand.")],
     dataset: Annotated[str, typer.Option(help="Naam van de dataset, bv. nhr-pmicd.")],
     registry: Annotated[str, typer.Option(help="Het ontvangende register, bv. nhr.")],
-    output: Annotated[Path, typer.Option(help="Waar het stap-1-bestand komt.")],
+    output: Annotated[Path, typer.Option(help="Waar het stap-1-bestand (ZIP) komt.")],
     ttp_public_key: Annotated[
         Path | None,
         typer.Option(
             help="Publieke verzegelsleutel van de TTP (base64), voor herleidbare registers."
         ),
     ] = None,
+    organisation: Annotated[
+        str | None, typer.Option(help="AGB-code van de aanleverende organisatie.")
+    ] = None,
 ) -> None:
-    """Maak het stap-1-bestand dat de bron verstuurt: identificerende velden gepseudonimiseerd
-    of gereduceerd, namen weggelaten."""
+    """Controleer de export en maak het stap-1-bestand dat de bron verstuurt: identificerende
+    velden gepseudonimiseerd of gereduceerd, namen weggelaten, en per rij de uitkomst van de
+    controles die die velden lezen (alleen meldingscodes)."""
     from zorgbroker.intake.readers.base import ReadError
     from zorgbroker.intake.spec.loader import SpecError, load_dataset
     from zorgbroker.pseudonymisation.source_file import write_stage1_file
@@ -284,7 +288,15 @@ def pseudonymise_command(
             if is_reidentifiable(registry)
             else None
         )
-        summary = write_stage1_file(file, dataset, registry, output, key=key, ttp_public_key=public)
+        summary = write_stage1_file(
+            file,
+            dataset,
+            registry,
+            output,
+            key=key,
+            ttp_public_key=public,
+            organisation=organisation,
+        )
     except (TTPError, KeyCustodyError, ValueError) as error:
         typer.echo(f"Fout: {error}", err=True)
         raise typer.Exit(1) from None
@@ -295,6 +307,12 @@ def pseudonymise_command(
         f"Stap-1-bestand geschreven: {output} "
         f"(projectsleutel {registry}, vingerafdruk {fingerprint(key)})"
     )
+    if summary.refused:
+        typer.echo(
+            "  Het bestand is afgekeurd; het stap-1-bestand bevat alleen de meldingen daarover "
+            "(zorgbroker check toont ze).",
+            err=True,
+        )
     for table, rows in summary.rows.items():
         typer.echo(f"  {table}: {rows} rijen")
         bad = summary.invalid_bsn_rows.get(table) or []

@@ -2,25 +2,39 @@
 
 Identifying fields leave the source only as stage-1 pseudonyms (and, for a re-identifiable
 registry, the BSN sealed for the TTP), reduced (birth year, four-digit postcode) or not at all.
+The checks that read them in the clear run here, and their findings travel with each row.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import re
+import secrets
 import zipfile
-from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import polars as pl
 
 from zorgbroker.pseudonymisation.bsn import normalise_bsn
-from zorgbroker.pseudonymisation.method import BSN_LABEL, check_registry_name, is_reidentifiable
+from zorgbroker.pseudonymisation.method import (
+    BSN_LABEL,
+    METHOD_VERSION,
+    check_registry_name,
+    fingerprint,
+    is_reidentifiable,
+)
 from zorgbroker.pseudonymisation.reductions import Identifying, reduce_identifying
 from zorgbroker.pseudonymisation.sealing import seal_bsns
 from zorgbroker.pseudonymisation.source import normalise_text_expr, stage1
+from zorgbroker.pseudonymisation.stage1_manifest import (
+    FINDINGS_COLUMN,
+    MANIFEST_NAME,
+    FileMessage,
+    Manifest,
+)
 
 #: Suffix of the column that carries a field's sealed BSN for the TTP.
 SEALED_SUFFIX = "_verzegeld"
@@ -47,6 +61,10 @@ class Stage1Summary:
     rows: dict[str, int] = field(default_factory=dict)
     #: Per table, 1-based row numbers whose BSN failed the eleven-test (no values, ever).
     invalid_bsn_rows: dict[str, list[int]] = field(default_factory=dict)
+    #: The source's check refused the export: the stage-1 file carries only its messages.
+    refused: bool = False
+    #: The source's own check of the export (it may show identifying findings to the source).
+    source_report: Any = None
 
 
 def stage1_frame(
@@ -93,13 +111,6 @@ def age_derivations(table: _Table) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _batches(upload: Any, table: _Table, multi: bool) -> Iterator[pl.DataFrame]:
-    source = upload.tables.get(table.name if multi else "main")
-    if source is None:
-        return
-    yield from source.batches()
-
-
 def write_stage1_file(
     file: Path,
     dataset: str,
@@ -108,10 +119,18 @@ def write_stage1_file(
     *,
     key: bytes,
     ttp_public_key: bytes | None,
+    today: dt.date | None = None,
+    organisation: str | None = None,
+    display_name: str | None = None,
 ) -> Stage1Summary:
-    """Read an upload as the intake does, and write its stage-1 version: a CSV (`;`) for a
-    single-table dataset, a ZIP of CSVs for a multi-table one."""
-    from zorgbroker.intake.readers import open_upload
+    """Check an export at the source and write its stage-1 file (a ZIP: the manifest and one CSV
+    per table; see `stage1_manifest`). Identifying fields leave only as stage-1 pseudonyms or
+    reductions; the outcome of the checks that read them travels as findings per row.
+
+    The file appears at `output` only when complete: an interrupted run leaves nothing behind.
+    """
+    from zorgbroker.intake.service import check_file
+    from zorgbroker.intake.source_checks import source_checks
     from zorgbroker.intake.spec.loader import load_dataset
 
     check_registry_name(registry)
@@ -120,34 +139,116 @@ def write_stage1_file(
         raise ValueError(
             f"Dataset {dataset} is bestemd voor register {spec.registry}, niet voor {registry}."
         )
-    multi = len(spec.tables) > 1
-    upload = open_upload(file, tables=[t.name for t in spec.tables] if multi else None)
-    summary = Stage1Summary()
-    with ExitStack() as stack:
-        archive = (
-            stack.enter_context(zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED))
-            if multi
-            else None
-        )
-        for table in spec.tables:
-            written = _write_table(
-                upload, table, multi, archive, output, key, registry, ttp_public_key
-            )
-            if written is not None:
-                summary.rows[table.name], summary.invalid_bsn_rows[table.name] = written
+    checks = source_checks(spec)
+    day = today or dt.date.today()
+    report = check_file(
+        file, dataset, organisation=organisation, today=day, display_name=display_name
+    ).report
+    manifest = Manifest(
+        dataset=spec.dataset,
+        dataset_version=spec.version,
+        registry=registry,
+        method=METHOD_VERSION,
+        source_key_fingerprint=fingerprint(key),
+        checked_on=day.isoformat(),
+        file=report.file.as_json(),
+        file_messages=_carried_file_messages(report.messages, spec),
+        refused=report.file_rejected,
+    )
+    summary = Stage1Summary(refused=report.file_rejected, source_report=report)
+    tmp = output.with_name(f".{output.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            if report.file_rejected:
+                manifest = replace(manifest, records={spec.main_table.name: report.records})
+            else:
+                manifest = _write_tables(
+                    archive, file, spec, checks, report, manifest, summary, key, ttp_public_key
+                )
+            archive.writestr(MANIFEST_NAME, manifest.to_json())
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
     return summary
 
 
+def _carried_file_messages(messages: pl.DataFrame, spec: Any) -> list[FileMessage]:
+    """The source check's file-level messages, except those of file-level rules, which the
+    registry runs on the stage-1 file itself."""
+    from zorgbroker.intake.source_checks import registry_file_rules
+
+    own = registry_file_rules(spec)
+    file_level = messages.filter(pl.col("record").is_null())
+    return [
+        FileMessage(code=m["code"], table=m["table"], field=m["field"], value=m["value"])
+        for m in file_level.iter_rows(named=True)
+        if (m["table"], m["field"], m["code"]) not in own
+    ]
+
+
+def _write_tables(
+    archive: zipfile.ZipFile,
+    file: Path,
+    spec: Any,
+    checks: Any,
+    report: Any,
+    manifest: Manifest,
+    summary: Stage1Summary,
+    key: bytes,
+    ttp_public_key: bytes | None,
+) -> Manifest:
+    from zorgbroker.intake.readers import open_upload
+    from zorgbroker.intake.source_checks import findings_per_record
+
+    multi = spec.multi_table
+    upload = open_upload(file, tables=[t.name for t in spec.tables] if multi else None)
+    members: dict[str, str] = {}
+    records: dict[str, int] = {}
+    formats: dict[str, str] = {}
+    for table in spec.tables:
+        source = upload.tables.get(table.name if multi else "main")
+        if source is None:
+            continue
+        findings = findings_per_record(
+            report.messages, checks[table.name], table_key=table.name if multi else None
+        )
+        # A single table's trailing blank rows are no records (the check leaves them out too).
+        limit = None if multi else report.records
+        member = table.file or f"{table.name}.csv"
+        with archive.open(member, "w") as sink:
+            written = _write_table(
+                source, table, sink, findings, limit, key, manifest.registry, ttp_public_key
+            )
+        members[table.name] = member
+        records[table.name], formats[table.name] = written.rows, written.date_format
+        summary.rows[table.name] = written.rows
+        summary.invalid_bsn_rows[table.name] = written.invalid_bsn_rows
+    return replace(manifest, members=members, records=records, date_formats=formats)
+
+
+@dataclass
+class _Written:
+    rows: int
+    date_format: str
+    invalid_bsn_rows: list[int]
+
+
+#: Rows of a table whose date values decide its date format (as the check decides it).
+_DATE_SAMPLE_ROWS = 10_000
+
+
 def _write_table(
-    upload: Any,
-    table: _Table,
-    multi: bool,
-    archive: zipfile.ZipFile | None,
-    output: Path,
+    source: Any,
+    table: Any,
+    sink: IO[bytes],
+    findings: pl.DataFrame,
+    limit: int | None,
     key: bytes,
     registry: str,
     ttp_public_key: bytes | None,
-) -> tuple[int, list[int]] | None:
+) -> _Written:
+    from zorgbroker.intake.source_checks import date_format_of, spec_column_names
+
     kinds: dict[str, Identifying | None] = {f.name: f.identifying for f in table.fields}
     ages = age_derivations(table)
     # Only what the specification knows leaves the source: an extra column in an export could
@@ -155,28 +256,47 @@ def _write_table(
     keep = [name for name, kind in kinds.items() if kind != "drop"]
     keep += [column for _, column in ages.values()]
     keep += [name + SEALED_SUFFIX for name, kind in kinds.items() if kind == "pseudonymise"]
+    keep.append(FINDINGS_COLUMN)
+    date_fields = [f.name for f in table.fields if f.type == "date"]
+    sample: list[pl.DataFrame] = []
     rows = 0
     bad: list[int] = []
-    with ExitStack() as stack:  # one open member at a time: ZipFile allows no more
-        sink: IO[bytes] | None = None
-        for batch in _batches(upload, table, multi):
-            out, invalid = stage1_frame(
-                batch,
-                kinds,
-                key=key,
-                registry=registry,
-                ttp_public_key=ttp_public_key,
-                age_at_event=ages,
+    for raw in source.batches():
+        if limit is not None and rows >= limit:
+            break
+        batch = raw.select(
+            pl.col(col).alias(name) for col, name in spec_column_names(raw.columns, table).items()
+        )
+        if limit is not None:
+            batch = batch.head(limit - rows)
+        if sum(f.height for f in sample) < _DATE_SAMPLE_ROWS:
+            sample.append(batch)
+        out, invalid = stage1_frame(
+            batch,
+            kinds,
+            key=key,
+            registry=registry,
+            ttp_public_key=ttp_public_key,
+            age_at_event=ages,
+        )
+        numbers = pl.Series("record", range(rows + 1, rows + 1 + batch.height), dtype=pl.Int64)
+        carried = (
+            out.with_columns(numbers)
+            .join(
+                findings.rename({"findings": FINDINGS_COLUMN}),
+                on="record",
+                how="left",
+                maintain_order="left",
             )
-            bad.extend((invalid.arg_true() + rows + 1).to_list())
-            if sink is None:
-                if archive is not None:
-                    sink = stack.enter_context(archive.open(table.file or f"{table.name}.csv", "w"))
-                else:
-                    sink = stack.enter_context(output.open("wb"))
-            out = out.select([c for c in keep if c in out.columns])
-            out.write_csv(sink, separator=";", include_header=rows == 0)
-            rows += batch.height
-        if sink is None:
-            return None
-    return rows, bad
+            .drop("record")
+        )
+        bad.extend((invalid.arg_true() + rows + 1).to_list())
+        carried.select(c for c in keep if c in carried.columns).write_csv(
+            sink, separator=";", include_header=rows == 0
+        )
+        rows += batch.height
+    if rows == 0:
+        header = [c for c in keep if c in spec_column_names(source.header, table).values()]
+        sink.write((";".join([*header, FINDINGS_COLUMN]) + "\n").encode())
+    head = pl.concat(sample, how="diagonal") if sample else pl.DataFrame()
+    return _Written(rows, date_format_of(head, date_fields), bad)
