@@ -17,12 +17,15 @@ the raw file would give: the same messages in the same order, the same rejected 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
 from zorgbroker.intake.checks import plan as p
 from zorgbroker.intake.checks import rule_language as rl
+from zorgbroker.intake.report.model import Report
 from zorgbroker.intake.spec.model import DatasetSpec, TableSpec
 
 #: Stands for a rule without a field in a finding.
@@ -211,3 +214,56 @@ def spec_column_names(header: list[str], table: TableSpec) -> dict[str, str]:
 def date_format_of(frame: pl.DataFrame, date_fields: list[str]) -> str:
     """The date format the check decides for a table from (the first rows of) its text."""
     return p.detect_date_format(frame, date_fields)
+
+
+@dataclass(frozen=True)
+class CarriedFileMessage:
+    code: str
+    table: str | None
+    field: str | None
+    value: str | None
+
+
+@dataclass(frozen=True)
+class SourceFindings:
+    """What the source's check of an export hands on to its stage-1 file."""
+
+    #: The source's own report of the export (for the source's eyes: it may name rows whose
+    #: identifying fields are wrong; it never leaves the source as such).
+    report: Report
+    #: Per table name: `record` and `findings` for every record with a source finding.
+    per_table: dict[str, pl.DataFrame]
+    #: The file-level messages that describe the export (all but those of file rules).
+    file_messages: list[CarriedFileMessage]
+
+
+def source_findings(
+    path: Path,
+    spec: DatasetSpec,
+    *,
+    today: dt.date,
+    organisation: str | None = None,
+    display_name: str | None = None,
+) -> SourceFindings:
+    """Check an export at the source (every check, as `zorgbroker check` does) and keep what a
+    stage-1 file carries: the findings of the source checks per record, and the file-level
+    messages about the export itself."""
+    from zorgbroker.intake.checks.engine import CheckOptions, check_upload
+
+    checks = source_checks(spec)
+    options = CheckOptions(today=today, organisation=organisation, mode="test")
+    report = check_upload(path, spec, options, display_name=display_name).report
+    multi = spec.multi_table
+    per_table = {
+        t.name: findings_per_record(
+            report.messages, checks[t.name], table_key=t.name if multi else None
+        )
+        for t in spec.tables
+    }
+    own = registry_file_rules(spec)
+    file_messages = [
+        CarriedFileMessage(m["code"], m["table"], m["field"], m["value"])
+        for m in report.messages.filter(pl.col("record").is_null()).iter_rows(named=True)
+        if (m["table"], m["field"], m["code"]) not in own
+    ]
+    return SourceFindings(report, per_table, file_messages)

@@ -271,8 +271,7 @@ def pseudonymise_command(
     """Controleer de export en maak het stap-1-bestand dat de bron verstuurt: identificerende
     velden gepseudonimiseerd of gereduceerd, namen weggelaten, en per rij de uitkomst van de
     controles die die velden lezen (alleen meldingscodes)."""
-    from zorgbroker.intake.readers.base import ReadError
-    from zorgbroker.intake.spec.loader import SpecError, load_dataset
+    from zorgbroker.intake.api import ReadError, SpecError, load_dataset
     from zorgbroker.pseudonymisation.source_file import write_stage1_file
 
     home = zorgbroker_home()

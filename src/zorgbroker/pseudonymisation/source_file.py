@@ -129,9 +129,7 @@ def write_stage1_file(
 
     The file appears at `output` only when complete: an interrupted run leaves nothing behind.
     """
-    from zorgbroker.intake.service import check_file
-    from zorgbroker.intake.source_checks import source_checks
-    from zorgbroker.intake.spec.loader import load_dataset
+    from zorgbroker.intake.api import load_dataset, source_findings
 
     check_registry_name(registry)
     spec = load_dataset(dataset)
@@ -139,11 +137,11 @@ def write_stage1_file(
         raise ValueError(
             f"Dataset {dataset} is bestemd voor register {spec.registry}, niet voor {registry}."
         )
-    checks = source_checks(spec)
     day = today or dt.date.today()
-    report = check_file(
-        file, dataset, organisation=organisation, today=day, display_name=display_name
-    ).report
+    found = source_findings(
+        file, spec, today=day, organisation=organisation, display_name=display_name
+    )
+    report = found.report
     manifest = Manifest(
         dataset=spec.dataset,
         dataset_version=spec.version,
@@ -152,7 +150,10 @@ def write_stage1_file(
         source_key_fingerprint=fingerprint(key),
         checked_on=day.isoformat(),
         file=report.file.as_json(),
-        file_messages=_carried_file_messages(report.messages, spec),
+        file_messages=[
+            FileMessage(code=m.code, table=m.table, field=m.field, value=m.value)
+            for m in found.file_messages
+        ],
         refused=report.file_rejected,
     )
     summary = Stage1Summary(refused=report.file_rejected, source_report=report)
@@ -163,7 +164,7 @@ def write_stage1_file(
                 manifest = replace(manifest, records={spec.main_table.name: report.records})
             else:
                 manifest = _write_tables(
-                    archive, file, spec, checks, report, manifest, summary, key, ttp_public_key
+                    archive, file, spec, found, manifest, summary, key, ttp_public_key
                 )
             archive.writestr(MANIFEST_NAME, manifest.to_json())
         os.replace(tmp, output)
@@ -172,33 +173,17 @@ def write_stage1_file(
     return summary
 
 
-def _carried_file_messages(messages: pl.DataFrame, spec: Any) -> list[FileMessage]:
-    """The source check's file-level messages, except those of file-level rules, which the
-    registry runs on the stage-1 file itself."""
-    from zorgbroker.intake.source_checks import registry_file_rules
-
-    own = registry_file_rules(spec)
-    file_level = messages.filter(pl.col("record").is_null())
-    return [
-        FileMessage(code=m["code"], table=m["table"], field=m["field"], value=m["value"])
-        for m in file_level.iter_rows(named=True)
-        if (m["table"], m["field"], m["code"]) not in own
-    ]
-
-
 def _write_tables(
     archive: zipfile.ZipFile,
     file: Path,
     spec: Any,
-    checks: Any,
-    report: Any,
+    found: Any,
     manifest: Manifest,
     summary: Stage1Summary,
     key: bytes,
     ttp_public_key: bytes | None,
 ) -> Manifest:
-    from zorgbroker.intake.readers import open_upload
-    from zorgbroker.intake.source_checks import findings_per_record
+    from zorgbroker.intake.api import open_upload
 
     multi = spec.multi_table
     upload = open_upload(file, tables=[t.name for t in spec.tables] if multi else None)
@@ -209,11 +194,9 @@ def _write_tables(
         source = upload.tables.get(table.name if multi else "main")
         if source is None:
             continue
-        findings = findings_per_record(
-            report.messages, checks[table.name], table_key=table.name if multi else None
-        )
+        findings = found.per_table[table.name]
         # A single table's trailing blank rows are no records (the check leaves them out too).
-        limit = None if multi else report.records
+        limit = None if multi else found.report.records
         member = table.file or f"{table.name}.csv"
         with archive.open(member, "w") as sink:
             written = _write_table(
@@ -247,7 +230,7 @@ def _write_table(
     registry: str,
     ttp_public_key: bytes | None,
 ) -> _Written:
-    from zorgbroker.intake.source_checks import date_format_of, spec_column_names
+    from zorgbroker.intake.api import date_format_of, spec_column_names
 
     kinds: dict[str, Identifying | None] = {f.name: f.identifying for f in table.fields}
     ages = age_derivations(table)

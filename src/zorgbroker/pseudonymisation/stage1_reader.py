@@ -75,7 +75,7 @@ def open_stage1_file(
 ) -> Stage1File:
     """Check that `path` is a stage-1 file of `spec` for `registry` under this method, with no
     identifier in the clear in any row. Raises Stage1Refused (BF-020, BF-021 or BF-022)."""
-    from zorgbroker.intake.source_checks import source_checks
+    from zorgbroker.intake.api import source_checks
 
     manifest = read_manifest(path)
     _check_identity(manifest, spec, registry)

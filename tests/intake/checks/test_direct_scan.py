@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.intake.conftest import TODAY
+from zorgbroker.intake.api import ROW
 from zorgbroker.intake.checks import engine
 from zorgbroker.intake.checks.plan import build_plans
 from zorgbroker.intake.generate import generate
@@ -49,7 +50,7 @@ def both_ways(
         outcome = engine.check_tables(upload, spec, plans, options, engine.Messages(spec))
         result = to_json_dict(outcome.report)
         result["accepted_rows"] = {
-            name: frame.sort(engine.p.ROW).to_dicts() for name, frame in outcome.accepted.items()
+            name: frame.sort(ROW).to_dicts() for name, frame in outcome.accepted.items()
         }
         results.append(result)
     return offered, results[0], results[1]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from zorgbroker.intake.api import ROW
 from zorgbroker.intake.checks import plan as p
 from zorgbroker.intake.checks import rule_language as rl
 from zorgbroker.intake.readers.base import Limits, ReadError, Table, Upload
@@ -134,10 +135,8 @@ def _finish(frame: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
 
 
 def numbered(frame: pl.DataFrame | pl.LazyFrame, first: int) -> pl.LazyFrame:
-    """The frame with each record's number (counted from `first`) in p.ROW."""
-    return (
-        frame.lazy().with_row_index(p.ROW, offset=first).with_columns(pl.col(p.ROW).cast(pl.Int64))
-    )
+    """The frame with each record's number (counted from `first`) in ROW."""
+    return frame.lazy().with_row_index(ROW, offset=first).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
 def texts(
@@ -145,7 +144,7 @@ def texts(
 ) -> pl.LazyFrame:
     """The record number, the `keep` columns and each field's normalised text."""
     present = set(frame.collect_schema().names())
-    out = frame.select(pl.col(p.ROW), *keep, *p.text_exprs(plan.fields, present, padded=padded))
+    out = frame.select(pl.col(ROW), *keep, *p.text_exprs(plan.fields, present, padded=padded))
     more = p.normalise_exprs(plan.fields, spec)
     return out.with_columns(more) if more else out
 
@@ -225,7 +224,7 @@ def message_columns(plan: p.TablePlan) -> list[str]:
     record rule's outcome, and the text of the fields whose value a message may show."""
     shown = shown_fields(plan)
     record_rules = [r for r in plan.rules if r.scope == "record"]
-    names = [p.ROW, *(p.msg_col(f.name) for f in plan.fields)]
+    names = [ROW, *(p.msg_col(f.name) for f in plan.fields)]
     names += [p.rule_col(r.index) for r in record_rules]
     names += [text_col(f.name) for f in plan.fields if f.name in shown]
     return names
@@ -253,7 +252,7 @@ def extract_messages(
     for k, f in enumerate(fields):
         parts.append(
             lazy.filter(pl.col(p.msg_col(f.name)).is_not_null()).select(
-                pl.col(p.ROW).alias("record"),
+                pl.col(ROW).alias("record"),
                 pl.lit(f.name, dtype=pl.String).alias("field"),
                 pl.col(p.msg_col(f.name))
                 .replace_strict(
@@ -267,7 +266,7 @@ def extract_messages(
     for r in record_rules:
         parts.append(
             lazy.filter(pl.col(p.rule_col(r.index))).select(
-                pl.col(p.ROW).alias("record"),
+                pl.col(ROW).alias("record"),
                 pl.lit(r.field, dtype=pl.String).alias("field"),
                 pl.lit(r.code, dtype=pl.String).alias("code"),
                 value_of(r.field).alias("value"),
@@ -527,7 +526,7 @@ def _check_direct(
     mapping = match_header(header, table)
     cells = _blanked(header, padded=direct.padded)
     source = numbered(raw, 1).select(
-        pl.col(p.ROW),
+        pl.col(ROW),
         _row_hash(cells).alias("__hash"),
         pl.all_horizontal(cell.is_null() for cell in cells).alias("__blank"),
         *(pl.col(col).alias(name) for col, name in mapping.items()),
@@ -543,10 +542,10 @@ def _check_direct(
     states: list[pl.DataFrame] = []
     accepted: list[pl.DataFrame] = []
     rows_done = 0
-    state_columns = [p.ROW, "__hash", "__blank", "__rejected"]
+    state_columns = [ROW, "__hash", "__blank", "__rejected"]
     if not options.collect_accepted:
         # Only what the messages need (masking the texts of rows without one saved nothing).
-        shown = [name for name in message_columns(plan) if name != p.ROW]
+        shown = [name for name in message_columns(plan) if name != ROW]
         evaluated = evaluated.select(*state_columns, "__any", *shown)
     for batch in evaluated.collect_batches(chunk_size=_DIRECT_BATCH_ROWS, engine="streaming"):
         states.append(batch.select(state_columns))
@@ -563,20 +562,20 @@ def _check_direct(
         options.progress(direct.size, upload.progress_total)
     state = pl.concat(states) if states else pl.DataFrame()
     # Blank rows after the last filled one are no records (as TrailingBlankRows does).
-    last = state.select(pl.col(p.ROW).filter(~pl.col("__blank")).max()).item() if states else None
+    last = state.select(pl.col(ROW).filter(~pl.col("__blank")).max()).item() if states else None
     records = int(last) if last is not None else 0
     if records == 0:
         messages.file("BF-005")
         return CheckOutcome(_report(spec, options, upload.info, messages, 0, 0))
     state = state.head(records)
-    with_messages = pl.concat(found).filter(pl.col(p.ROW) <= records)
+    with_messages = pl.concat(found).filter(pl.col(ROW) <= records)
     messages.add_table(table.name, extract_messages(with_messages, plan, spec, None))
     _duplicate_rows([state["__hash"]], messages, None)
     rejected = int(state["__rejected"].sum())
     report = _report(spec, options, upload.info, messages, records, rejected)
     if not options.collect_accepted:
         return CheckOutcome(report)
-    kept = pl.concat(accepted).filter(pl.col(p.ROW) <= records)
+    kept = pl.concat(accepted).filter(pl.col(ROW) <= records)
     return CheckOutcome(report, {table.name: pseudonymised(kept, plan, options)})
 
 
@@ -830,7 +829,7 @@ def accepted_query(frame: pl.LazyFrame, plan: p.TablePlan, ctx: rl.Context) -> p
     """
     derived = [rl.compile_expr(node, ctx).alias(name) for name, node in plan.derive.items()]
     frame = frame.with_columns(derived) if derived else frame
-    columns: list[pl.Expr] = [pl.col(p.ROW)]
+    columns: list[pl.Expr] = [pl.col(ROW)]
     for f in plan.fields:
         match f.identifying:
             case None:
