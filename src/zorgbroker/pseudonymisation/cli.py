@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -14,7 +13,6 @@ import typer
 
 from zorgbroker.pseudonymisation.custody import (
     KeyCustodyError,
-    source_dir,
     source_key,
     zorgbroker_home,
 )
@@ -238,21 +236,6 @@ def fingerprints() -> None:
     _run(lambda: _print_fingerprints(ttp))
 
 
-def _ttp_public_key_for_source(home: Path, given: Path | None) -> bytes:
-    """The TTP's sealing key as this source knows it: a file handed over by the TTP, else (the
-    embedded default) the TTP in the same installation."""
-    for path in [given, source_dir(home) / "ttp-seal.pub"]:
-        if path is not None and path.exists():
-            return base64.b64decode(path.read_text(encoding="ascii").strip())
-    url = os.environ.get("ZORGBROKER_TTP_URL")
-    if url:
-        from zorgbroker.pseudonymisation.client import HttpTTP
-
-        with HttpTTP(url, os.environ.get("ZORGBROKER_TTP_TOKEN", "")) as client:
-            return client.seal_public_key()
-    return TrustedThirdParty(home).seal_public_key()
-
-
 def pseudonymise_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Het exportbestand.")],
     dataset: Annotated[str, typer.Option(help="Naam van de dataset, bv. nhr-pmicd.")],
@@ -272,7 +255,7 @@ def pseudonymise_command(
     velden gepseudonimiseerd of gereduceerd, namen weggelaten, en per rij de uitkomst van de
     controles die die velden lezen (alleen meldingscodes)."""
     from zorgbroker.intake.api import ReadError, SpecError, load_dataset
-    from zorgbroker.pseudonymisation.source_file import write_stage1_file
+    from zorgbroker.pseudonymisation.source_side import make_stage1, ttp_public_key_for_source
 
     home = zorgbroker_home()
     try:
@@ -281,21 +264,19 @@ def pseudonymise_command(
             raise ValueError(
                 f"Dataset {dataset} is bestemd voor register {destined}, niet voor {registry}."
             )
-        key = source_key(home, registry)
         public = (
-            _ttp_public_key_for_source(home, ttp_public_key)
-            if is_reidentifiable(registry)
-            else None
+            ttp_public_key_for_source(home, ttp_public_key) if is_reidentifiable(registry) else None
         )
-        summary = write_stage1_file(
+        made = make_stage1(
             file,
             dataset,
-            registry,
             output,
-            key=key,
-            ttp_public_key=public,
+            mode="production",
+            home=home,
             organisation=organisation,
+            ttp_public_key=public,
         )
+        summary = made.summary
     except (TTPError, KeyCustodyError, ValueError) as error:
         typer.echo(f"Fout: {error}", err=True)
         raise typer.Exit(1) from None
@@ -304,7 +285,7 @@ def pseudonymise_command(
         raise typer.Exit(1) from None
     typer.echo(
         f"Stap-1-bestand geschreven: {output} "
-        f"(projectsleutel {registry}, vingerafdruk {fingerprint(key)})"
+        f"(projectsleutel {registry}, vingerafdruk {made.source_key_fingerprint})"
     )
     if summary.refused:
         typer.echo(

@@ -75,9 +75,11 @@ def stage1_frame(
     registry: str,
     ttp_public_key: bytes | None,
     age_at_event: dict[str, tuple[str, str]] | None = None,
+    seal: bool = True,
 ) -> tuple[pl.DataFrame, pl.Series]:
     """One batch of text rows made fit to leave the source. Returns the frame and, per row,
-    whether a BSN field failed the eleven-test."""
+    whether a BSN field failed the eleven-test. `seal=False` (a test upload) seals nothing, also
+    for a re-identifiable registry."""
     reduced = reduce_identifying(frame, kinds, age_at_event=age_at_event)
     invalid = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
     replaced: list[pl.Series] = []
@@ -92,7 +94,7 @@ def stage1_frame(
             normal = pl.select(normalise_text_expr(pl.lit(raw))).to_series()
         p1 = stage1(normal, key=key, label=name).alias(name)
         replaced.append(p1)
-        if name == BSN_LABEL and is_reidentifiable(registry):
+        if seal and name == BSN_LABEL and is_reidentifiable(registry):
             if ttp_public_key is None:
                 raise ValueError("De publieke sleutel van de TTP ontbreekt.")
             sealed = seal_bsns(normal, p1, ttp_public_key=ttp_public_key, registry=registry)
@@ -122,6 +124,7 @@ def write_stage1_file(
     today: dt.date | None = None,
     organisation: str | None = None,
     display_name: str | None = None,
+    seal: bool = True,
 ) -> Stage1Summary:
     """Check an export at the source and write its stage-1 file (a ZIP: the manifest and one CSV
     per table; see `stage1_manifest`). Identifying fields leave only as stage-1 pseudonyms or
@@ -164,7 +167,7 @@ def write_stage1_file(
                 manifest = replace(manifest, records={spec.main_table.name: report.records})
             else:
                 manifest = _write_tables(
-                    archive, file, spec, found, manifest, summary, key, ttp_public_key
+                    archive, file, spec, found, manifest, summary, key, ttp_public_key, seal
                 )
             archive.writestr(MANIFEST_NAME, manifest.to_json())
         os.replace(tmp, output)
@@ -182,6 +185,7 @@ def _write_tables(
     summary: Stage1Summary,
     key: bytes,
     ttp_public_key: bytes | None,
+    seal: bool,
 ) -> Manifest:
     from zorgbroker.intake.api import open_upload
 
@@ -200,7 +204,7 @@ def _write_tables(
         member = table.file or f"{table.name}.csv"
         with archive.open(member, "w") as sink:
             written = _write_table(
-                source, table, sink, findings, limit, key, manifest.registry, ttp_public_key
+                source, table, sink, findings, limit, key, manifest.registry, ttp_public_key, seal
             )
         members[table.name] = member
         records[table.name], formats[table.name] = written.rows, written.date_format
@@ -229,6 +233,7 @@ def _write_table(
     key: bytes,
     registry: str,
     ttp_public_key: bytes | None,
+    seal: bool,
 ) -> _Written:
     from zorgbroker.intake.api import date_format_of, spec_column_names
 
@@ -261,6 +266,7 @@ def _write_table(
             registry=registry,
             ttp_public_key=ttp_public_key,
             age_at_event=ages,
+            seal=seal,
         )
         numbers = pl.Series("record", range(rows + 1, rows + 1 + batch.height), dtype=pl.Int64)
         carried = (
