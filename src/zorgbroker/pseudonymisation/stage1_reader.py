@@ -51,6 +51,14 @@ class Stage1File:
     manifest: Manifest
 
 
+@dataclass(frozen=True)
+class Stage1Tables:
+    """A checked stage-1 file: its manifest and, per table, its CSV unpacked (`;`, UTF-8)."""
+
+    manifest: Manifest
+    members: dict[str, Path]
+
+
 def read_manifest(path: Path) -> Manifest:
     """The manifest of a stage-1 file; Stage1Refused(BF-020) for anything else."""
     try:
@@ -75,6 +83,17 @@ def open_stage1_file(
 ) -> Stage1File:
     """Check that `path` is a stage-1 file of `spec` for `registry` under this method, with no
     identifier in the clear in any row. Raises Stage1Refused (BF-020, BF-021 or BF-022)."""
+    with opened_stage1_file(path, spec, registry=registry, max_unpacked_bytes=max_unpacked_bytes):
+        pass
+    return Stage1File(path, read_manifest(path))
+
+
+@contextmanager
+def opened_stage1_file(
+    path: Path, spec: Any, *, registry: str, max_unpacked_bytes: int = 8 * 1024**3
+) -> Iterator[Stage1Tables]:
+    """As `open_stage1_file`, and the checked tables unpacked for the registry's check: one CSV
+    per table in a private temporary folder, removed when the block ends."""
     from zorgbroker.intake.api import source_checks
 
     manifest = read_manifest(path)
@@ -82,14 +101,15 @@ def open_stage1_file(
     if manifest.refused:
         if manifest.members:
             raise Stage1Refused(MISMATCH, "een afgekeurde export draagt geen tabellen mee")
-        return Stage1File(path, manifest)
+        yield Stage1Tables(manifest, {})
+        return
     checks = source_checks(spec)
     with _members(path, manifest, spec, max_unpacked_bytes) as members:
         for table in spec.tables:
             member = members.get(table.name)
             if member is not None:
                 _check_table(member, table, checks[table.name].pairs, spec, manifest)
-    return Stage1File(path, manifest)
+        yield Stage1Tables(manifest, members)
 
 
 def _check_identity(manifest: Manifest, spec: Any, registry: str) -> None:
