@@ -32,13 +32,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import polars as pl
 
-    from zorgbroker.intake.checks.engine import (
-        CheckOptions,
-        CheckOutcome,
-        Pseudonymise,
-        check_upload,
-    )
+    from zorgbroker.intake.checks.context import CheckOptions, CheckOutcome, Pseudonymise
     from zorgbroker.intake.checks.rule_language import RuleSyntaxError as RuleError
+    from zorgbroker.intake.checks.run import check_upload
     from zorgbroker.intake.generate import generate
     from zorgbroker.intake.readers import ReadError, open_upload
     from zorgbroker.intake.report.json_report import StoredReportError, write_json
@@ -89,10 +85,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "available": ("zorgbroker.intake.spec", "available"),
     "load_dataset": ("zorgbroker.intake.spec", "load_dataset"),
     "RuleError": ("zorgbroker.intake.checks.rule_language", "RuleSyntaxError"),
-    "check_upload": ("zorgbroker.intake.checks.engine", "check_upload"),
-    "CheckOptions": ("zorgbroker.intake.checks.engine", "CheckOptions"),
-    "CheckOutcome": ("zorgbroker.intake.checks.engine", "CheckOutcome"),
-    "Pseudonymise": ("zorgbroker.intake.checks.engine", "Pseudonymise"),
+    "check_upload": ("zorgbroker.intake.checks.run", "check_upload"),
+    "CheckOptions": ("zorgbroker.intake.checks.context", "CheckOptions"),
+    "CheckOutcome": ("zorgbroker.intake.checks.context", "CheckOutcome"),
+    "Pseudonymise": ("zorgbroker.intake.checks.context", "Pseudonymise"),
     "open_upload": ("zorgbroker.intake.readers", "open_upload"),
     "ReadError": ("zorgbroker.intake.readers", "ReadError"),
     "Report": ("zorgbroker.intake.report.model", "Report"),
