@@ -206,7 +206,7 @@ def registry_file_rules(spec: DatasetSpec) -> set[tuple[str | None, str | None, 
 def spec_column_names(header: list[str], table: TableSpec) -> dict[str, str]:
     """File column name -> field name, as the check matches them; columns the specification
     does not know are left out."""
-    from zorgbroker.intake.checks.engine import match_header
+    from zorgbroker.intake.checks.structure import match_header
 
     return match_header(header, table)
 
@@ -248,7 +248,8 @@ def source_findings(
     """Check an export at the source (every check, as `zorgbroker check` does) and keep what a
     stage-1 file carries: the findings of the source checks per record, and the file-level
     messages about the export itself."""
-    from zorgbroker.intake.checks.engine import CheckOptions, check_upload
+    from zorgbroker.intake.checks.context import CheckOptions
+    from zorgbroker.intake.checks.run import check_upload
 
     checks = source_checks(spec)
     options = CheckOptions(today=today, organisation=organisation, mode="test")
