@@ -16,7 +16,8 @@ What it offers:
 - the source's side of a stage-1 file (docs/pseudonymisation.md, section 8): `source_checks`
   (which checks read an identifying field), `source_findings` (their outcome per record, and the
   file-level messages about the export), `spec_column_names` and `date_format_of` (a table's
-  columns and date format as the check reads them).
+  columns and date format as the check reads them); and the registry's side: `check_stage1`
+  with its `Stage1Input` and `Relay` hook, `FINDINGS_COLUMN` and `SEALED_SUFFIX`.
 
 Importing this module is cheap: the names are loaded from intake's modules on first use, so a
 command that only shows its help never pays for Polars or the check engine.
@@ -32,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import polars as pl
 
-    from zorgbroker.intake.checks.context import CheckOptions, CheckOutcome, Pseudonymise
+    from zorgbroker.intake.checks.carried import FINDINGS_COLUMN, SEALED_SUFFIX, Stage1Input
+    from zorgbroker.intake.checks.context import CheckOptions, CheckOutcome, Pseudonymise, Relay
     from zorgbroker.intake.checks.rule_language import RuleSyntaxError as RuleError
-    from zorgbroker.intake.checks.run import check_upload
+    from zorgbroker.intake.checks.run import check_stage1, check_upload
     from zorgbroker.intake.generate import generate
     from zorgbroker.intake.readers import ReadError, open_upload
     from zorgbroker.intake.report.json_report import StoredReportError, write_json
@@ -107,6 +109,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "approximate_size": ("zorgbroker.intake.report.summary", "approximate_size"),
     "generate": ("zorgbroker.intake.generate", "generate"),
     "SourceFindings": ("zorgbroker.intake.source_checks", "SourceFindings"),
+    "check_stage1": ("zorgbroker.intake.checks.run", "check_stage1"),
+    "Stage1Input": ("zorgbroker.intake.checks.carried", "Stage1Input"),
+    "Relay": ("zorgbroker.intake.checks.context", "Relay"),
+    "FINDINGS_COLUMN": ("zorgbroker.intake.checks.carried", "FINDINGS_COLUMN"),
+    "SEALED_SUFFIX": ("zorgbroker.intake.checks.carried", "SEALED_SUFFIX"),
     "source_checks": ("zorgbroker.intake.source_checks", "source_checks"),
     "source_findings": ("zorgbroker.intake.source_checks", "source_findings"),
     "spec_column_names": ("zorgbroker.intake.source_checks", "spec_column_names"),
@@ -114,9 +121,11 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 
 __all__ = [
+    "FINDINGS_COLUMN",
     "MESSAGE_SCHEMA",
     "MODE_LABELS",
     "ROW",
+    "SEALED_SUFFIX",
     "CheckOptions",
     "CheckOutcome",
     "CodeRow",
@@ -126,16 +135,19 @@ __all__ = [
     "Mode",
     "Pseudonymise",
     "ReadError",
+    "Relay",
     "Report",
     "RuleError",
     "RuleSpec",
     "SourceFindings",
     "SpecError",
+    "Stage1Input",
     "Stored",
     "StoredReportError",
     "TableSpec",
     "approximate_size",
     "available",
+    "check_stage1",
     "check_upload",
     "code_rows",
     "compile_condition",

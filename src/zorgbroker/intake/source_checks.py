@@ -171,26 +171,6 @@ def findings_per_record(
     )
 
 
-def field_message_from_findings(findings: pl.Expr, f_name: str, codes: list[str]) -> pl.Expr:
-    """A source field's message column (see `plan.field_codes`) rebuilt from carried findings:
-    the index of the code the source found, else null."""
-    padded = pl.lit(" ") + findings.fill_null("") + pl.lit(" ")
-    indexes = [
-        pl.when(padded.str.contains(f" {finding(f_name, code)} ", literal=True)).then(
-            pl.lit(k, dtype=pl.UInt8)
-        )
-        for k, code in enumerate(codes, start=1)
-    ]
-    return pl.coalesce(indexes).alias(p.msg_col(f_name))
-
-
-def rule_outcome_from_findings(findings: pl.Expr, rule: p.CompiledRule) -> pl.Expr:
-    """A source rule's outcome column rebuilt from carried findings."""
-    padded = pl.lit(" ") + findings.fill_null("") + pl.lit(" ")
-    token = f" {finding(rule.field, rule.code)} "
-    return padded.str.contains(token, literal=True).alias(p.rule_col(rule.index))
-
-
 def registry_file_rules(spec: DatasetSpec) -> set[tuple[str | None, str | None, str]]:
     """(table key, field, code) of every file-level rule: the registry runs these itself, so
     their messages are not carried (the table key is None for a single-table dataset)."""

@@ -18,6 +18,7 @@ from typing import IO, Any, Protocol
 
 import polars as pl
 
+from zorgbroker.intake import api as intake_api
 from zorgbroker.pseudonymisation.bsn import normalise_bsn
 from zorgbroker.pseudonymisation.method import (
     BSN_LABEL,
@@ -36,8 +37,8 @@ from zorgbroker.pseudonymisation.stage1_manifest import (
     Manifest,
 )
 
-#: Suffix of the column that carries a field's sealed BSN for the TTP.
-SEALED_SUFFIX = "_verzegeld"
+#: Suffix of the column that carries a field's sealed BSN for the TTP (named by the check).
+SEALED_SUFFIX: str = intake_api.SEALED_SUFFIX
 
 _AGE = re.compile(r"\s*age\(\s*(\w+)\s*,\s*(\w+)\s*\)\s*")
 

@@ -13,13 +13,16 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from zorgbroker.intake import api as intake_api
+
 #: Name of the manifest inside a stage-1 ZIP.
 MANIFEST_NAME = "zorgbroker-stap1.json"
 #: What the manifest's `format` says.
 FORMAT = "zorgbroker-stap1"
 FORMAT_VERSION = 1
-#: Column of each table holding the source's findings per row (`field=code`, space-separated).
-FINDINGS_COLUMN = "zb_bronbevindingen"
+#: Column of each table holding the source's findings per row (`field=code`, space-separated),
+#: named by the check that reads it.
+FINDINGS_COLUMN: str = intake_api.FINDINGS_COLUMN
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,16 @@ def _check_types(manifest: Manifest) -> None:
     ]
     if not all(isinstance(t, str) for t in texts):
         raise ValueError("het manifest heeft velden van het verkeerde type")
+    file_keys = {"name": str, "sha256": str, "bytes": int, "format": str, "encoding": str}
+    if (
+        not isinstance(manifest.file, dict)
+        or set(manifest.file) != set(file_keys)
+        or not all(
+            isinstance(manifest.file[k], t) or (k == "encoding" and manifest.file[k] is None)
+            for k, t in file_keys.items()
+        )
+    ):
+        raise ValueError("het manifest beschrijft het bestand niet zoals verwacht")
     for mapping, kind in (
         (manifest.members, str),
         (manifest.records, int),

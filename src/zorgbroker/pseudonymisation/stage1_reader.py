@@ -58,6 +58,20 @@ class Stage1Tables:
     manifest: Manifest
     members: dict[str, Path]
 
+    def check_input(self) -> Any:
+        """What the registry's check (`intake.api.check_stage1`) takes: an `Stage1Input`."""
+        from zorgbroker.intake.api import FileInfo, Stage1Input
+
+        m = self.manifest
+        return Stage1Input(
+            file=FileInfo(**m.file),
+            file_messages=[(f.code, f.table, f.field, f.value) for f in m.file_messages],
+            date_formats=dict(m.date_formats),
+            records=sum(m.records.values()) if m.refused else 0,
+            refused=m.refused,
+            members=dict(self.members),
+        )
+
 
 def read_manifest(path: Path) -> Manifest:
     """The manifest of a stage-1 file; Stage1Refused(BF-020) for anything else."""
