@@ -145,3 +145,34 @@ def test_the_accepted_rows_equal_the_embedded_pipelines(tmp_path: Path, dataset:
     for name, frame in raw.accepted.items():
         assert frame.height > 0
         assert_frame_equal(via_stage1.accepted[name], frame)
+
+
+def test_the_registry_refuses_a_raw_export_with_a_report(tmp_path: Path) -> None:
+    from zorgbroker.pseudonymisation.registry_side import check_stage1_file
+
+    export = tmp_path / "export.csv"
+    generate("nhr-pmicd", rows=10, out=export, seed=1, today=TODAY)
+    spec = load_dataset("nhr-pmicd")
+    outcome = check_stage1_file(
+        export, spec, CheckOptions(today=TODAY, mode="production"), "export.csv"
+    )
+    report = outcome.report
+    assert report.file_rejected and report.records == 0 and not outcome.accepted
+    assert report.messages["code"].to_list() == ["BF-020"]
+    assert report.file.name == "export.csv"
+    bsns = pl.read_csv(export, separator=";", infer_schema=False)["bsn"].to_list()
+    assert not any(b in (report.messages["value"][0] or "") for b in bsns)
+
+
+def test_the_registry_checks_a_stage1_file_through_one_call(tmp_path: Path) -> None:
+    from zorgbroker.pseudonymisation.registry_side import check_stage1_file
+
+    export = tmp_path / "export.csv"
+    made = generate("nhr-pmicd", rows=50, out=export, error_rate=0.5, seed=4, today=TODAY)
+    spec = load_dataset("nhr-pmicd")
+    options = CheckOptions(today=TODAY, organisation=made.organisation, mode="test")
+    stage1 = make_stage1(
+        export, "nhr-pmicd", tmp_path / "s.zip", mode="test", home=tmp_path, today=TODAY
+    )
+    got = check_stage1_file(stage1.path, spec, options).report
+    assert_frame_equal(got.messages, check_upload(export, spec, options).report.messages)

@@ -17,7 +17,8 @@ What it offers:
   (which checks read an identifying field), `source_findings` (their outcome per record, and the
   file-level messages about the export), `spec_column_names` and `date_format_of` (a table's
   columns and date format as the check reads them); and the registry's side: `check_stage1`
-  with its `Stage1Input` and `Relay` hook, `FINDINGS_COLUMN` and `SEALED_SUFFIX`.
+  with its `Stage1Input` and `Relay` hook, `FINDINGS_COLUMN` and `SEALED_SUFFIX`, and `refusal`
+  (the outcome of a file refused before any check).
 
 Importing this module is cheap: the names are loaded from intake's modules on first use, so a
 command that only shows its help never pays for Polars or the check engine.
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from zorgbroker.intake.checks.carried import FINDINGS_COLUMN, SEALED_SUFFIX, Stage1Input
     from zorgbroker.intake.checks.context import CheckOptions, CheckOutcome, Pseudonymise, Relay
     from zorgbroker.intake.checks.rule_language import RuleSyntaxError as RuleError
-    from zorgbroker.intake.checks.run import check_stage1, check_upload
+    from zorgbroker.intake.checks.run import check_stage1, check_upload, refusal
     from zorgbroker.intake.generate import generate
     from zorgbroker.intake.readers import ReadError, open_upload
     from zorgbroker.intake.report.json_report import StoredReportError, write_json
@@ -110,6 +111,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "generate": ("zorgbroker.intake.generate", "generate"),
     "SourceFindings": ("zorgbroker.intake.source_checks", "SourceFindings"),
     "check_stage1": ("zorgbroker.intake.checks.run", "check_stage1"),
+    "refusal": ("zorgbroker.intake.checks.run", "refusal"),
     "Stage1Input": ("zorgbroker.intake.checks.carried", "Stage1Input"),
     "Relay": ("zorgbroker.intake.checks.context", "Relay"),
     "FINDINGS_COLUMN": ("zorgbroker.intake.checks.carried", "FINDINGS_COLUMN"),
@@ -158,6 +160,7 @@ __all__ = [
     "generate",
     "load_dataset",
     "open_upload",
+    "refusal",
     "report_from_json",
     "source_checks",
     "source_findings",

@@ -120,3 +120,13 @@ def check_stage1(spec: DatasetSpec, stage1: Stage1Input, options: CheckOptions) 
     if multi or any(plans[t.name].needs_whole_table for t in spec.tables):
         return check_whole_tables(upload, spec, plans, options, messages)
     return check_in_batches(upload, spec, plans, options, messages)
+
+
+def refusal(
+    spec: DatasetSpec, options: CheckOptions, info: FileInfo, code: str, detail: str | None
+) -> CheckOutcome:
+    """The outcome of a file refused before any check (a BF code with a detail that names no
+    value), e.g. a raw export sent where the registry takes only stage-1 files."""
+    messages = Messages(spec)
+    messages.file(code, value=detail)
+    return CheckOutcome(build_report(spec, options, info, messages, 0, 0))
