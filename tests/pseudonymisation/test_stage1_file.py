@@ -251,3 +251,31 @@ def test_an_interrupted_write_leaves_no_file(
     with pytest.raises(KeyboardInterrupt):
         _stage1(nhr_export, "nhr-pmicd", "nhr", tmp_path / "home", out)
     assert list(out.parent.iterdir()) == []
+
+
+def test_the_unpacked_tables_are_removed_after_the_check(nhr_export: Path, tmp_path: Path) -> None:
+    from zorgbroker.pseudonymisation.stage1_reader import opened_stage1_file
+
+    path = _stage1(nhr_export, "nhr-pmicd", "nhr", tmp_path / "home", tmp_path / "stap1.zip")
+    with opened_stage1_file(path, load_dataset("nhr-pmicd"), registry="nhr") as tables:
+        folder = tables.members["main"].parent
+        assert folder.is_dir()
+    assert not folder.exists()
+
+
+def test_a_refused_file_leaves_no_unpacked_table(
+    nhr_export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    good = _stage1(nhr_export, "nhr-pmicd", "nhr", tmp_path / "home", tmp_path / "stap1.zip")
+
+    def clear_bsn(table: pl.DataFrame, manifest: dict[str, object]) -> object:
+        return table.with_columns(pl.lit("123456782").alias("bsn")), manifest
+
+    bad = _rewritten(good, tmp_path / "bad.zip", clear_bsn)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert _refusal(bad).code == "BF-021"
+    assert list(scratch.iterdir()) == []
