@@ -251,9 +251,11 @@ def pseudonymise_command(
         str | None, typer.Option(help="AGB-code van de aanleverende organisatie.")
     ] = None,
 ) -> None:
-    """Controleer de export en maak het stap-1-bestand dat de bron verstuurt: identificerende
-    velden gepseudonimiseerd of gereduceerd, namen weggelaten, en per rij de uitkomst van de
-    controles die die velden lezen (alleen meldingscodes)."""
+    """Maak het stap-1-bestand dat de bron verstuurt: identificerende velden gepseudonimiseerd
+    of gereduceerd, namen weggelaten.
+
+    De export wordt eerst gecontroleerd; per rij gaat de uitkomst mee van de controles die
+    identificerende velden lezen (alleen meldingscodes, nooit waarden)."""
     from zorgbroker.intake.api import ReadError, SpecError, load_dataset
     from zorgbroker.pseudonymisation.source_side import make_stage1, ttp_public_key_for_source
 
