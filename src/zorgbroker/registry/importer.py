@@ -22,23 +22,11 @@ from sqlalchemy import Connection, Table, insert, select, update
 from zorgbroker.intake.api import ROW
 from zorgbroker.logging import get_logger
 from zorgbroker.registry import bulk, data_tables
-from zorgbroker.registry.compare import (
-    Held,
-    Lookup,
-    Outcome,
-    compare,
-    comparison_lookups,
-    identity_keys,
-)
+from zorgbroker.registry.columns import ID, PARENT_ID, UPLOAD_ID, VALUE
+from zorgbroker.registry.compare import Outcome, compare, comparison_lookups, identity_keys
+from zorgbroker.registry.comparisons import Held, Lookup
 from zorgbroker.registry.database import is_postgres
-from zorgbroker.registry.layout import (
-    ID,
-    PARENT_ID,
-    UPLOAD_ID,
-    VALUE,
-    DatasetLayout,
-    TableLayout,
-)
+from zorgbroker.registry.layout import DatasetLayout, TableLayout
 from zorgbroker.registry.models import RowIds
 
 log = get_logger(__name__)
