@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
 from pathlib import Path
 
@@ -79,6 +80,35 @@ def test_formulas_give_their_stored_values_and_bw004(tmp_path: Path) -> None:
     assert [w.code for w in upload.warnings] == ["BW-004"]
     # The text that merely looks like a formula stays text.
     assert rows(frame) == [("2", "3"), ("20", '=HYPERLINK("http://example.invalid")')]
+
+
+def without_stored_results(path: Path, target: Path) -> Path:
+    """A copy of workbook `path` whose formulas have no stored result, as a workbook written by
+    a program (and never opened in Excel) has them."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w") as copy:
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb"(</f>)<v>[^<]*</v>", rb"\1", data)
+            copy.writestr(member, data)
+    return target
+
+
+def test_formulas_without_stored_results_say_so_plainly(tmp_path: Path) -> None:
+    path = tmp_path / "export.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["a", "b"])
+    sheet.write_row(1, 0, [2, 3])
+    sheet.write_formula(2, 0, "=A2*10", None, 20)
+    sheet.write_number(2, 1, 4)
+    book.close()
+    upload, frame = open_and_read(without_stored_results(path, tmp_path / "berekend.xlsx"))
+    assert [w.code for w in upload.warnings] == ["BW-004"]
+    text = upload.warnings[0].message
+    assert "geen opgeslagen uitkomst" in text and "sla haar op" in text
+    assert "opgeslagen waarden gebruikt" not in text
+    assert rows(frame) == [("2", "3"), (None, "4")]
 
 
 def test_no_formula_no_warning(tmp_path: Path) -> None:

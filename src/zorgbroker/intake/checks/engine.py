@@ -86,8 +86,13 @@ class Messages:
         table: str | None = None,
         field: str | None = None,
         value: str | None = None,
+        text: str | None = None,
     ) -> None:
-        self.file_level.append(_message_frame([(table, None, field, code, value)], self.spec))
+        """`text` replaces the code's text: a reader's explanation of what is wrong."""
+        frame = _message_frame([(table, None, field, code, value)], self.spec)
+        if text is not None:
+            frame = frame.with_columns(pl.lit(text, dtype=pl.String).alias("message"))
+        self.file_level.append(frame)
 
     def add_table(self, table: str, frame: pl.DataFrame) -> None:
         if frame.height:
@@ -384,11 +389,15 @@ def check_upload(
 
     try:
         upload = open_upload(
-            path, tables=table_names, limits=options.limits, display_name=display_name
+            path,
+            tables=table_names,
+            limits=options.limits,
+            display_name=display_name,
+            dataset=spec.dataset,
         )
     except ReadError as exc:
         info = getattr(exc, "info", None) or file_info_fallback(path, display_name)
-        messages.file(exc.code, table=exc.table if spec.multi_table else None)
+        messages.file(exc.code, table=exc.table if spec.multi_table else None, text=exc.message)
         return CheckOutcome(_report(spec, options, info, messages, 0, 0))
     return check_tables(upload, spec, plans, options, messages)
 
@@ -402,7 +411,7 @@ def check_tables(
 ) -> CheckOutcome:
     multi = spec.multi_table
     for warning in upload.warnings:
-        messages.file(warning.code, table=warning.table if multi else None)
+        messages.file(warning.code, table=warning.table if multi else None, text=warning.message)
     key = (lambda name: name) if multi else (lambda name: None)
     if multi:
         for t in spec.tables:
@@ -429,7 +438,7 @@ def check_tables(
         return _check_streaming(upload, spec, plans, options, messages)
     except ReadError as exc:
         fresh = Messages(spec)
-        fresh.file(exc.code, table=exc.table if multi else None)
+        fresh.file(exc.code, table=exc.table if multi else None, text=exc.message)
         return CheckOutcome(_report(spec, options, upload.info, fresh, 0, 0))
 
 

@@ -137,9 +137,9 @@ def open_workbook_tables(
     size: int,
 ) -> tuple[dict[str, Table], list[FileWarning]]:
     """The workbook's tables: its first visible sheet as "main", or one sheet per table."""
-    formulas, cells = scan_parts(path, archive)
-    if cells > MAX_SHEET_CELLS:
-        raise messages.sheet_too_large(cells, MAX_SHEET_CELLS)
+    scan = scan_parts(path, archive)
+    if scan.cells > MAX_SHEET_CELLS:
+        raise messages.sheet_too_large(scan.cells, MAX_SHEET_CELLS)
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         sheets = list(workbook.sheets_metadata)
@@ -177,7 +177,9 @@ def open_workbook_tables(
         result[table] = XlsxTable(
             name=table, sheet=sheet, header=header, limits=limits, bytes_total=share
         )
-    if formulas:
+    if scan.formulas_without_values:
+        warnings.append(messages.formulas_without_values())
+    elif scan.formulas:
         warnings.append(messages.formulas_ignored())
     return result, warnings
 
