@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook, SheetTypeEnum
@@ -114,7 +115,8 @@ class XlsxTable:
         per_frame = max(1, min(self._limits.batch_rows, _CELLS_PER_FRAME // width))
         data_rows = max(1, self._sheet.height - 1)
         tail = TrailingBlankRows(self.header, self._limits.batch_rows)
-        rows = self._sheet.iter_rows()
+        label = None if self.name == "main" else self.name
+        rows = _checked_rows(self._sheet.iter_rows(), table=label)
         next(rows, None)  # the header
         done = 0
         while block := list(islice(rows, per_frame)):
@@ -126,6 +128,31 @@ class XlsxTable:
             done += len(block)
             self.bytes_read = self.bytes_total * min(done, data_rows) // data_rows
         self.bytes_read = self.bytes_total
+
+
+def _checked_rows(rows: Iterator[list[Any]], *, table: str | None) -> Iterator[list[Any]]:
+    """The sheet's rows (header first); a row calamine cannot hand over ends in a ReadError.
+
+    Calamine turns a cell into a Python object only when its row is taken, and a date, time or
+    duration far outside Excel's range (a number in a date-formatted cell, say) cannot become
+    one: Python's datetime overflows, or calamine itself panics.
+    """
+    number = -1  # the header is row 0, data rows count from 1 as records do
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except BaseException as error:
+            _reraise_unless_calamine(error)
+            what = f"rij {number + 1}" if number >= 0 else "de kopregel"
+            raise messages.unreadable(
+                f"{what} bevat een datum, tijd of tijdsduur buiten het bereik dat Excel kent "
+                "(een getal in een cel die als datum is opgemaakt?).",
+                table=table,
+            ) from None
+        number += 1
+        yield row
 
 
 def open_workbook_tables(
@@ -203,7 +230,7 @@ def _reraise_unless_calamine(error: BaseException) -> None:
 
 
 def _header(sheet: CalamineSheet, table: str | None) -> list[str] | None:
-    first = next(sheet.iter_rows(), None)
+    first = next(_checked_rows(sheet.iter_rows(), table=table), None)
     if not first or all(value == "" for value in first):
         return None
     return dialect.column_names([cell_text(value) for value in first], table=table)
