@@ -27,7 +27,7 @@ from zorgbroker.cli.common import (
 # collection is paused for the start-up (zorgbroker.cli.main).
 from zorgbroker.intake.checks.context import CheckOutcome
 from zorgbroker.intake.service import check_file
-from zorgbroker.intake.spec import SpecError, available
+from zorgbroker.intake.spec import SpecError, available, load_dataset
 
 #: Files smaller than this are checked too fast for a progress bar to be worth drawing.
 PROGRESS_FROM_BYTES = 32 * 1024 * 1024
@@ -76,12 +76,25 @@ def run_check(
         raise fail_usage(str(exc)) from None
 
 
+def rules_needing_organisation(dataset: str) -> list[str]:
+    """The codes of the rules (or parts of them) that hold only when the uploader is known."""
+    spec = load_dataset(dataset)
+    return sorted(
+        {
+            rule.code
+            for table in spec.tables
+            for rule in table.rules
+            if "organisation()" in rule.when
+        }
+    )
+
+
 def check_command(
     file: Annotated[Path, typer.Argument(help="Het bestand (CSV, XLSX of ZIP) om te controleren.")],
     dataset: DatasetOption,
     organisation: Annotated[
         str | None,
-        typer.Option("--organisation", "-o", help="AGB-code van de aanleverende organisatie."),
+        typer.Option("--organisation", help="AGB-code van de aanleverende organisatie."),
     ] = None,
     fmt: FormatOption = Format.text,
     output: OutputOption = None,
@@ -90,6 +103,14 @@ def check_command(
     """Controleer een bestand als testaanlevering: niets wordt opgeslagen of verstuurd."""
     outcome = run_check(file, dataset, organisation, parse_today(today))
     emit(outcome.report, fmt, output, file)
+    skipped = [] if organisation is not None else rules_needing_organisation(dataset)
+    if skipped:
+        console(stderr=True).print(
+            "Let op: zonder --organisation is niet gecontroleerd of de AGB-code in het bestand "
+            f"die van uw organisatie is ({', '.join(skipped)}).",
+            highlight=False,
+            soft_wrap=True,
+        )
     raise typer.Exit(EXIT_FILE_REJECTED if outcome.report.file_rejected else EXIT_OK)
 
 

@@ -240,7 +240,9 @@ def pseudonymise_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Het exportbestand.")],
     dataset: Annotated[str, typer.Option(help="Naam van de dataset, bv. nhr-pmicd.")],
     registry: Annotated[str, typer.Option(help="Het ontvangende register, bv. nhr.")],
-    output: Annotated[Path, typer.Option(help="Waar het stap-1-bestand (ZIP) komt.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Waar het stap-1-bestand (ZIP) komt.")
+    ],
     ttp_public_key: Annotated[
         Path | None,
         typer.Option(
