@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("zorgbroker.jobs.cli", "worker_command"),
     "mail": ("zorgbroker.mail.cli", "mail_command"),
     "ttp": ("zorgbroker.pseudonymisation.cli", "ttp_app"),
+    "fhir": ("zorgbroker.fhir.cli", "fhir_app"),
 }
 
 
