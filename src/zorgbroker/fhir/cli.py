@@ -111,7 +111,7 @@ def testscript_command(
     ] = None,
 ) -> None:
     """Voer Nictiz-TestScripts uit tegen een server en schrijf een TestReport."""
-    from zorgbroker.fhir.testscript import TestScriptError, TestScriptRunner, test_report
+    from zorgbroker.fhir.testscript import TestScriptError, TestScriptRunner, build_test_report
 
     values = _variables(variable or [])
     failed = False
@@ -138,6 +138,8 @@ def testscript_command(
             if report_dir is not None:
                 report_dir.mkdir(parents=True, exist_ok=True)
                 target = report_dir / f"{script.stem}-testreport.json"
-                target.write_text(json.dumps(test_report(result), ensure_ascii=False, indent=1))
+                target.write_text(
+                    json.dumps(build_test_report(result), ensure_ascii=False, indent=1)
+                )
     if failed:
         raise typer.Exit(1)

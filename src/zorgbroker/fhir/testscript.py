@@ -52,6 +52,7 @@ class ActionResult:
 
 @dataclass
 class TestResult:
+    __test__ = False  # not a pytest test class
     test_id: str
     name: str
     actions: list[ActionResult] = field(default_factory=list)
@@ -99,6 +100,8 @@ def _flag(element: etree._Element, name: str, default: bool = False) -> bool:
 
 
 class TestScriptRunner:
+    __test__ = False  # not a pytest test class
+
     def __init__(
         self,
         client: httpx.Client,
@@ -409,7 +412,7 @@ def self_link_rule(exchange: Exchange) -> str | None:
     return None
 
 
-def test_report(result: ScriptResult) -> dict[str, Any]:
+def build_test_report(result: ScriptResult) -> dict[str, Any]:
     """The run as an STU3 TestReport."""
 
     def action(item: ActionResult) -> dict[str, Any]:
