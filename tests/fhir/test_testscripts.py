@@ -194,7 +194,9 @@ def test_the_cli_runs_a_script_over_http_with_a_minted_token(
     report = json.loads((reports / "medmij-ggz-xis-1-2-serve-xml-testreport.json").read_text())
     assert report["result"] == "pass"
 
-    wrong = cli.invoke(fhir_app, ["testscript", str(script), "--server", live_server,
-                                  "--variabele", "patient-token-XXX-Walsen=Bearer forged"])  # fmt: skip
+    forged = "patient-token-XXX-Walsen=Bearer forged"
+    wrong = cli.invoke(
+        fhir_app, ["testscript", str(script), "--server", live_server, "--variabele", forged]
+    )
     assert wrong.exit_code == 1
     assert "MISLUKT" in wrong.stdout
