@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from typing import Any
 
 _PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 FAR_PAST = "0001-01-01T00:00:00"
@@ -47,7 +48,21 @@ def date_range(value: str) -> tuple[str, str]:
     return text, text
 
 
-def period_range(period: dict[str, str]) -> tuple[str, str]:
+#: UCUM units of a duration, in days (a month and a year as their calendar averages).
+_DAYS = {"min": 1 / 1440, "h": 1 / 24, "d": 1, "wk": 7, "mo": 30.4375, "a": 365.25}
+
+
+def period_range(period: dict[str, Any]) -> tuple[str, str]:
+    """The range of a Period; without an end, a duration extension on it (Nictiz's
+    zib-MedicationUse-Duration) ends it that long after its start, otherwise it runs on."""
     low = date_range(period["start"])[0] if "start" in period else FAR_PAST
-    high = date_range(period["end"])[1] if "end" in period else FAR_FUTURE
-    return low, high
+    if "end" in period:
+        return low, date_range(period["end"])[1]
+    duration = next((e["valueDuration"] for e in period.get("extension", ())
+                     if "valueDuration" in e), None)  # fmt: skip
+    if "start" in period and duration and duration.get("code") in _DAYS:
+        start = dt.datetime.fromisoformat(low)
+        days = float(duration.get("value", 0)) * _DAYS[duration["code"]]
+        end = start + dt.timedelta(days=days) - dt.timedelta(seconds=1)
+        return low, _text(end)
+    return low, FAR_FUTURE

@@ -112,6 +112,8 @@ PARAMS: dict[str, tuple[SearchParam, ...]] = {
         *_MED_COMMON,
         _date("periodofuse", PERIOD_OF_USE),
         _date("whenhandedover", "whenHandedOver"),
+        # Nictiz's Dispense 6.12 conversion searches on the date the dispense was requested.
+        _date("requestdate", f"extension({NICTIZ}zib-Dispense-RequestDate).valueDateTime"),
         _ref("patient", "subject", targets=("Patient",), include_only=True),
         _ref(
             "performer", "performer.actor", targets=(*_ROLES, "Patient", "Device", "RelatedPerson")
