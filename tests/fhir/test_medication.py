@@ -45,9 +45,16 @@ def key(resource: Resource) -> str:
 
 
 def of_block(kind: str, system: str, code: str) -> list[Resource]:
-    return [r for r in fixtures() if r["resourceType"] == kind
-            and any(c.get("system") == system and c.get("code") == code
-                    for cat in [r.get("category", {})] for c in cat.get("coding", []))]  # fmt: skip
+    return [
+        r
+        for r in fixtures()
+        if r["resourceType"] == kind
+        and any(
+            c.get("system") == system and c.get("code") == code
+            for cat in [r.get("category", {})]
+            for c in cat.get("coding", [])
+        )
+    ]
 
 
 def medications(matches: list[Resource]) -> set[str]:
@@ -100,8 +107,11 @@ def test_medication_code(server: Server, block: tuple[str, str, str]) -> None:
     matches = of_block(*block)
     for reference in sorted(medications(matches)):
         coding = by_reference(reference)["code"]["coding"][-1]
-        wanted = [m for m in matches if by_reference(m["medicationReference"]["reference"])
-                  ["code"]["coding"][-1] == coding]  # fmt: skip
+        wanted = [
+            m
+            for m in matches
+            if by_reference(m["medicationReference"]["reference"])["code"]["coding"][-1] == coding
+        ]
         url = f"{base_url(*block)}&medication.code={coding['system']}|{coding['code']}"
         expect(server, url, wanted, medications(wanted))
 
@@ -110,8 +120,11 @@ def test_medication_code(server: Server, block: tuple[str, str, str]) -> None:
 def test_medication_treatment(server: Server, block: tuple[str, str, str]) -> None:
     matches = of_block(*block)
     for match in matches:
-        treatment = next(e["valueIdentifier"] for e in match["extension"]
-                         if e["url"] == f"{NICTIZ}zib-Medication-MedicationTreatment")  # fmt: skip
+        treatment = next(
+            e["valueIdentifier"]
+            for e in match["extension"]
+            if e["url"] == f"{NICTIZ}zib-Medication-MedicationTreatment"
+        )
         url = f"{base_url(*block)}&medicationtreatment={treatment['system']}|{treatment['value']}"
         expect(server, url, [match], medications([match]))
 
@@ -182,9 +195,11 @@ def test_dispense_conversion_with_patient_and_performer(server: Server) -> None:
         "MedicationDispense", SCT, "422037009"
     )
     performers = {p["actor"]["reference"] for m in matches for p in m.get("performer", [])}
-    url = (f"/MedicationDispense?category={SCT}|373784005,{SCT}|422037009"
-           "&_include=MedicationDispense:medication&_include=MedicationDispense:patient"
-           "&_include=MedicationDispense:performer")  # fmt: skip
+    url = (
+        f"/MedicationDispense?category={SCT}|373784005,{SCT}|422037009"
+        "&_include=MedicationDispense:medication&_include=MedicationDispense:patient"
+        "&_include=MedicationDispense:performer"
+    )
     expect(server, url, matches, medications(matches) | performers | {"Patient/XXX-DIRKSZ"})
 
 

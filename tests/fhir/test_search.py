@@ -79,8 +79,9 @@ def test_total_counts_matches_only_and_includes_come_on_every_page(server: Serve
     bundle = search(server, url)
     assert bundle["total"] == 1
     assert sum(1 for k in kinds(bundle) if k[2] == "include") == 3
-    first = search(server, "/Observation?category=http://hl7.org/fhir/observation-category|survey"
-                   "&_count=5")  # fmt: skip
+    first = search(
+        server, "/Observation?category=http://hl7.org/fhir/observation-category|survey&_count=5"
+    )
     assert first["total"] == 14 and len(first["entry"]) == 5
     seen = {e["resource"]["id"] for e in first["entry"]}
     link = next(link["url"] for link in first["link"] if link["relation"] == "next")
@@ -92,8 +93,10 @@ def test_total_counts_matches_only_and_includes_come_on_every_page(server: Serve
 
 
 def test_includes_repeat_on_each_page_that_needs_them(server: Server) -> None:
-    url = "/MedicationRequest?category=http://snomed.info/sct|16076005" \
-          "&_include=MedicationRequest:medication&_count=1"  # fmt: skip
+    url = (
+        "/MedicationRequest?category=http://snomed.info/sct|16076005"
+        "&_include=MedicationRequest:medication&_count=1"
+    )
     pages = [search(server, url, "token-dirksz")]
     pages.append(search(server, url + "&_page=2", "token-dirksz"))
     for page in pages:
@@ -116,9 +119,12 @@ def test_no_bsn_anywhere_in_any_response(server: Server) -> None:
         ("token-bals", "/Patient?_include=Patient:general-practitioner"),
         ("token-bals", "/Coverage?_include=Coverage:payor:Patient"),
         ("token-walsen", "/Patient"),
-        ("token-dirksz", "/MedicationDispense?category=http://snomed.info/sct|373784005"
-                         "&_include=MedicationDispense:patient"),
-    ]:  # fmt: skip
+        (
+            "token-dirksz",
+            "/MedicationDispense?category=http://snomed.info/sct|373784005"
+            "&_include=MedicationDispense:patient",
+        ),
+    ]:
         for accept in ("application/fhir+json", "application/fhir+xml"):
             response = server.client.get(url, headers=auth(token, Accept=accept))
             assert response.status_code == 200
@@ -215,7 +221,10 @@ def test_metadata_says_what_is_supported(server: Server) -> None:
     assert "Coverage:payor:Patient" in rest["Coverage"]["searchInclude"]
     assert statement["rest"][0]["operation"][0]["name"] == "lastn"
     assert {p["name"] for p in rest["MedicationStatement"]["searchParam"]} >= {
-        "category", "periodofuse", "medicationtreatment", "medication.code"
-    }  # fmt: skip
+        "category",
+        "periodofuse",
+        "medicationtreatment",
+        "medication.code",
+    }
     xml = server.client.get("/metadata", headers={"Accept": "application/fhir+xml"})
     assert etree.fromstring(xml.content).tag == "{http://hl7.org/fhir}CapabilityStatement"

@@ -20,6 +20,7 @@ from zorgbroker.fhir.routes import FhirService, create_app
 from zorgbroker.fhir.schema import VERSION_TABLE, ensure_schema
 from zorgbroker.fhir.store import FhirStore, LoadError
 from zorgbroker.registry.database import engine_for
+from zorgbroker.settings import get_settings
 
 PATIENT = GGZ / "resources" / "ggz-nl-core-patient-XXX-Bals.xml"
 
@@ -72,13 +73,18 @@ def test_reloading_replaces_instead_of_duplicating(engine: Engine) -> None:
 
 def test_json_loads_like_xml(engine: Engine, tmp_path: Path) -> None:
     observation = {
-        "resourceType": "Observation", "id": "json-1", "status": "final",
+        "resourceType": "Observation",
+        "id": "json-1",
+        "status": "final",
         "meta": {"profile": ["http://nictiz.nl/fhir/StructureDefinition/zib-TobaccoUse"]},
-        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "365980008",
-                             "display": "Tabakgebruik"}]},
+        "code": {
+            "coding": [
+                {"system": "http://snomed.info/sct", "code": "365980008", "display": "Tabakgebruik"}
+            ]
+        },
         "subject": {"reference": "Patient/XXX-Bals", "display": "Bals"},
         "effectiveDateTime": "${DATE, T, D, -1}",
-    }  # fmt: skip
+    }
     path = tmp_path / "obs.json"
     path.write_text(json.dumps(observation))
     FhirStore(engine).load_files([PATIENT, path], LOAD_DATE)
@@ -112,12 +118,14 @@ def test_a_bsn_value_is_never_served(engine: Engine, tmp_path: Path) -> None:
         ("<Patient xmlns='http://hl7.org/fhir'><id value='x'/>", "geen geldige XML"),
         ("<Patient><id value='x'/></Patient>", "namespace"),
         ("<Unicorn xmlns='http://hl7.org/fhir'/>", "onbekend resourcetype 'Unicorn'"),
-        ("<Patient xmlns='http://hl7.org/fhir'><birthDate value='morgen'/></Patient>",
-         "geen geldige Patient"),
+        (
+            "<Patient xmlns='http://hl7.org/fhir'><birthDate value='morgen'/></Patient>",
+            "geen geldige Patient",
+        ),
         ('{"resourceType": "Patient"}', "een Patient zonder id"),
         ("{not json", "geen geldige JSON"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_file_is_named_and_nothing_is_loaded(
     engine: Engine, tmp_path: Path, content: str, reason: str
 ) -> None:
@@ -148,6 +156,7 @@ def test_own_version_table_beside_the_registry(engine: Engine) -> None:
 def test_cli_load_reports_a_bad_file_in_dutch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ZORGBROKER_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("ZORGBROKER_DATABASE_URL", raising=False)
+    get_settings(fresh=True)
     bad = tmp_path / "kapot.json"
     bad.write_text("{")
     result = CliRunner().invoke(fhir_app, ["load", str(PATIENT), str(bad)])

@@ -36,15 +36,18 @@ def profile_validations(script: Path) -> int:
 
 
 def runner(server: Server, variables: dict[str, str] = VARIABLES) -> TestScriptRunner:
-    return TestScriptRunner(server.client, "http://testserver", variables=variables,
-                            today=LOAD_DATE)  # fmt: skip
+    return TestScriptRunner(
+        server.client, "http://testserver", variables=variables, today=LOAD_DATE
+    )
 
 
 def test_the_four_scripts_are_there() -> None:
     assert [s.name for s in SCRIPTS] == [
-        "medmij-ggz-xis-1-1-serve-json.xml", "medmij-ggz-xis-1-1-serve-xml.xml",
-        "medmij-ggz-xis-1-2-serve-json.xml", "medmij-ggz-xis-1-2-serve-xml.xml",
-    ]  # fmt: skip
+        "medmij-ggz-xis-1-1-serve-json.xml",
+        "medmij-ggz-xis-1-1-serve-xml.xml",
+        "medmij-ggz-xis-1-2-serve-json.xml",
+        "medmij-ggz-xis-1-2-serve-xml.xml",
+    ]
 
 
 @pytest.mark.slow
@@ -52,8 +55,12 @@ def test_the_four_scripts_are_there() -> None:
 def test_ggz_script_passes(server: Server, script: Path) -> None:
     result = runner(server).run(script)
 
-    problems = [(t.test_id, a.description, a.message) for t in result.tests for a in t.actions
-                if a.result not in ("pass", "skip")]  # fmt: skip
+    problems = [
+        (t.test_id, a.description, a.message)
+        for t in result.tests
+        for a in t.actions
+        if a.result not in ("pass", "skip")
+    ]
     assert problems == []
     assert result.passed
     assert len(result.tests) == 18
@@ -98,12 +105,20 @@ def patient_bundle(bsn_value: str | None, self_url: str) -> dict[str, Any]:
         "id": "d",
         "meta": {"profile": ["http://fhir.nl/fhir/StructureDefinition/nl-core-practitioner"]},
     }
-    return {"resourceType": "Bundle", "type": "searchset", "total": 1,
-            "link": [{"relation": "self", "url": self_url}],
-            "entry": [{"fullUrl": "http://x/Patient/p", "resource": patient,
-                       "search": {"mode": "match"}},
-                      {"fullUrl": "http://x/Practitioner/d", "resource": doctor,
-                       "search": {"mode": "include"}}]}  # fmt: skip
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": 1,
+        "link": [{"relation": "self", "url": self_url}],
+        "entry": [
+            {"fullUrl": "http://x/Patient/p", "resource": patient, "search": {"mode": "match"}},
+            {
+                "fullUrl": "http://x/Practitioner/d",
+                "resource": doctor,
+                "search": {"mode": "include"},
+            },
+        ],
+    }
 
 
 def first_test_outcomes(client: httpx.Client) -> dict[str, str]:
@@ -155,8 +170,10 @@ def live_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     """`zorgbroker fhir load` into a fresh SQLite home, then the server on a loopback port."""
     monkeypatch.setenv("ZORGBROKER_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("ZORGBROKER_DATABASE_URL", raising=False)
-    loaded = CliRunner().invoke(fhir_app, ["load", str(GGZ / "resources"),
-                                           "--datum", LOAD_DATE.isoformat()])  # fmt: skip
+    get_settings(fresh=True)
+    loaded = CliRunner().invoke(
+        fhir_app, ["load", str(GGZ / "resources"), "--datum", LOAD_DATE.isoformat()]
+    )
     assert loaded.exit_code == 0, loaded.output
     assert "48 resources geladen uit 48 bestanden." in loaded.stdout
     port = free_port()
@@ -184,9 +201,19 @@ def test_the_cli_runs_a_script_over_http_with_a_minted_token(
     script = GGZ / "testscripts" / "medmij-ggz-xis-1-2-serve-xml.xml"
     reports = tmp_path / "reports"
 
-    result = cli.invoke(fhir_app, ["testscript", str(script), "--server", live_server,
-                                   "--variabele", f"patient-token-XXX-Walsen=Bearer {token}",
-                                   "--rapport", str(reports)])  # fmt: skip
+    result = cli.invoke(
+        fhir_app,
+        [
+            "testscript",
+            str(script),
+            "--server",
+            live_server,
+            "--variabele",
+            f"patient-token-XXX-Walsen=Bearer {token}",
+            "--rapport",
+            str(reports),
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     assert "GESLAAGD" in result.stdout

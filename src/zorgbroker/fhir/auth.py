@@ -49,8 +49,12 @@ class SignedTokenVerifier:
     def mint(
         self, patient_id: str, scope: str, *, client_id: str = "demo", lifetime: dt.timedelta
     ) -> str:
-        claims = {"p": patient_id, "s": scope, "c": client_id,
-                  "e": int((self._clock() + lifetime).timestamp())}  # fmt: skip
+        claims = {
+            "p": patient_id,
+            "s": scope,
+            "c": client_id,
+            "e": int((self._clock() + lifetime).timestamp()),
+        }
         body = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{body}.{self._sign(body)}"
 

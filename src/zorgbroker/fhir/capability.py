@@ -19,15 +19,21 @@ def capability_statement(today: dt.date) -> dict[str, Any]:
             "interaction": [{"code": "search-type"}],
             "searchInclude": [
                 f"{kind}:{p.name}" + (f":{t}" if len(p.targets) > 1 else "")
-                for p in params.values() if p.kind == "reference"
+                for p in params.values()
+                if p.kind == "reference"
                 for t in (p.targets if len(p.targets) > 1 else (p.targets[0],))
             ],
             "searchParam": [
                 {"name": p.name, "type": _TYPES[p.kind]}
-                for p in params.values() if not p.include_only
-            ] + [{"name": chain, "type": "token"} for chain in CHAINS
-                 if chain.split(".")[0] in params],
-        }  # fmt: skip
+                for p in params.values()
+                if not p.include_only
+            ]
+            + [
+                {"name": chain, "type": "token"}
+                for chain in CHAINS
+                if chain.split(".")[0] in params
+            ],
+        }
         resources.append(entry)
     return {
         "resourceType": "CapabilityStatement",
@@ -39,17 +45,36 @@ def capability_statement(today: dt.date) -> dict[str, Any]:
         "fhirVersion": "3.0.2",
         "acceptUnknown": "no",
         "format": ["application/fhir+xml", "application/fhir+json"],
-        "rest": [{
-            "mode": "server",
-            "documentation": (
-                "De patiënt volgt uit het toegangstoken; de parameters patient en subject worden "
-                "geweigerd. Onbekende parameters en _include-waarden geven 400."
-            ),
-            "security": {"service": [{"coding": [{
-                "system": "http://hl7.org/fhir/restful-security-service", "code": "OAuth",
-                "display": "OAuth"}], "text": "OAuth2 bearer token (MedMij)"}]},
-            "resource": resources,
-            "operation": [{"name": "lastn", "definition": {
-                "reference": "http://hl7.org/fhir/OperationDefinition/Observation-lastn"}}],
-        }],
-    }  # fmt: skip
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": (
+                    "De patiënt volgt uit het toegangstoken; de parameters patient en subject "
+                    "worden geweigerd. Onbekende parameters en _include-waarden geven 400."
+                ),
+                "security": {
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://hl7.org/fhir/restful-security-service",
+                                    "code": "OAuth",
+                                    "display": "OAuth",
+                                }
+                            ],
+                            "text": "OAuth2 bearer token (MedMij)",
+                        }
+                    ]
+                },
+                "resource": resources,
+                "operation": [
+                    {
+                        "name": "lastn",
+                        "definition": {
+                            "reference": "http://hl7.org/fhir/OperationDefinition/Observation-lastn"
+                        },
+                    }
+                ],
+            }
+        ],
+    }

@@ -66,8 +66,9 @@ def token_command(
     from zorgbroker.fhir.composition import token_verifier
 
     verifier = token_verifier(get_settings())
-    typer.echo(verifier.mint(patient, scope, client_id=client,
-                             lifetime=dt.timedelta(minutes=minutes)))  # fmt: skip
+    typer.echo(
+        verifier.mint(patient, scope, client_id=client, lifetime=dt.timedelta(minutes=minutes))
+    )
 
 
 @fhir_app.command("serve")
@@ -84,8 +85,12 @@ def serve_command(
     from zorgbroker.fhir.composition import fhir_service
     from zorgbroker.fhir.routes import create_app
 
-    uvicorn.run(create_app(fhir_service(get_settings(), base_url)), host=host, port=port,
-                log_level="warning")  # fmt: skip
+    uvicorn.run(
+        create_app(fhir_service(get_settings(), base_url)),
+        host=host,
+        port=port,
+        log_level="warning",
+    )
 
 
 def _variables(pairs: list[str]) -> dict[str, str]:
@@ -132,8 +137,10 @@ def testscript_command(
             for test in result.tests:
                 for action in test.actions:
                     if action.result in ("fail", "error", "warning"):
-                        typer.echo(f"  {test.test_id}: {action.result}: {action.description[:100]}"
-                                   f" — {action.message[:200]}")  # fmt: skip
+                        typer.echo(
+                            f"  {test.test_id}: {action.result}: {action.description[:100]}"
+                            f" — {action.message[:200]}"
+                        )
             failed = failed or not result.passed
             if report_dir is not None:
                 report_dir.mkdir(parents=True, exist_ok=True)

@@ -58,8 +58,9 @@ def period_range(period: dict[str, Any]) -> tuple[str, str]:
     low = date_range(period["start"])[0] if "start" in period else FAR_PAST
     if "end" in period:
         return low, date_range(period["end"])[1]
-    duration = next((e["valueDuration"] for e in period.get("extension", ())
-                     if "valueDuration" in e), None)  # fmt: skip
+    duration = next(
+        (e["valueDuration"] for e in period.get("extension", ()) if "valueDuration" in e), None
+    )
     if "start" in period and duration and duration.get("code") in _DAYS:
         start = dt.datetime.fromisoformat(low)
         days = float(duration.get("value", 0)) * _DAYS[duration["code"]]

@@ -49,8 +49,13 @@ def _date(name: str, *paths: str) -> SearchParam:
 
 _ROLES = ("Practitioner", "PractitionerRole", "Organization")
 _MEDICATION = _ref("medication", "medicationReference", targets=("Medication",))
-_MED_COMMON = (_token("category", "category"), _token("identifier", "identifier"), _MEDICATION,
-               _token("medicationtreatment", TREATMENT), _token("status", "status"))  # fmt: skip
+_MED_COMMON = (
+    _token("category", "category"),
+    _token("identifier", "identifier"),
+    _MEDICATION,
+    _token("medicationtreatment", TREATMENT),
+    _token("status", "status"),
+)
 
 PARAMS: dict[str, tuple[SearchParam, ...]] = {
     "Patient": (_ref("general-practitioner", "generalPractitioner", targets=_ROLES),),
@@ -143,8 +148,16 @@ PARAMS: dict[str, tuple[SearchParam, ...]] = {
 CHAINS: dict[str, tuple[str, str]] = {"medication.code": ("medication", "code")}
 
 #: Types that live only outside any patient compartment: read through `_include`, never searched.
-SHARED_TYPES = ("Organization", "Practitioner", "PractitionerRole", "RelatedPerson", "Medication",
-                "Specimen", "Location", "Device")  # fmt: skip
+SHARED_TYPES = (
+    "Organization",
+    "Practitioner",
+    "PractitionerRole",
+    "RelatedPerson",
+    "Medication",
+    "Specimen",
+    "Location",
+    "Device",
+)
 
 #: Where a resource names its patient, in order of preference.
 PATIENT_PATHS = ("subject", "patient", "beneficiary")

@@ -16,7 +16,6 @@ from zorgbroker.fhir.capability import capability_statement
 from zorgbroker.fhir.formats import MEDIA_TYPES, Format, negotiate, operation_outcome, render
 from zorgbroker.fhir.resources import without_bsn
 from zorgbroker.fhir.store import Stored, utcnow
-from zorgbroker.registry.database import write_transaction
 
 
 class FhirService:
@@ -34,6 +33,7 @@ class FhirService:
         self.verifier = verifier
         self.clock = clock
         self.base_url = base_url.rstrip("/") if base_url else None
+        self.access_log = access_log.AccessLogWriter(engine)
 
 
 def _respond(
@@ -99,8 +99,13 @@ def router(service: FhirService) -> APIRouter:
         fmt = negotiate(request.query_params.get("_format"), request.headers.get("accept"))
         grant = _grant(service, request)
         if grant is None:
-            return _error("geen geldig toegangstoken", fmt, 401, "login",
-                          {"WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
+            return _error(
+                "geen geldig toegangstoken",
+                fmt,
+                401,
+                "login",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         items = list(request.query_params.multi_items())
         try:
             query = search.parse_query(resource_type, items, lastn=lastn)
@@ -116,8 +121,8 @@ def router(service: FhirService) -> APIRouter:
             request_id=request.headers.get("medmij-request-id"),
             correlation_id=request.headers.get("x-correlation-id"),
         )
-        with write_transaction(service.engine) as conn:
-            access_log.record(conn, grant, page.matches + page.included, context, service.clock())
+        served = page.matches + page.included
+        service.access_log.write(access_log.entries(grant, served, context, service.clock()))
         headers = {}
         if context.correlation_id:
             headers["X-Correlation-ID"] = context.correlation_id[:64]

@@ -68,8 +68,9 @@ class Page:
 
 def parse_query(resource_type: str, items: Sequence[tuple[str, str]], *, lastn: bool) -> Query:
     if resource_type not in searchable_types():
-        raise SearchError(f"zoeken op {resource_type[:64]} wordt niet ondersteund", 404,
-                          "not-supported")  # fmt: skip
+        raise SearchError(
+            f"zoeken op {resource_type[:64]} wordt niet ondersteund", 404, "not-supported"
+        )
     if lastn and resource_type != "Observation":
         raise SearchError("$lastn kan alleen op Observation", 404, "not-supported")
     query = Query(resource_type, lastn=lastn)
@@ -79,8 +80,9 @@ def parse_query(resource_type: str, items: Sequence[tuple[str, str]], *, lastn: 
         if base in PATIENT_PARAMS:
             raise SearchError(
                 f"de parameter '{base}' is niet toegestaan: de patiënt volgt uit het toegangstoken",
-                403, "forbidden",
-            )  # fmt: skip
+                403,
+                "forbidden",
+            )
         if name == "_include":
             query.includes.append(_include(resource_type, value))
         elif name in ("_format",):
@@ -131,10 +133,12 @@ def _condition(resource_type: str, name: str, values: list[str]) -> ColumnElemen
         targets = (
             select(StoredResource.resource_type + "/" + StoredResource.resource_id)
             .join(SearchIndex, SearchIndex.resource_pk == StoredResource.pk)
-            .where(StoredResource.resource_type == target_type,
-                   SearchIndex.param == target_param,
-                   or_(*(_token_match(v) for v in values)))
-        )  # fmt: skip
+            .where(
+                StoredResource.resource_type == target_type,
+                SearchIndex.param == target_param,
+                or_(*(_token_match(v) for v in values)),
+            )
+        )
         return StoredResource.pk.in_(
             select(SearchIndex.resource_pk).where(
                 SearchIndex.param == via, SearchIndex.value.in_(targets)
@@ -199,8 +203,10 @@ def _columns() -> Any:
 
 
 def run(conn: Connection, query: Query, patient_id: str) -> Page:
-    where = [StoredResource.resource_type == query.resource_type,
-             StoredResource.patient_id == patient_id]  # fmt: skip
+    where = [
+        StoredResource.resource_type == query.resource_type,
+        StoredResource.patient_id == patient_id,
+    ]
     if query.resource_type == "Patient":
         where.append(StoredResource.resource_id == patient_id)
     where.extend(_condition(query.resource_type, n, v) for n, v in query.filters)
@@ -217,10 +223,16 @@ def run(conn: Connection, query: Query, patient_id: str) -> Page:
             select(func.count()).select_from(StoredResource).where(*where)
         ).scalar_one()
         offset = (query.page - 1) * query.count
-        page = [_stored(r) for r in conn.execute(
-            _columns().where(*where).order_by(StoredResource.pk)
-            .offset(offset).limit(query.count)
-        )]  # fmt: skip
+        page = [
+            _stored(r)
+            for r in conn.execute(
+                _columns()
+                .where(*where)
+                .order_by(StoredResource.pk)
+                .offset(offset)
+                .limit(query.count)
+            )
+        ]
     included = _included(conn, query, page, patient_id)
     return Page(page, included, total, offset + len(page) < total)
 
@@ -265,11 +277,15 @@ def _included(conn: Connection, query: Query, page: list[Stored], patient_id: st
     found = conn.execute(
         _columns()
         .where(
-            or_(*(and_(StoredResource.resource_type == k, StoredResource.resource_id == i)
-                  for k, i in sorted(wanted))),
+            or_(
+                *(
+                    and_(StoredResource.resource_type == k, StoredResource.resource_id == i)
+                    for k, i in sorted(wanted)
+                )
+            ),
             # Another patient's resource is never included, whatever a reference says.
             or_(StoredResource.patient_id.is_(None), StoredResource.patient_id == patient_id),
         )
         .order_by(StoredResource.pk)
-    )  # fmt: skip
+    )
     return [_stored(r) for r in found]

@@ -85,33 +85,45 @@ class FhirStore:
         self.engine = engine
         self.clock = clock
 
-    def put_all(self, resources: Sequence[dict[str, Any]]) -> int:
+    def put_all(self, resources: Sequence[dict[str, Any]], batch: int = 2000) -> int:
+        """Store resources, replacing any of the same type and id, in one transaction."""
         with write_transaction(self.engine) as conn:
-            for resource in resources:
-                self._put(conn, resource)
+            for start in range(0, len(resources), batch):
+                self._put_batch(conn, resources[start : start + batch])
         return len(resources)
 
-    def _put(self, conn: Connection, resource: dict[str, Any]) -> None:
-        kind, rid = resource["resourceType"], str(resource["id"])
-        conn.execute(
-            delete(StoredResource).where(
-                StoredResource.resource_type == kind, StoredResource.resource_id == rid
+    def _put_batch(self, conn: Connection, resources: Sequence[dict[str, Any]]) -> None:
+        # The last of several versions in one load wins, as if they were stored one by one.
+        latest = {(r["resourceType"], str(r["id"])): r for r in resources}
+        for kind in {k for k, _ in latest}:
+            ids = [i for k, i in latest if k == kind]
+            conn.execute(
+                delete(StoredResource).where(
+                    StoredResource.resource_type == kind, StoredResource.resource_id.in_(ids)
+                )
             )
-        )
-        pk = conn.execute(
-            insert(StoredResource)
-            .values(
-                resource_type=kind,
-                resource_id=rid,
-                patient_id=compartment(resource),
-                last_updated=self.clock(),
-                body=json.dumps(resource, ensure_ascii=False, separators=(",", ":")),
-            )
-            .returning(StoredResource.pk)
-        ).scalar_one()
-        rows = [{"resource_pk": pk, **row.__dict__} for row in index_rows(resource)]
-        if rows:
-            conn.execute(insert(SearchIndex), rows)
+        now = self.clock()
+        rows = [
+            {
+                "resource_type": kind,
+                "resource_id": rid,
+                "patient_id": compartment(resource),
+                "last_updated": now,
+                "body": json.dumps(resource, ensure_ascii=False, separators=(",", ":")),
+            }
+            for (kind, rid), resource in latest.items()
+        ]
+        pks = conn.execute(
+            insert(StoredResource).returning(StoredResource.pk, sort_by_parameter_order=True),
+            rows,
+        ).scalars()
+        index = [
+            {"resource_pk": pk, **row.__dict__}
+            for pk, resource in zip(pks, latest.values(), strict=True)
+            for row in index_rows(resource)
+        ]
+        if index:
+            conn.execute(insert(SearchIndex), index)
 
     def load_files(self, paths: Iterable[Path], today: dt.date) -> int:
         """Read every file first, then store all in one transaction: a bad file stores nothing."""

@@ -30,9 +30,20 @@ RULE_URL = (
 )
 SELF_LINK_RULE = "assert-response-queryParamsInSelfLink"
 MEDIA = {"xml": "application/fhir+xml", "json": "application/fhir+json"}
-RESPONSE_CODES = {"okay": 200, "created": 201, "noContent": 204, "notModified": 304, "bad": 400,
-                  "forbidden": 403, "notFound": 404, "methodNotAllowed": 405, "conflict": 409,
-                  "gone": 410, "preconditionFailed": 412, "unprocessable": 422}  # fmt: skip
+RESPONSE_CODES = {
+    "okay": 200,
+    "created": 201,
+    "noContent": 204,
+    "notModified": 304,
+    "bad": 400,
+    "forbidden": 403,
+    "notFound": 404,
+    "methodNotAllowed": 405,
+    "conflict": 409,
+    "gone": 410,
+    "preconditionFailed": 412,
+    "unprocessable": 422,
+}
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 Outcome = Literal["pass", "fail", "warning", "skip", "error"]
@@ -169,9 +180,13 @@ class TestScriptRunner:
         for test in root.findall("f:test", NS):
             tests.append(self._run_test(test, values))
         return ScriptResult(
-            path, _value(root, "id") or path.stem, _value(root, "name") or path.stem,
-            _value(root, "url") or "", tests, started,
-        )  # fmt: skip
+            path,
+            _value(root, "id") or path.stem,
+            _value(root, "name") or path.stem,
+            _value(root, "url") or "",
+            tests,
+            started,
+        )
 
     def _run_test(self, test: etree._Element, values: dict[str, str]) -> TestResult:
         result = TestResult(test.get("id") or "", _value(test, "name") or "")
@@ -213,8 +228,9 @@ class TestScriptRunner:
         kind = operation.find("f:type/f:code", NS)
         code = kind.get("value") if kind is not None else "search"
         if code not in ("search", "read", "vread", "history"):
-            return ActionResult("operation", description, "skip",
-                                f"operatie '{code}' wordt niet uitgevoerd"), None  # fmt: skip
+            return ActionResult(
+                "operation", description, "skip", f"operatie '{code}' wordt niet uitgevoerd"
+            ), None
         headers: dict[str, str] = {}
         accept = _value(operation, "accept")
         if accept:
@@ -265,8 +281,9 @@ class TestScriptRunner:
                 raise _Skip(f"regel '{name}' is onbekend")
             return self.rules[name or ""](exchange)
         if _value(check, "responseCode") is not None:
-            return _compare(str(exchange.status), operator, _value(check, "responseCode"),
-                            "statuscode")  # fmt: skip
+            return _compare(
+                str(exchange.status), operator, _value(check, "responseCode"), "statuscode"
+            )
         if _value(check, "response") is not None:
             wanted = str(RESPONSE_CODES.get(_value(check, "response") or "", 0))
             return _compare(str(exchange.status), "equals", wanted, "statuscode")
@@ -285,8 +302,12 @@ class TestScriptRunner:
         if _value(check, "requestURL") is not None:
             return _compare(exchange.url, operator, _value(check, "requestURL"), "request-URL")
         if _value(check, "requestMethod") is not None:
-            return _compare(exchange.method.lower(), operator,
-                            (_value(check, "requestMethod") or "").lower(), "methode")  # fmt: skip
+            return _compare(
+                exchange.method.lower(),
+                operator,
+                (_value(check, "requestMethod") or "").lower(),
+                "methode",
+            )
         if _value(check, "expression") is not None:
             return self._expression(check, exchange, fixtures, operator, expected)
         if _value(check, "path") is not None or _value(check, "minimumId") is not None:
