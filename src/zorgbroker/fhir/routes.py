@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from zorgbroker.fhir.capability import capability_statement
 from zorgbroker.fhir.formats import MEDIA_TYPES, Format, negotiate, operation_outcome, render
 from zorgbroker.fhir.resources import without_bsn
 from zorgbroker.fhir.store import Stored, utcnow
+from zorgbroker.registry.database import is_sqlite
 
 
 class FhirService:
@@ -34,6 +36,15 @@ class FhirService:
         self.clock = clock
         self.base_url = base_url.rstrip("/") if base_url else None
         self.access_log = access_log.AccessLogWriter(engine)
+        # SQLite checkpoints and removes its WAL whenever the last connection closes, which the
+        # engine's one-connection-per-checkout pool does after every request: holding one
+        # connection open for the server's life keeps that disk work off each request.
+        self._keeper: Any = engine.raw_connection() if is_sqlite(engine) else None
+
+    def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None
 
 
 def _respond(
@@ -140,6 +151,13 @@ def router(service: FhirService) -> APIRouter:
 
 
 def create_app(service: FhirService) -> FastAPI:
-    app = FastAPI(title="zorgbroker FHIR", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = FastAPI(
+        title="zorgbroker FHIR", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     app.include_router(router(service))
     return app

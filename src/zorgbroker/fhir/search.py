@@ -139,11 +139,7 @@ def _condition(resource_type: str, name: str, values: list[str]) -> ColumnElemen
                 or_(*(_token_match(v) for v in values)),
             )
         )
-        return StoredResource.pk.in_(
-            select(SearchIndex.resource_pk).where(
-                SearchIndex.param == via, SearchIndex.value.in_(targets)
-            )
-        )
+        return _has(via, SearchIndex.value.in_(targets))
     param = params_for(resource_type)[name]
     if param.kind == "token":
         match = or_(*(_token_match(v) for v in values))
@@ -151,8 +147,16 @@ def _condition(resource_type: str, name: str, values: list[str]) -> ColumnElemen
         match = or_(*(SearchIndex.value == v for v in values))
     else:
         match = or_(*(_date_match(name, v) for v in values))
-    return StoredResource.pk.in_(
-        select(SearchIndex.resource_pk).where(SearchIndex.param == name, match)
+    return _has(name, match)
+
+
+def _has(param: str, match: ColumnElement[bool]) -> ColumnElement[bool]:
+    # Correlated, so the database walks the patient's few resources and looks each one's values
+    # up by (resource, parameter), instead of every patient's values of the parameter.
+    return (
+        select(SearchIndex.pk)
+        .where(SearchIndex.resource_pk == StoredResource.pk, SearchIndex.param == param, match)
+        .exists()
     )
 
 
