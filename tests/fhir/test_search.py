@@ -228,3 +228,24 @@ def test_metadata_says_what_is_supported(server: Server) -> None:
     }
     xml = server.client.get("/metadata", headers={"Accept": "application/fhir+xml"})
     assert etree.fromstring(xml.content).tag == "{http://hl7.org/fhir}CapabilityStatement"
+
+
+def test_a_public_base_url_names_full_urls_and_links(server: Server) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.fhir.conftest import TOKENS
+    from zorgbroker.fhir.auth import StaticTokenVerifier
+    from zorgbroker.fhir.routes import FhirService, create_app
+
+    service = FhirService(
+        server.engine, StaticTokenVerifier(TOKENS), base_url="https://fhir.example.nl/ggz/"
+    )
+    with TestClient(create_app(service)) as client:
+        bundle = client.get("/Patient?_include=Patient:general-practitioner", headers=auth())
+    body = bundle.json()
+    assert self_link(body) == (
+        "https://fhir.example.nl/ggz/Patient?_include=Patient:general-practitioner"
+    )
+    assert {e["fullUrl"].rsplit("/", 2)[0] for e in body["entry"]} == {
+        "https://fhir.example.nl/ggz"
+    }

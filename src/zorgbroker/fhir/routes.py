@@ -125,7 +125,9 @@ def router(service: FhirService) -> APIRouter:
         except search.SearchError as exc:
             return _error(exc.message, fmt, exc.status, exc.code)
         base = _base(service, request)
-        self_url = str(request.url)
+        # The request's own query, as sent: the self link echoes every parameter (MedMij).
+        query_text = f"?{request.url.query}" if request.url.query else ""
+        self_url = f"{base}{request.url.path}{query_text}"
         next_url = _next_url(self_url, items, query.page) if page.has_next else None
         context = access_log.RequestContext(
             query=f"{request.url.path}?{request.url.query}",
