@@ -104,6 +104,11 @@ COMMANDS: dict[str, Entry] = {
         "ttp_app",
         "De vertrouwde derde partij (TTP): sleutels, pseudonimisering, heridentificatie, audit.",
     ),
+    "fhir": Entry(
+        "zorgbroker.fhir.cli",
+        "fhir_app",
+        "FHIR-server voor patiënttoegang (MedMij): laden, tokens, serveren, TestScripts.",
+    ),
 }
 
 

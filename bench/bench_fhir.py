@@ -1,0 +1,215 @@
+"""Benchmark: the FHIR server under the MedMij GGZ searches, 50 PGO clients at once.
+
+The GGZ 2.0 qualification record of XXX-Bals is copied for `--patients` patients (ids and
+references renamed, the shared organisations and practitioners once) into a database, SQLite by
+default (`--database` to reuse a file or point at PostgreSQL). The server runs in its own process
+(uvicorn, one worker) on a loopback port; `--clients` concurrent clients each pick a patient and
+one of the 18 searches of the GGZ TestScripts, with that patient's bearer token, for
+`--seconds`. It prints the latency percentiles per search and overall, and requests per second.
+
+    uv run python bench/bench_fhir.py --patients 10000 --clients 50 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from zorgbroker.fhir.auth import SignedTokenVerifier
+from zorgbroker.fhir.indexing import compartment
+from zorgbroker.fhir.models import StoredResource
+from zorgbroker.fhir.schema import ensure_schema
+from zorgbroker.fhir.store import FhirStore, read_resources
+from zorgbroker.registry.database import engine_for
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "nictiz-stu3"
+GGZ = FIXTURES / "qualification-ggz-2-0" / "resources"
+TODAY = dt.date(2026, 12, 7)
+TEMPLATE_PATIENT = "XXX-Bals"
+SEARCHES = [
+    "Patient?_include=Patient:general-practitioner",
+    "Coverage?_include=Coverage:payor:Patient&_include=Coverage:payor:Organization",
+    "Consent?category=http://snomed.info/sct%7C11291000146105",
+    "Consent?category=http://snomed.info/sct%7C11341000146107",
+    "Observation?category=http://snomed.info/sct%7C118228005,http://snomed.info/sct%7C384821006",
+    "Condition",
+    "Observation?code=http://snomed.info/sct%7C228366006",
+    "Observation?code=http://snomed.info/sct%7C228273003",
+    "Observation?code=http://snomed.info/sct%7C365980008",
+    "Observation/$lastn?code=http://snomed.info/sct%7C365508006",
+    "Observation?code=http://snomed.info/sct%7C365470003",
+    "Observation?code=http://snomed.info/sct%7C314845004",
+    "CarePlan?category=http://snomed.info/sct%7C243114000",
+    "Observation/$lastn?category=http://snomed.info/sct%7C275711006"
+    "&_include=Observation:related-target&_include=Observation:specimen",
+    "Observation?category=http://hl7.org/fhir/observation-category%7Csurvey",
+    "Procedure",
+    "DiagnosticReport",
+    "CareTeam?_include=CareTeam:participant",
+]
+
+
+def patient_id(number: int) -> str:
+    return f"bench-{number}"
+
+
+def load(url: str, patients: int) -> None:
+    engine = engine_for(url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        held = conn.execute(
+            select(func.count())
+            .select_from(StoredResource)
+            .where(StoredResource.resource_type == "Patient")
+        ).scalar_one()
+    if held >= patients:
+        print(f"database holds {held} patients already")
+        return
+    template: list[dict[str, Any]] = []
+    for path in sorted(GGZ.glob("*.xml")):
+        template.extend(read_resources(path, TODAY))
+    own = [r for r in template if compartment(r) == TEMPLATE_PATIENT]
+    shared = [r for r in template if compartment(r) is None]
+    ids = sorted({r["id"] for r in own}, key=len, reverse=True)
+    text = json.dumps(own, separators=(",", ":"))
+    store = FhirStore(engine)
+    store.put_all(shared)
+    started = time.perf_counter()
+    chunk: list[dict[str, Any]] = []
+    for number in range(patients):
+        copy = text
+        for rid in ids:
+            new = patient_id(number) if rid == TEMPLATE_PATIENT else f"{rid}-{number}"
+            copy = copy.replace(f'/{rid}"', f'/{new}"').replace(f'"id":"{rid}"', f'"id":"{new}"')
+        chunk.extend(json.loads(copy))
+        if len(chunk) >= 20_000 or number == patients - 1:
+            store.put_all(chunk)
+            chunk = []
+    seconds = time.perf_counter() - started
+    print(f"loaded {patients} patients ({patients * len(own)} resources) in {seconds:.0f} s")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def serve(url: str, port: int) -> None:
+    import uvicorn
+
+    from zorgbroker.fhir.routes import FhirService, create_app
+
+    verifier = SignedTokenVerifier(bytes.fromhex(os.environ["BENCH_FHIR_KEY"]))
+    service = FhirService(engine_for(url), verifier, base_url=f"http://127.0.0.1:{port}")
+    uvicorn.run(
+        create_app(service), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+
+
+async def client_loop(
+    base: str, tokens: list[str], deadline: float, timings: dict[str, list[float]], seed: int
+) -> int:
+    chooser = random.Random(seed)
+    errors = 0
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        while time.perf_counter() < deadline:
+            search = chooser.choice(SEARCHES)
+            token = chooser.choice(tokens)
+            started = time.perf_counter()
+            response = await client.get(
+                search,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"},
+            )
+            elapsed = time.perf_counter() - started
+            if response.status_code != 200:
+                errors += 1
+            timings.setdefault(search.split("?")[0].split("&")[0], []).append(elapsed)
+    return errors
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def drive(base: str, tokens: list[str], clients: int, seconds: float) -> None:
+    timings: dict[str, list[float]] = {}
+    deadline = time.perf_counter() + seconds
+    errors = await asyncio.gather(
+        *(client_loop(base, tokens, deadline, timings, seed) for seed in range(clients))
+    )
+    everything = [t for values in timings.values() for t in values]
+    print(
+        f"{len(everything)} requests in {seconds:.0f} s: {len(everything) / seconds:.0f}/s, "
+        f"errors {sum(errors)}"
+    )
+    print(f"{'search':<24} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    for name, values in sorted(timings.items()):
+        print(
+            f"{name[:24]:<24} {len(values):>6} {1000 * statistics.median(values):>8.1f} "
+            f"{1000 * percentile(values, 0.95):>8.1f} {1000 * percentile(values, 0.99):>8.1f}"
+        )
+    print(
+        f"{'all':<24} {len(everything):>6} {1000 * statistics.median(everything):>8.1f} "
+        f"{1000 * percentile(everything, 0.95):>8.1f} "
+        f"{1000 * percentile(everything, 0.99):>8.1f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--database", help="SQLAlchemy URL; a new SQLite file when absent")
+    parser.add_argument("--serve", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]))
+        return
+    url = args.database or f"sqlite:///{tempfile.mkdtemp(prefix='bench-fhir-')}/fhir.sqlite3"
+    load(url, args.patients)
+    key = os.urandom(32)
+    verifier = SignedTokenVerifier(key)
+    tokens = [
+        verifier.mint(patient_id(n), "bench~ggz", client_id="bench", lifetime=dt.timedelta(hours=1))
+        for n in range(args.patients)
+    ]
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", url, str(port)],
+        env={**os.environ, "BENCH_FHIR_KEY": key.hex()},
+    )
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{base}metadata", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        asyncio.run(drive(base, tokens, args.clients, args.seconds))
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""`zorgbroker fhir ...`: load resources, mint a demo token, serve, and run TestScripts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from sqlalchemy.exc import OperationalError
+
+from zorgbroker.settings import get_settings
+
+fhir_app = typer.Typer(
+    help="FHIR-server voor patiënttoegang (MedMij): laden, tokens, serveren, TestScripts.",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"Fout: {message}", err=True)
+    return typer.Exit(code)
+
+
+@fhir_app.command("load")
+def load_command(
+    paths: Annotated[list[Path], typer.Argument(help="XML- of JSON-bestanden of mappen.")],
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--datum", help="Datum T voor ${DATE, T, ...} (JJJJ-MM-DD); standaard vandaag."
+        ),
+    ] = None,
+) -> None:
+    """Laad FHIR STU3-resources in de database (een fout bestand: niets wordt geladen)."""
+    from zorgbroker.fhir.composition import fhir_engine
+    from zorgbroker.fhir.store import FhirStore, LoadError, files_in
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise _fail(f"{missing[0]} bestaat niet", 2)
+    try:
+        today = dt.date.fromisoformat(date) if date else dt.date.today()
+    except ValueError:
+        raise _fail(f"--datum '{date}' is geen datum JJJJ-MM-DD", 2) from None
+    files = files_in(paths)
+    try:
+        count = FhirStore(fhir_engine(get_settings())).load_files(files, today)
+    except LoadError as error:
+        raise _fail(f"{error.message}; er is niets geladen") from None
+    except OperationalError:
+        raise _fail("de database is niet bereikbaar; controleer ZORGBROKER_DATABASE_URL") from None
+    typer.echo(f"{count} resources geladen uit {len(files)} bestanden.")
+
+
+@fhir_app.command("token")
+def token_command(
+    patient: Annotated[str, typer.Option("--patient", help="Resource-id van de patiënt.")],
+    scope: Annotated[str, typer.Option("--scope", help="zorgaanbiedernaam~gegevensdienstid")],
+    client: Annotated[str, typer.Option("--client", help="Naam van de PGO (client).")] = "demo",
+    minutes: Annotated[int, typer.Option("--minuten", min=1, help="Geldigheid.")] = 15,
+) -> None:
+    """Maak een toegangstoken voor demo's en tests (de echte autorisatieserver volgt)."""
+    from zorgbroker.fhir.composition import token_verifier
+
+    verifier = token_verifier(get_settings())
+    typer.echo(
+        verifier.mint(patient, scope, client_id=client, lifetime=dt.timedelta(minutes=minutes))
+    )
+
+
+@fhir_app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Adres om op te luisteren.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Poort.")] = 8080,
+    base_url: Annotated[
+        str | None, typer.Option("--basis-url", help="Publieke basis-URL voor fullUrl en links.")
+    ] = None,
+) -> None:
+    """Start de FHIR-server."""
+    import uvicorn
+
+    from zorgbroker.fhir.composition import fhir_service
+    from zorgbroker.fhir.routes import create_app
+
+    uvicorn.run(
+        create_app(fhir_service(get_settings(), base_url)),
+        host=host,
+        port=port,
+        log_level="warning",
+    )
+
+
+def _variables(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            raise _fail(f"--variabele '{pair.split('=')[0]}' heeft de vorm NAAM=WAARDE", 2)
+        out[name] = value
+    return out
+
+
+@fhir_app.command("testscript")
+def testscript_command(
+    scripts: Annotated[list[Path], typer.Argument(help="TestScript-bestanden (XML).")],
+    server: Annotated[str, typer.Option("--server", help="Basis-URL van de FHIR-server.")],
+    variable: Annotated[
+        list[str] | None,
+        typer.Option("--variabele", help="NAAM=WAARDE, bv. patient-token-XXX-Bals='Bearer ...'."),
+    ] = None,
+    report_dir: Annotated[
+        Path | None, typer.Option("--rapport", help="Map voor de TestReports (JSON).")
+    ] = None,
+) -> None:
+    """Voer Nictiz-TestScripts uit tegen een server en schrijf een TestReport."""
+    from zorgbroker.fhir.testscript import TestScriptError, TestScriptRunner, build_test_report
+
+    values = _variables(variable or [])
+    failed = False
+    with httpx.Client(timeout=30) as client:
+        runner = TestScriptRunner(client, server, variables=values)
+        for script in scripts:
+            try:
+                result = runner.run(script)
+            except TestScriptError as error:
+                raise _fail(str(error), 2) from None
+            counts = {o: result.count(o) for o in ("pass", "fail", "warning", "skip", "error")}
+            verdict = "GESLAAGD" if result.passed else "MISLUKT"
+            typer.echo(
+                f"{script.name}: {verdict} — {counts['pass']} geslaagd, {counts['fail']} mislukt, "
+                f"{counts['error']} fout, {counts['warning']} waarschuwing, "
+                f"{counts['skip']} overgeslagen (profielvalidatie e.d.)"
+            )
+            for test in result.tests:
+                for action in test.actions:
+                    if action.result in ("fail", "error", "warning"):
+                        typer.echo(
+                            f"  {test.test_id}: {action.result}: {action.description[:100]}"
+                            f" — {action.message[:200]}"
+                        )
+            failed = failed or not result.passed
+            if report_dir is not None:
+                report_dir.mkdir(parents=True, exist_ok=True)
+                target = report_dir / f"{script.stem}-testreport.json"
+                target.write_text(
+                    json.dumps(build_test_report(result), ensure_ascii=False, indent=1)
+                )
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,165 @@
+"""HTTP: the FHIR searches behind a bearer token, `/metadata`, and an app factory."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from sqlalchemy import Engine
+
+from zorgbroker.fhir import access_log, search
+from zorgbroker.fhir.auth import Grant, TokenVerifier
+from zorgbroker.fhir.capability import capability_statement
+from zorgbroker.fhir.formats import MEDIA_TYPES, Format, negotiate, operation_outcome, render
+from zorgbroker.fhir.resources import without_bsn
+from zorgbroker.fhir.store import Stored, utcnow
+from zorgbroker.registry.database import is_sqlite
+
+
+class FhirService:
+    """What a route needs: the database, who a token belongs to, and the time."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        verifier: TokenVerifier,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        base_url: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.verifier = verifier
+        self.clock = clock
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.access_log = access_log.AccessLogWriter(engine)
+        # SQLite checkpoints and removes its WAL whenever the last connection closes, which the
+        # engine's one-connection-per-checkout pool does after every request: holding one
+        # connection open for the server's life keeps that disk work off each request.
+        self._keeper: Any = engine.raw_connection() if is_sqlite(engine) else None
+
+    def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None
+
+
+def _respond(
+    body: dict[str, Any], fmt: Format, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(render(body, fmt), status, headers=headers, media_type=MEDIA_TYPES[fmt])
+
+
+def _error(
+    message: str, fmt: Format, status: int, code: str, headers: dict[str, str] | None = None
+) -> Response:
+    return _respond(operation_outcome(message, code), fmt, status, headers)
+
+
+def _grant(service: FhirService, request: Request) -> Grant | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return service.verifier.verify(token.strip())
+
+
+def _base(service: FhirService, request: Request) -> str:
+    return service.base_url or str(request.base_url).rstrip("/")
+
+
+def _entry(base: str, item: Stored, mode: str) -> dict[str, Any]:
+    return {
+        "fullUrl": f"{base}/{item.resource_type}/{item.resource_id}",
+        "resource": without_bsn(item.resource()),
+        "search": {"mode": mode},
+    }
+
+
+def _bundle(base: str, self_url: str, next_url: str | None, page: search.Page) -> dict[str, Any]:
+    links = [{"relation": "self", "url": self_url}]
+    if next_url:
+        links.append({"relation": "next", "url": next_url})
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": page.total,
+        "link": links,
+        "entry": [_entry(base, m, "match") for m in page.matches]
+        + [_entry(base, i, "include") for i in page.included],
+    }
+
+
+def _next_url(url: str, items: list[tuple[str, str]], page: int) -> str:
+    kept = [(k, v) for k, v in items if k != "_page"] + [("_page", str(page + 1))]
+    return f"{url.split('?', 1)[0]}?{urlencode(kept)}"
+
+
+def router(service: FhirService) -> APIRouter:
+    api = APIRouter()
+
+    @api.get("/metadata")
+    def metadata(request: Request) -> Response:
+        fmt = negotiate(request.query_params.get("_format"), request.headers.get("accept"))
+        return _respond(capability_statement(service.clock().date()), fmt)
+
+    def do_search(request: Request, resource_type: str, lastn: bool) -> Response:
+        fmt = negotiate(request.query_params.get("_format"), request.headers.get("accept"))
+        grant = _grant(service, request)
+        if grant is None:
+            return _error(
+                "geen geldig toegangstoken",
+                fmt,
+                401,
+                "login",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        items = list(request.query_params.multi_items())
+        try:
+            query = search.parse_query(resource_type, items, lastn=lastn)
+            with service.engine.connect() as conn:
+                page = search.run(conn, query, grant.patient_id)
+        except search.SearchError as exc:
+            return _error(exc.message, fmt, exc.status, exc.code)
+        base = _base(service, request)
+        # The request's own query, as sent: the self link echoes every parameter (MedMij).
+        query_text = f"?{request.url.query}" if request.url.query else ""
+        self_url = f"{base}{request.url.path}{query_text}"
+        next_url = _next_url(self_url, items, query.page) if page.has_next else None
+        context = access_log.RequestContext(
+            query=f"{request.url.path}?{request.url.query}",
+            request_id=request.headers.get("medmij-request-id"),
+            correlation_id=request.headers.get("x-correlation-id"),
+        )
+        served = page.matches + page.included
+        service.access_log.write(access_log.entries(grant, served, context, service.clock()))
+        headers = {}
+        if context.correlation_id:
+            headers["X-Correlation-ID"] = context.correlation_id[:64]
+        return _respond(_bundle(base, self_url, next_url, page), fmt, headers=headers)
+
+    @api.get("/Observation/$lastn")
+    def lastn(request: Request) -> Response:
+        return do_search(request, "Observation", lastn=True)
+
+    @api.get("/{resource_type}")
+    def search_type(request: Request, resource_type: str) -> Response:
+        return do_search(request, resource_type, lastn=False)
+
+    return api
+
+
+def create_app(service: FhirService) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = FastAPI(
+        title="zorgbroker FHIR", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    app.include_router(router(service))
+    return app
