@@ -24,9 +24,14 @@ from zorgbroker.accounts.standins import FrozenClock, MemoryMailer
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 #: Cheap argon2id for speed; the shipped parameters are tested on their own.
 FAST_ARGON2 = argon2.Parameters(
-    type=argon2.Type.ID, version=19, salt_len=16, hash_len=32, time_cost=1, memory_cost=1024,
+    type=argon2.Type.ID,
+    version=19,
+    salt_len=16,
+    hash_len=32,
+    time_cost=1,
+    memory_cost=1024,
     parallelism=1,
-)  # fmt: skip
+)
 GOOD_PASSWORD = "vlinder kompas regenjas toren"
 HOME = RequestContext(
     address="192.0.2.10", user_agent="Firefox thuis", browser_token="home-browser"
@@ -78,8 +83,13 @@ class World:
     hospital: int
     registry: int
 
-    def invite(self, email: str, name: str = "Jan de Vries", roles: tuple[str, ...] = (UPLOADER,),
-               organisation: int | None = None) -> tuple[int, str]:  # fmt: skip
+    def invite(
+        self,
+        email: str,
+        name: str = "Jan de Vries",
+        roles: tuple[str, ...] = (UPLOADER,),
+        organisation: int | None = None,
+    ) -> tuple[int, str]:
         """Invite a user; returns the id and the invitation token from the mail."""
         user_id = self.services.accounts.invite(
             None, organisation or self.hospital, email, name, roles, HOME

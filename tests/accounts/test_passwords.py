@@ -82,8 +82,7 @@ def test_an_earlier_password_is_refused(world: World) -> None:
     accounts = world.services.accounts
     accounts.change_password(user_id, GOOD_PASSWORD, "zeilboot paraplu molen appeltaart", HOME)
     with pytest.raises(WeakPassword, match="eerder gebruikt"):
-        accounts.change_password(user_id, "zeilboot paraplu molen appeltaart", GOOD_PASSWORD,
-                                 HOME)  # fmt: skip
+        accounts.change_password(user_id, "zeilboot paraplu molen appeltaart", GOOD_PASSWORD, HOME)
 
 
 def test_policy_settings_are_checked() -> None:

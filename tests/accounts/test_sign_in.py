@@ -76,10 +76,13 @@ def test_the_totp_secret_is_encrypted_at_rest(world: World) -> None:
 def test_attempt_limit_holds_while_a_known_browser_still_gets_in(world: World) -> None:
     world.user_with_password()  # the hospital's policy: 5 attempts, 30 minutes
     world.services.accounts.set_policy(
-        None, world.hospital,
-        dataclasses.replace(world.services.accounts.organisation_policy(world.hospital),
-                            two_step_required=False), HOME,
-    )  # fmt: skip
+        None,
+        world.hospital,
+        dataclasses.replace(
+            world.services.accounts.organisation_policy(world.hospital), two_step_required=False
+        ),
+        HOME,
+    )
     assert sign_in(world, "jan@ziekenhuis.example", GOOD_PASSWORD).step == SIGNED_IN  # type: ignore[attr-defined]
     for _ in range(5):
         with pytest.raises(SignInRefused):

@@ -223,6 +223,21 @@ class TwoFactorService:
             uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=self.issuer)
             return TotpEnrolment(secret, uri)
 
+    def pending_enrolment(self, user_id: int) -> TotpEnrolment | None:
+        """The secret begun but not yet confirmed (to show its QR code again)."""
+        with self.db() as s:
+            user = s.get(User, user_id)
+            factor = s.scalars(
+                select(TotpFactor)
+                .where(TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_(None))
+                .order_by(TotpFactor.id.desc())
+            ).first()
+            if user is None or factor is None:
+                return None
+            secret = self.secret_box.decrypt(factor.secret_encrypted).decode()
+            uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=self.issuer)
+            return TotpEnrolment(secret, uri)
+
     def confirm_totp(self, user_id: int, code: str, context: RequestContext) -> list[str]:
         """Step 3: the first code confirms the factor; returns recovery codes, shown once."""
         with self.db.begin() as s:
