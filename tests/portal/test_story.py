@@ -166,3 +166,19 @@ def test_sensitive_changes_ask_for_the_password_after_15_minutes(portal: Portal)
     )
     assert saved.status_code == 303 and saved.headers["location"].endswith("opgeslagen=1")
     assert portal.services.accounts.organisation_policy(portal.hospital).min_strength == 70
+
+
+def test_the_password_alone_cannot_replace_the_app(portal: Portal) -> None:
+    client = portal.client()
+    set_up_account(portal, client)
+    attacker = portal.client()
+    page = attacker.get("/aanmelden")
+    form_post(attacker, "/aanmelden", page.text, email="jan@ziekenhuis.example", password=GOOD)
+    assert attacker.get("/tweestap").headers["location"] == "/aanmelden/tweede-stap"
+    current = attacker.get("/aanmelden/tweede-stap").text
+    sent = attacker.post(
+        "/tweestap/activeringscode",
+        data={"csrf_token": csrf(current)},
+        headers={"Origin": ORIGIN},
+    )
+    assert sent.status_code == 303 and sent.headers["location"] == "/aanmelden/tweede-stap"

@@ -26,6 +26,7 @@ from zorgbroker.accounts.interfaces import (
     SignInRefused,
 )
 from zorgbroker.accounts.models import Browser, LoginToken, Organisation, User, WebSession
+from zorgbroker.accounts.passkeys import PasskeyService
 from zorgbroker.accounts.passwords import PasswordService
 from zorgbroker.accounts.security_log import SecurityLog
 from zorgbroker.accounts.sessions import SessionService
@@ -65,7 +66,9 @@ class AuthenticationService:
         mailer: Mailer,
         security_log: SecurityLog,
         base_url: str = "http://localhost:8000",
+        passkeys: PasskeyService | None = None,
     ) -> None:
+        self.passkeys = passkeys
         self.db = db
         self.clock = clock
         self.limiter = limiter
@@ -299,6 +302,57 @@ class AuthenticationService:
                 token = self._second_factor_passed(s, row, user, context)
                 return SignInResult(SIGNED_IN, token, user.id)
         raise failure
+
+    # -- passkeys ---------------------------------------------------------------------------
+
+    def _passkeys(self) -> PasskeyService:
+        if self.passkeys is None:
+            raise InvalidCode("Passkeys zijn op dit portaal niet ingeschakeld.")
+        return self.passkeys
+
+    def passkey_options(self, session_token: str | None) -> str:
+        """The WebAuthn request for the second step (JSON for navigator.credentials.get)."""
+        with self.db.begin() as s:
+            row, user = self._pending(s, session_token)
+            return self._passkeys().authentication_options(s, row, user.id)
+
+    def verify_passkey(
+        self, session_token: str | None, credential: str, context: RequestContext
+    ) -> SignInResult:
+        def check(s: Session, user: User) -> None:
+            row = self.sessions.row_for(s, session_token)
+            assert row is not None
+            self._passkeys().check(s, row, user.id, credential)
+
+        return self._with_factor(session_token, context, check)
+
+    def _signed_in_row(self, s: Session, session_token: str | None) -> tuple[WebSession, User]:
+        # Signed in, not merely past the password: else the password alone could add a factor.
+        row = self.sessions.row_for(s, session_token)
+        if row is None or row.user_id is None or row.signed_in_at is None:
+            raise SignInRefused("Uw sessie is verlopen. Meld u opnieuw aan.")
+        user = s.get(User, row.user_id)
+        assert user is not None
+        return row, user
+
+    def passkey_registration_options(self, session_token: str | None) -> str:
+        """Adding a passkey (JSON for navigator.credentials.create)."""
+        with self.db.begin() as s:
+            row, user = self._signed_in_row(s, session_token)
+            return self._passkeys().registration_options(s, row, user)
+
+    def add_passkey(
+        self, session_token: str | None, credential: str, name: str, context: RequestContext
+    ) -> None:
+        failure: InvalidCode | None = None
+        with self.db.begin() as s:
+            row, user = self._signed_in_row(s, session_token)
+            try:
+                self._passkeys().register(s, row, user, credential, name, context)
+            except InvalidCode as refused:
+                failure = refused  # the used challenge stays cleared
+        if failure is not None:
+            raise failure
 
     def send_login_token(self, session_token: str | None, context: RequestContext) -> None:
         """Mail a link and a code that work only in this browser session, for 10 minutes."""

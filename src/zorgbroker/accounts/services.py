@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +38,7 @@ from zorgbroker.accounts.models import (
     User,
     UserRole,
 )
+from zorgbroker.accounts.passkeys import PasskeyService
 from zorgbroker.accounts.passwords import PasswordService, Strength, personal_words
 from zorgbroker.accounts.policy import DEFAULT_POLICY, PasswordPolicy
 from zorgbroker.accounts.security_log import SecurityLog
@@ -423,9 +425,15 @@ def build_services(
     passwords = passwords or PasswordService(breached)
     sessions = SessionService(db, clock, security_log, session_limits)
     two_factor = TwoFactorService(db, clock, mailer, secret_box, limiter, security_log)
+    address = urlsplit(base_url)
+    passkeys = PasskeyService(
+        db, clock, security_log, rp_id=address.hostname or "localhost",
+        origin=f"{address.scheme}://{address.netloc}",
+    )  # fmt: skip
     authentication = AuthenticationService(
-        db, clock, limiter, passwords, sessions, two_factor, mailer, security_log, base_url
-    )
+        db, clock, limiter, passwords, sessions, two_factor, mailer, security_log, base_url,
+        passkeys,
+    )  # fmt: skip
     accounts = AccountService(db, clock, mailer, passwords, sessions, security_log, base_url)
     return AccountServices(
         accounts, authentication, two_factor, sessions, security_log, passwords, limiter, db

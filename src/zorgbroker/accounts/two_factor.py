@@ -80,6 +80,10 @@ class TwoFactorService:
         passkey = s.scalar(select(Passkey.id).where(Passkey.user_id == user_id))
         return totp is not None or passkey is not None
 
+    def user_has_factor(self, user_id: int) -> bool:
+        with self.db() as s:
+            return self.has_factor(s, user_id)
+
     def check_totp(self, s: Session, user_id: int, code: str, *, confirmed: bool = True) -> None:
         """Accept the code once (raises InvalidCode or ClockProblem)."""
         if not self.limiter.hit("code-account", str(user_id)):

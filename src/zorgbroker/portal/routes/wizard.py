@@ -11,7 +11,13 @@ from fastapi.responses import Response
 
 from zorgbroker.accounts.interfaces import AccountError
 from zorgbroker.accounts.two_factor import TotpEnrolment
-from zorgbroker.portal.pages import pending_user_id, recently_authenticated, redirect, render
+from zorgbroker.portal.pages import (
+    RedirectTo,
+    pending_user_id,
+    recently_authenticated,
+    redirect,
+    render,
+)
 from zorgbroker.portal.security import (
     context_of,
     current_session,
@@ -26,6 +32,13 @@ router = APIRouter()
 def _guard(request: Request) -> int:
     user_id = pending_user_id(request)
     session = current_session(request)
+    if (
+        session is not None
+        and session.pending
+        and (services_of(request).two_factor.user_has_factor(user_id))
+    ):
+        # Past the password only: a user with a factor proves it first, never replaces it here.
+        raise RedirectTo("/aanmelden/tweede-stap")
     if session is not None and session.signed_in:
         # Adding or replacing a factor on a signed-in account is a sensitive change.
         recently_authenticated(request, "/tweestap")
