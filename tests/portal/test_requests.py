@@ -67,6 +67,7 @@ def test_a_post_with_another_sessions_token_is_refused(portal: Portal) -> None:
     "headers",
     [
         {"Origin": "https://evil.example"},
+        {"Origin": "null"},
         {"Referer": "https://evil.example/page"},
         {"Sec-Fetch-Site": "cross-site"},
     ],

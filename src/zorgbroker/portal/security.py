@@ -1,8 +1,8 @@
 """What every request and response goes through: security headers, the session and browser
 cookies, and the CSRF check of every state-changing request.
 
-- Headers: a CSP without inline script or style, HSTS, nosniff, no referrer (links in mails
-  carry tokens), no framing; HTML is never cached.
+- Headers: a CSP without inline script or style, HSTS, nosniff, referrers only to
+  our own pages (links in mails carry tokens), no framing; HTML is never cached.
 - Cookies: `__Host-` names, Secure, HttpOnly, SameSite=Lax. The session cookie holds a random
   identifier whose digest the database stores; the browser cookie is OWASP's device cookie.
 - CSRF: a POST must come from our own origin (Origin, else Referer, else Sec-Fetch-Site) and
@@ -43,7 +43,9 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: Chromium then sends "Origin: null" with a form POST, which the CSRF
+    # check must refuse. same-origin keeps links with tokens from leaking to other sites.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",

@@ -1,0 +1,128 @@
+"""The whole story in a real browser: invitation mail, a weak password refused, the wizard
+(pyotp computes the codes), sign in, Mijn sessies, sign out; the mailed token in another
+browser; the 4-hour trusted browser and the 30-minute idle limit on an advanced clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyotp
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import LivePortal
+from zorgbroker.accounts.interfaces import RequestContext
+
+pytestmark = pytest.mark.slow
+GOOD = "vlinder kompas regenjas toren"
+EMAIL = "jan@ziekenhuis.example"
+
+
+def link_from_mail(portal: LivePortal, marker: str) -> str:
+    body = portal.mailer.last_to(EMAIL).body
+    return next(word for word in body.split() if marker in word)
+
+
+def sign_in(page: Page, portal: LivePortal) -> None:
+    page.goto(portal.url + "/aanmelden")
+    page.get_by_label("E-mailadres").fill(EMAIL)
+    page.get_by_label("Wachtwoord").fill(GOOD)
+    page.get_by_role("button", name="Aanmelden").click()
+
+
+def set_up(page: Page, portal: LivePortal) -> pyotp.TOTP:
+    portal.services.accounts.invite(
+        None, portal.hospital, EMAIL, "Jan de Vries", ["uploader"], RequestContext()
+    )
+    page.goto(link_from_mail(portal, "/uitnodiging/"))
+    expect(page.get_by_role("heading", name="Wachtwoord instellen")).to_be_visible()
+    page.get_by_label("Nieuw wachtwoord").press_sequentially("Rivierenland1", delay=10)
+    expect(page.locator("#sterkte")).to_contain_text("minimaal 60%")
+    page.get_by_label("Herhaal het wachtwoord").fill("Rivierenland1")
+    page.get_by_role("button", name="Wachtwoord instellen").click()
+    expect(page.get_by_role("alert")).to_contain_text("te zwak")
+    page.get_by_label("Nieuw wachtwoord").fill(GOOD)
+    page.get_by_label("Herhaal het wachtwoord").fill(GOOD)
+    page.get_by_role("button", name="Wachtwoord instellen").click()
+    expect(page.get_by_role("status")).to_contain_text("Uw wachtwoord is ingesteld")
+
+    sign_in(page, portal)
+    expect(page.get_by_role("heading", name="Tweestapsverificatie activeren")).to_be_visible()
+    page.get_by_role("button", name="Volgende").click()
+    code = portal.mailer.last_to(EMAIL).body.split("activeringscode is: ")[1].split()[0]
+    page.get_by_label("Activeringscode").fill(code)
+    page.get_by_role("button", name="Volgende").click()
+    expect(
+        page.get_by_role("img", name="QR-code om de authenticator-app te koppelen")
+    ).to_be_visible()
+    totp = pyotp.TOTP(page.locator("#sleutel").inner_text().replace(" ", ""))
+    page.get_by_label("Beveiligingscode (6 cijfers)").fill(totp.at(portal.clock.now()))
+    page.get_by_role("button", name="Bevestigen").click()
+    expect(page.locator("#herstelcodes li")).to_have_count(10)
+    page.get_by_role("button", name="Ik heb de codes bewaard").click()
+    expect(page.get_by_role("heading", name="Welkom, Jan de Vries")).to_be_visible()
+    return totp
+
+
+def test_invitation_wizard_sign_in_sessions_sign_out(browser: Any, live_portal: LivePortal) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    totp = set_up(page, live_portal)
+
+    # A second browser signs in with the app's next code.
+    other = browser.new_context().new_page()
+    live_portal.clock.advance(seconds=30)
+    sign_in(other, live_portal)
+    expect(other.get_by_role("heading", name="Tweede stap")).to_be_visible()
+    other.get_by_label("Beveiligingscode (6 cijfers)").fill(totp.at(live_portal.clock.now()))
+    other.get_by_role("button", name="Bevestigen").first.click()
+    expect(other.get_by_role("heading", name="Welkom, Jan de Vries")).to_be_visible()
+
+    page.get_by_role("navigation").get_by_role("link", name="Mijn sessies").click()
+    expect(page.locator("table tbody tr")).to_have_count(2)
+    page.get_by_role("button", name="Alle andere sessies afmelden").click()
+    expect(page.get_by_role("status")).to_contain_text("Alle andere sessies zijn afgemeld")
+    other.reload()
+    expect(other.get_by_role("heading", name="Aanmelden")).to_be_visible()
+
+    page.get_by_role("button", name="Afmelden").first.click()
+    expect(page.get_by_role("status")).to_contain_text("U bent afgemeld")
+    page.goto(live_portal.url + "/mijn-sessies")
+    expect(page.get_by_role("heading", name="Aanmelden")).to_be_visible()
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_mailed_token_only_in_its_browser_trusted_browser_and_idle_limit(
+    browser: Any, live_portal: LivePortal
+) -> None:
+    page = browser.new_context().new_page()
+    set_up(page, live_portal)
+    page.get_by_role("button", name="Afmelden").first.click()
+
+    asker = browser.new_context().new_page()
+    sign_in(asker, live_portal)
+    asker.get_by_role("button", name="Stuur mij een inlogcode").click()
+    expect(asker.get_by_role("status")).to_contain_text("10 minuten")
+    link = link_from_mail(live_portal, "/aanmelden/token/")
+    stranger = browser.new_context().new_page()
+    sign_in(stranger, live_portal)
+    stranger.goto(link)
+    stranger.get_by_role("button", name="Aanmelden afronden").click()
+    expect(stranger.get_by_role("alert")).to_contain_text("andere browser")
+    asker.goto(link)
+    asker.get_by_role("button", name="Aanmelden afronden").click()
+    expect(asker.get_by_role("heading", name="Welkom, Jan de Vries")).to_be_visible()
+
+    # Within 4 hours this browser needs no second step; 30 minutes idle signs it out.
+    asker.get_by_role("button", name="Afmelden").first.click()
+    live_portal.clock.advance(hours=3)
+    sign_in(asker, live_portal)
+    expect(asker.get_by_role("heading", name="Welkom, Jan de Vries")).to_be_visible()
+    live_portal.clock.advance(minutes=31)
+    asker.reload()
+    expect(asker.get_by_role("heading", name="Aanmelden")).to_be_visible()
+    live_portal.clock.advance(hours=1, minutes=30)
+    sign_in(asker, live_portal)
+    expect(asker.get_by_role("heading", name="Tweede stap")).to_be_visible()
