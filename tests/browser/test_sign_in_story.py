@@ -4,6 +4,8 @@ browser; the 4-hour trusted browser and the 30-minute idle limit on an advanced 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -30,17 +32,23 @@ def sign_in(page: Page, portal: LivePortal) -> None:
     page.get_by_role("button", name="Aanmelden").click()
 
 
-def set_up(page: Page, portal: LivePortal) -> pyotp.TOTP:
+def no_audit(page: Page) -> None:
+    return None
+
+
+def set_up(page: Page, portal: LivePortal, audit: Callable[[Page], None] = no_audit) -> pyotp.TOTP:
     portal.services.accounts.invite(
         None, portal.hospital, EMAIL, "Jan de Vries", ["uploader"], RequestContext()
     )
     page.goto(link_from_mail(portal, "/uitnodiging/"))
     expect(page.get_by_role("heading", name="Wachtwoord instellen")).to_be_visible()
+    audit(page)
     page.get_by_label("Nieuw wachtwoord").press_sequentially("Rivierenland1", delay=10)
     expect(page.locator("#sterkte")).to_contain_text("minimaal 60%")
     page.get_by_label("Herhaal het wachtwoord").fill("Rivierenland1")
     page.get_by_role("button", name="Wachtwoord instellen").click()
     expect(page.get_by_role("alert")).to_contain_text("te zwak")
+    audit(page)
     page.get_by_label("Nieuw wachtwoord").fill(GOOD)
     page.get_by_label("Herhaal het wachtwoord").fill(GOOD)
     page.get_by_role("button", name="Wachtwoord instellen").click()
@@ -48,19 +56,24 @@ def set_up(page: Page, portal: LivePortal) -> pyotp.TOTP:
 
     sign_in(page, portal)
     expect(page.get_by_role("heading", name="Tweestapsverificatie activeren")).to_be_visible()
+    audit(page)
     page.get_by_role("button", name="Volgende").click()
+    audit(page)
     code = portal.mailer.last_to(EMAIL).body.split("activeringscode is: ")[1].split()[0]
     page.get_by_label("Activeringscode").fill(code)
     page.get_by_role("button", name="Volgende").click()
     expect(
         page.get_by_role("img", name="QR-code om de authenticator-app te koppelen")
     ).to_be_visible()
+    audit(page)
     totp = pyotp.TOTP(page.locator("#sleutel").inner_text().replace(" ", ""))
     page.get_by_label("Beveiligingscode (6 cijfers)").fill(totp.at(portal.clock.now()))
     page.get_by_role("button", name="Bevestigen").click()
     expect(page.locator("#herstelcodes li")).to_have_count(10)
+    audit(page)
     page.get_by_role("button", name="Ik heb de codes bewaard").click()
     expect(page.get_by_role("heading", name="Welkom, Jan de Vries")).to_be_visible()
+    audit(page)
     return totp
 
 
@@ -126,3 +139,46 @@ def test_mailed_token_only_in_its_browser_trusted_browser_and_idle_limit(
     live_portal.clock.advance(hours=1, minutes=30)
     sign_in(asker, live_portal)
     expect(asker.get_by_role("heading", name="Tweede stap")).to_be_visible()
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_audit(page: Page) -> None:
+    """axe-core (vendored from npm) finds no WCAG 2.1 AA violation on the page."""
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+        ".then(r => r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target).join(' ')))",
+        WCAG_21_AA,
+    )
+    assert violations == [], f"{page.url}: {violations}"
+
+
+def test_no_wcag_21_aa_violation_on_any_page_of_the_story(
+    browser: Any, live_portal: LivePortal
+) -> None:
+    # Only this test lifts the CSP: axe is injected as an inline script.
+    page = browser.new_context(bypass_csp=True).new_page()
+    axe_audit_pages = [
+        "/aanmelden",
+        "/wachtwoord-vergeten",
+        "/demo/mailbox",
+        "/uitnodiging/onbekend",
+    ]
+    for path in axe_audit_pages:
+        page.goto(live_portal.url + path)
+        axe_audit(page)
+    set_up(page, live_portal, axe_audit)
+    for path in ("/mijn-sessies", "/beveiligingslog", "/tweestap"):
+        page.goto(live_portal.url + path)
+        axe_audit(page)
+    other = browser.new_context(bypass_csp=True).new_page()
+    sign_in(other, live_portal)
+    expect(other.get_by_role("heading", name="Tweede stap")).to_be_visible()
+    axe_audit(other)
+    other.get_by_role("button", name="Stuur mij een inlogcode").click()
+    axe_audit(other)
+    other.goto(link_from_mail(live_portal, "/aanmelden/token/"))
+    axe_audit(other)
