@@ -224,7 +224,7 @@ def test_the_hash_is_renewed_at_sign_in_when_the_parameters_change(world: World)
     with world.services.db() as s:
         after = s.scalars(select(User.password_hash)).one()
     assert before is not None and after is not None and before != after
-    assert "m=65536,t=3,p=1" in after and after.startswith("$argon2id$")
+    assert "m=19456,t=2,p=1" in after and after.startswith("$argon2id$")
 
 
 def test_the_security_log_is_append_only(world: World) -> None:
@@ -233,3 +233,54 @@ def test_the_security_log_is_append_only(world: World) -> None:
         s.execute(text("UPDATE account_security_events SET kind = 'x'"))
     with pytest.raises(Exception, match="alleen aangevuld"), world.services.db.begin() as s:
         s.execute(text("DELETE FROM account_security_events"))
+
+
+def test_a_password_reset_ends_every_session(world: World) -> None:
+    _, totp = world.user_with_totp()
+    auth, sessions = world.services.authentication, world.services.sessions
+    pending = sign_in(world, "jan@ziekenhuis.example", GOOD_PASSWORD)
+    done = auth.verify_totp(pending.session_token, totp.at(world.clock.now()), HOME)
+    world.services.accounts.request_password_reset(
+        "jan@ziekenhuis.example", world.services.limiter, ATTACKER
+    )
+    body = world.mailer.last_to("jan@ziekenhuis.example").body
+    token = next(w for w in body.split() if "/uitnodiging/" in w).rsplit("/", 1)[1]
+    world.services.accounts.accept_invitation(token, "zeilboot paraplu molen appeltaart", HOME)
+    assert sessions.load(done.session_token) is None
+    assert sessions.trusted_browsers(done.user_id) == []
+
+
+def test_an_account_unused_longer_than_the_policy_allows_is_disabled(world: World) -> None:
+    world.user_with_password()
+    accounts = world.services.accounts
+    policy = accounts.organisation_policy(world.hospital)
+    accounts.set_policy(
+        None,
+        world.hospital,
+        dataclasses.replace(policy, disable_after_days=35, two_step_required=False),
+        HOME,
+    )
+    assert sign_in(world, "jan@ziekenhuis.example", GOOD_PASSWORD).step == SIGNED_IN
+    world.clock.advance(days=36)
+    with pytest.raises(SignInRefused):
+        sign_in(world, "jan@ziekenhuis.example", GOOD_PASSWORD)
+    assert not accounts.users(world.hospital)[0].is_active
+
+
+def test_unknown_and_known_accounts_take_equally_long(world: World) -> None:
+    import statistics
+    import time
+
+    # The shipped parameters for the account and the dummy alike.
+    real = PasswordService(ShippedListChecker(), ARGON2_PARAMETERS)
+    world.services.accounts.passwords = world.services.authentication.passwords = real
+    world.user_with_password()
+    timings: dict[str, list[float]] = {"jan@ziekenhuis.example": [], "niemand@x.example": []}
+    for _ in range(5):
+        for email, spent in timings.items():
+            started = time.perf_counter()
+            with pytest.raises(SignInRefused):
+                sign_in(world, email, "fout wachtwoord", ATTACKER)
+            spent.append(time.perf_counter() - started)
+    known, unknown = (statistics.median(t) for t in timings.values())
+    assert 0.6 < known / unknown < 1.6, (known, unknown)
