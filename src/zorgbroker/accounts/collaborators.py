@@ -4,7 +4,8 @@
 - `FernetSecretBox`: encrypts TOTP secrets at rest with a key the caller supplies (from settings
   or a secrets manager), never one stored beside the data.
 - `LimitsRateLimiter`: the `limits` library's moving window, on a storage every portal process
-  shares in production (e.g. ``redis://host:6379``); ``memory://`` for tests and one process.
+  shares in production: ``redis://host:6379``, or `rate_limit_storage.DatabaseStorage` on the
+  portal's own database; ``memory://`` for tests and one process.
   The policy's own lock (attempts, lock time) is kept in the database, which every process shares.
 - `TransportMailer`: mail through `zorgbroker.mail.transport` (SMTP, or the local mailbox).
 """
@@ -18,8 +19,8 @@ from email.utils import format_datetime, make_msgid
 
 from cryptography.fernet import Fernet
 from limits import RateLimitItem, parse
-from limits.storage import Storage, storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.storage import MovingWindowSupport, Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 
 from zorgbroker.settings import Settings
 
@@ -59,7 +60,13 @@ class LimitsRateLimiter:
         self, storage: Storage | str = "memory://", rules: Mapping[str, str] = DEFAULT_RULES
     ) -> None:
         self._storage = storage_from_string(storage) if isinstance(storage, str) else storage
-        self._limiter = MovingWindowRateLimiter(self._storage)
+        # A moving window where the storage keeps one (memory, Redis), else fixed windows (the
+        # database storage).
+        self._limiter: RateLimiter = (
+            MovingWindowRateLimiter(self._storage)
+            if isinstance(self._storage, MovingWindowSupport)
+            else FixedWindowRateLimiter(self._storage)
+        )
         self._rules: dict[str, list[RateLimitItem]] = {
             kind: [parse(part) for part in rule.split(";")] for kind, rule in rules.items()
         }

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -268,3 +269,15 @@ class SecurityEvent(Base):
     address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     detail: Mapped[str] = mapped_column(String(500), default="")
+
+
+class RateLimitCounter(Base):
+    """A fixed-window counter of the `limits` library, for portals without Redis: every process
+    against the same database shares it. The key is stored as a digest (it may hold an address)."""
+
+    __tablename__ = "account_rate_limits"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    #: Seconds since the epoch, as the `limits` library counts.
+    expires_at: Mapped[float] = mapped_column(Float)
