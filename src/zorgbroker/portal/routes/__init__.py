@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from zorgbroker.portal.routes import account, demo, invitation, organisation, sign_in, wizard
+from zorgbroker.portal.routes import (
+    account,
+    demo,
+    invitation,
+    organisation,
+    passkeys,
+    sign_in,
+    wizard,
+)
 
 
 def routers(*, demo: bool) -> list[APIRouter]:
     found = [sign_in.router, invitation.router, wizard.router, account.router,
-             organisation.router]  # fmt: skip
+             organisation.router, passkeys.router]  # fmt: skip
     if demo:
         found.append(demo_router())
     return found

@@ -15,9 +15,10 @@ router = APIRouter()
 
 
 @router.get("/")
-def home(request: Request) -> Response:
+def home(request: Request, melding: str = "") -> Response:
     signed_in_user(request)
-    return render(request, "home.html")
+    message = "De passkey is toegevoegd." if melding == "passkey" else None
+    return render(request, "home.html", message=message)
 
 
 @router.get("/mijn-sessies")
