@@ -182,3 +182,45 @@ def test_the_password_alone_cannot_replace_the_app(portal: Portal) -> None:
         headers={"Origin": ORIGIN},
     )
     assert sent.status_code == 303 and sent.headers["location"] == "/aanmelden/tweede-stap"
+
+
+def test_a_password_change_offers_signing_out_elsewhere_pre_ticked(portal: Portal) -> None:
+    client = portal.client()
+    totp, _ = set_up_account(portal, client)
+    other = portal.client()
+    portal.clock.advance(seconds=30)
+    page = other.get("/aanmelden")
+    form_post(other, "/aanmelden", page.text, email="jan@ziekenhuis.example", password=GOOD)
+    second = other.get("/aanmelden/tweede-stap")
+    form_post(other, "/aanmelden/totp", second.text, code=totp.at(portal.clock.now()))
+    assert other.get("/").status_code == 200
+
+    page = client.get("/wachtwoord")
+    assert 'name="end_others" type="checkbox" value="true" checked' in page.text
+    new = "zeilboot paraplu molen appeltaart"
+    changed = form_post(
+        client, "/wachtwoord", page.text, current=GOOD, password=new, repeat=new, end_others="true"
+    )
+    assert changed.status_code == 200 and "Uw wachtwoord is gewijzigd" in changed.text
+    assert client.get("/").status_code == 200
+    assert other.get("/").headers["location"] == "/aanmelden"
+
+
+def test_an_expired_password_leads_to_the_change_page(portal: Portal) -> None:
+    client = portal.client()
+    totp, _ = set_up_account(portal, client)
+    policy = portal.services.accounts.organisation_policy(portal.hospital)
+    portal.services.accounts.set_policy(
+        None,
+        portal.hospital,
+        dataclasses.replace(policy, change_after_days=90, warn_days=14),
+        SYSTEM,
+    )
+    portal.clock.advance(days=91)
+    fresh = portal.client()
+    page = fresh.get("/aanmelden")
+    form_post(fresh, "/aanmelden", page.text, email="jan@ziekenhuis.example", password=GOOD)
+    second = fresh.get("/aanmelden/tweede-stap")
+    done = form_post(fresh, "/aanmelden/totp", second.text, code=totp.at(portal.clock.now()))
+    assert done.headers["location"] == "/wachtwoord?verlopen=1"
+    assert "Uw wachtwoord is verlopen" in fresh.get(done.headers["location"]).text

@@ -300,7 +300,8 @@ class AuthenticationService:
                 )  # fmt: skip
             else:
                 token = self._second_factor_passed(s, row, user, context)
-                return SignInResult(SIGNED_IN, token, user.id)
+                expires_in, expired = self._password_age(user, user.organisation)
+                return SignInResult(SIGNED_IN, token, user.id, expires_in, expired)
         raise failure
 
     # -- passkeys ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from zorgbroker.accounts.interfaces import SignInRefused
+from zorgbroker.accounts.interfaces import AccountError, SignInRefused, WeakPassword
 from zorgbroker.portal.pages import redirect, render, signed_in_user
 from zorgbroker.portal.security import context_of, current_session, services_of, session_token
 
@@ -94,3 +94,61 @@ def reauthenticate(
         return render(request, "bevestigen.html", status_code=401, back=back,
                       error=refused.message)  # fmt: skip
     return redirect(back)
+
+
+def _password_page(
+    request: Request, status_code: int = 200, problems: list[str] | None = None,
+    percent: int = 0, expired: bool = False,
+) -> Response:  # fmt: skip
+    user = signed_in_user(request)
+    policy = services_of(request).accounts.organisation_policy(user.organisation_id)
+    return render(request, "wachtwoord.html", status_code=status_code, policy=policy,
+                  problems=problems or [], percent=percent, expired=expired)  # fmt: skip
+
+
+@router.get("/wachtwoord")
+def password_page(request: Request, verlopen: str = "") -> Response:
+    return _password_page(request, expired=bool(verlopen))
+
+
+@router.post("/wachtwoord/sterkte")
+def password_strength(request: Request, password: Annotated[str, Form()] = "") -> Response:
+    user = signed_in_user(request)
+    accounts = services_of(request).accounts
+    policy = accounts.organisation_policy(user.organisation_id)
+    if not password:
+        return render(request, "sterkte.html", policy=policy, problems=[], percent=0)
+    problems, measured = accounts.rate_password(user.id, password)
+    return render(request, "sterkte.html", policy=policy, problems=problems,
+                  percent=measured.percent)  # fmt: skip
+
+
+@router.post("/wachtwoord")
+def change_password(
+    request: Request,
+    current: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    repeat: Annotated[str, Form()],
+    end_others: Annotated[bool, Form()] = False,
+) -> Response:
+    user = signed_in_user(request)
+    session = current_session(request)
+    assert session is not None
+    if password != repeat:
+        return _password_page(request, 400, ["De twee nieuwe wachtwoorden zijn niet gelijk."])
+    try:
+        services_of(request).accounts.change_password(
+            user.id, current, password, context_of(request),
+            end_other_sessions_than=session.id if end_others else None,
+        )  # fmt: skip
+    except WeakPassword as weak:
+        return _password_page(request, 400, weak.problems, weak.strength)
+    except AccountError as wrong:
+        return _password_page(request, 400, [wrong.message])
+    return render(
+        request,
+        "melding.html",
+        title="Wachtwoord gewijzigd",
+        message="Uw wachtwoord is gewijzigd.",
+        link=("/", "Naar de startpagina"),
+    )

@@ -28,6 +28,8 @@ def _next_page(request: Request, result: SignInResult) -> Response:
         return redirect("/aanmelden/tweede-stap")
     if result.step == SETUP_SECOND_FACTOR:
         return redirect("/tweestap")
+    if result.password_expired:
+        return redirect("/wachtwoord?verlopen=1")
     return redirect("/")
 
 
