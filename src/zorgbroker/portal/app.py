@@ -1,0 +1,67 @@
+"""The portal's application factory: handed the accounts services, it builds the FastAPI app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from zorgbroker.accounts.services import AccountServices
+from zorgbroker.accounts.standins import MemoryMailer
+from zorgbroker.portal import routes
+from zorgbroker.portal.pages import RedirectTo, redirect, render
+from zorgbroker.portal.security import csrf_guard, headers_middleware, session_middleware
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(
+    services: AccountServices,
+    *,
+    origin: str,
+    demo_mailbox: MemoryMailer | None = None,
+) -> FastAPI:
+    """`origin` is the portal's own address (``https://portaal.example.nl``): requests that
+    change something must come from it. `demo_mailbox` shows the mail sent (demo mode only)."""
+    app = FastAPI(
+        title="zorgbroker portaal",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(csrf_guard)],
+    )
+    app.state.services = services
+    app.state.origin = origin.rstrip("/")
+    app.state.mailer = demo_mailbox
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in routes.routers(demo=demo_mailbox is not None):
+        app.include_router(router)
+    # The last one added runs first: headers go on every response, errors included.
+    app.middleware("http")(session_middleware)
+    app.middleware("http")(headers_middleware)
+
+    @app.exception_handler(RedirectTo)
+    async def _redirect(request: Request, exc: RedirectTo) -> Response:
+        return redirect(exc.url)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> HTMLResponse:
+        titles = {403: "Geweigerd", 404: "Niet gevonden", 405: "Niet toegestaan"}
+        return render(
+            request, "fout.html", status_code=exc.status_code,
+            title=titles.get(exc.status_code, "Fout"),
+            message=exc.detail if exc.status_code == 403 else "Deze pagina bestaat niet.",
+        )  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        return render(
+            request, "fout.html", status_code=400, title="Onvolledig formulier",
+            message="Het formulier is niet volledig ingevuld. Ga terug en probeer het opnieuw.",
+        )  # fmt: skip
+
+    return app

@@ -1,0 +1,27 @@
+"""The portal's pages, one module per part of the story."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from zorgbroker.portal.routes import (
+    account,
+    demo,
+    invitation,
+    organisation,
+    passkeys,
+    sign_in,
+    wizard,
+)
+
+
+def routers(*, demo: bool) -> list[APIRouter]:
+    found = [sign_in.router, invitation.router, wizard.router, account.router,
+             organisation.router, passkeys.router]  # fmt: skip
+    if demo:
+        found.append(demo_router())
+    return found
+
+
+def demo_router() -> APIRouter:
+    return demo.router
