@@ -284,3 +284,26 @@ def test_unknown_and_known_accounts_take_equally_long(world: World) -> None:
             spent.append(time.perf_counter() - started)
     known, unknown = (statistics.median(t) for t in timings.values())
     assert 0.6 < known / unknown < 1.6, (known, unknown)
+
+
+def test_purge_removes_ended_and_expired_sessions_only(world: World) -> None:
+    from zorgbroker.accounts.tasks import purge_expired
+
+    sessions = world.services.sessions
+    sessions.start(HOME)
+    world.clock.advance(days=2)
+    live, _ = sessions.start(HOME)
+    assert purge_expired(world.services) == 1
+    assert sessions.load(live) is not None
+
+
+def test_an_activation_code_allows_five_attempts(world: World) -> None:
+    user_id = world.user_with_password()
+    tf = world.services.two_factor
+    tf.send_activation_code(user_id, HOME)
+    code = world.mailer.last_to("jan@ziekenhuis.example").body.split(": ")[1].split()[0]
+    for _ in range(5):
+        with pytest.raises(InvalidCode):
+            tf.check_activation_code(user_id, "AAAAA-AAAAA")
+    with pytest.raises(InvalidCode):
+        tf.check_activation_code(user_id, code)

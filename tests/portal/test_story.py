@@ -112,32 +112,7 @@ def test_the_mailed_token_works_only_in_the_browser_that_asked(portal: Portal) -
 
 
 def test_sensitive_changes_ask_for_the_password_after_15_minutes(portal: Portal) -> None:
-    client = portal.client()
-    portal.services.accounts.invite(
-        None,
-        portal.hospital,
-        "admin@ziekenhuis.example",
-        "Beheerder",
-        ("uploader", "organisation_admin"),
-        SYSTEM,
-    )
-    link = next(
-        line
-        for line in portal.mailer.last_to("admin@ziekenhuis.example").body.splitlines()
-        if "/uitnodiging/" in line
-    ).split(ORIGIN, 1)[1]
-    page = client.get(link)
-    form_post(client, link, page.text, password=GOOD, repeat=GOOD)
-    portal.services.accounts.set_policy(
-        None,
-        portal.hospital,
-        dataclasses.replace(
-            portal.services.accounts.organisation_policy(portal.hospital), two_step_required=False
-        ),
-        SYSTEM,
-    )
-    page = client.get("/aanmelden")
-    form_post(client, "/aanmelden", page.text, email="admin@ziekenhuis.example", password=GOOD)
+    client = admin_client(portal)
     policy = client.get("/organisatie/beleid")
     assert policy.status_code == 200
     portal.clock.advance(minutes=16)
@@ -224,3 +199,73 @@ def test_an_expired_password_leads_to_the_change_page(portal: Portal) -> None:
     done = form_post(fresh, "/aanmelden/totp", second.text, code=totp.at(portal.clock.now()))
     assert done.headers["location"] == "/wachtwoord?verlopen=1"
     assert "Uw wachtwoord is verlopen" in fresh.get(done.headers["location"]).text
+
+
+def admin_client(portal: Portal) -> TestClient:
+    """An organisation administrator, signed in (the organisation asks no second step)."""
+    client = portal.client()
+    portal.services.accounts.invite(
+        None,
+        portal.hospital,
+        "admin@ziekenhuis.example",
+        "Beheerder",
+        ("uploader", "organisation_admin"),
+        SYSTEM,
+    )
+    link = next(
+        line
+        for line in portal.mailer.last_to("admin@ziekenhuis.example").body.splitlines()
+        if "/uitnodiging/" in line
+    ).split(ORIGIN, 1)[1]
+    page = client.get(link)
+    form_post(client, link, page.text, password=GOOD, repeat=GOOD)
+    policy = portal.services.accounts.organisation_policy(portal.hospital)
+    portal.services.accounts.set_policy(
+        None, portal.hospital, dataclasses.replace(policy, two_step_required=False), SYSTEM
+    )
+    page = client.get("/aanmelden")
+    form_post(client, "/aanmelden", page.text, email="admin@ziekenhuis.example", password=GOOD)
+    return client
+
+
+def test_an_administrator_invites_and_disables_a_user_whose_session_then_ends(
+    portal: Portal,
+) -> None:
+    admin = admin_client(portal)
+    users = admin.get("/organisatie/gebruikers")
+    invited = form_post(
+        admin,
+        "/organisatie/gebruikers",
+        users.text,
+        name="Jan de Vries",
+        email="jan@ziekenhuis.example",
+        roles="uploader",
+    )
+    assert invited.headers["location"] == "/organisatie/gebruikers?melding=uitgenodigd"
+    link = next(
+        line
+        for line in portal.mailer.last_to("jan@ziekenhuis.example").body.splitlines()
+        if "/uitnodiging/" in line
+    ).split(ORIGIN, 1)[1]
+    jan = portal.client()
+    form_post(jan, link, jan.get(link).text, password=GOOD, repeat=GOOD)
+    form_post(
+        jan, "/aanmelden", jan.get("/aanmelden").text, email="jan@ziekenhuis.example", password=GOOD
+    )
+    assert "Welkom, Jan de Vries" in jan.get("/").text
+    assert jan.get("/organisatie/gebruikers").headers["location"] == "/"  # not an administrator
+
+    jan_id = next(
+        u.id for u in portal.services.accounts.users(portal.hospital) if u.name == "Jan de Vries"
+    )
+    users = admin.get("/organisatie/gebruikers")
+    disabled = form_post(admin, f"/organisatie/gebruikers/{jan_id}/uitschakelen", users.text)
+    assert disabled.headers["location"] == "/organisatie/gebruikers?melding=uit"
+    assert jan.get("/").headers["location"] == "/aanmelden"
+
+    portal.clock.advance(minutes=16)
+    users = admin.get("/organisatie/gebruikers")
+    roles = form_post(
+        admin, f"/organisatie/gebruikers/{jan_id}/rollen", users.text, roles="organisation_admin"
+    )
+    assert roles.headers["location"].startswith("/bevestigen")

@@ -11,11 +11,18 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from zorgbroker.accounts.interfaces import Clock, RequestContext
-from zorgbroker.accounts.models import Browser, User, WebSession
+from zorgbroker.accounts.models import (
+    ActivationCode,
+    Browser,
+    Invitation,
+    LoginToken,
+    User,
+    WebSession,
+)
 from zorgbroker.accounts.security_log import SecurityLog
 from zorgbroker.accounts.tokens import digest, new_token
 
@@ -279,3 +286,27 @@ class SessionService:
             if row is not None and row.user_id == user_id:
                 row.second_factor_until = None
                 self.security_log.record(s, "browser_forgotten", user_id=user_id, context=context)
+
+
+def purge(
+    db: sessionmaker[Session], clock: Clock, keep: dt.timedelta = dt.timedelta(days=1)
+) -> int:
+    """Delete sessions that ended or expired more than `keep` ago, and login tokens, activation
+    codes and invitations past their use; the security log keeps what happened. For a periodic
+    job (`tasks.purge_expired`)."""
+    cutoff = clock.now() - keep
+    limits = SessionLimits()
+    with db.begin() as s:
+        removed = s.execute(
+            delete(WebSession).where(
+                or_(
+                    WebSession.ended_at < cutoff,
+                    WebSession.last_seen_at < cutoff - limits.idle,
+                    WebSession.created_at < cutoff - limits.absolute,
+                )
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        s.execute(delete(LoginToken).where(LoginToken.expires_at < cutoff))
+        s.execute(delete(ActivationCode).where(ActivationCode.expires_at < cutoff))
+        s.execute(delete(Invitation).where(Invitation.expires_at < cutoff))
+        return int(removed)

@@ -189,9 +189,11 @@ class TwoFactorService:
                 ),
                 None,
             )
-            if match is None:
-                raise InvalidCode("Deze activeringscode klopt niet of is verlopen.")
-            match.used_at = now
+            if match is not None:
+                match.used_at = now
+        # Raised after the commit: the attempts counted above must stay counted.
+        if match is None:
+            raise InvalidCode("Deze activeringscode klopt niet of is verlopen.")
 
     def activated(self, user_id: int) -> bool:
         """Whether the wizard's activation code was entered (within its validity)."""
