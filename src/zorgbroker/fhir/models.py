@@ -36,10 +36,9 @@ class SearchIndex(Base):
     strings `value` in lower case."""
 
     __tablename__ = "fhir_search_index"
-    __table_args__ = (
-        Index("ix_fhir_search_param_value", "param", "value", "resource_pk"),
-        Index("ix_fhir_search_resource", "resource_pk", "param"),
-    )
+    # Searches start from the patient's resources and look each one's values up (a correlated
+    # EXISTS), so one index by resource first serves filters and includes alike.
+    __table_args__ = (Index("ix_fhir_search_resource", "resource_pk", "param", "value"),)
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     resource_pk: Mapped[int] = mapped_column(

@@ -46,9 +46,8 @@ def upgrade() -> None:
         sa.Column("high", sa.String(32), nullable=True),
     )
     op.create_index(
-        "ix_fhir_search_param_value", "fhir_search_index", ["param", "value", "resource_pk"]
+        "ix_fhir_search_resource", "fhir_search_index", ["resource_pk", "param", "value"]
     )
-    op.create_index("ix_fhir_search_resource", "fhir_search_index", ["resource_pk", "param"])
     op.create_table(
         "fhir_access_log",
         sa.Column("pk", sa.Integer(), primary_key=True, autoincrement=True),
