@@ -593,11 +593,12 @@ class UploadService:
             )
             outcome = self._check(path, spec, options, info.file_name)
             timings["check"] = time.perf_counter() - started
-            report = outcome.report
-            report.pseudonymisation = fingerprints
+            # A rejected production file stores nothing; an import says what it stored (`merge`).
+            rejected = mode == "production" and outcome.report.file_rejected
+            report = outcome.report.with_registry_result(
+                fingerprints=fingerprints, stored=Stored() if rejected else None
+            )
             if mode == "test" or report.file_rejected:
-                if mode == "production":
-                    report.stored = Stored()
                 settle()
                 with write_transaction(self._engine) as conn:
                     if _status(conn, upload_id) in (DONE, STOPPED):
