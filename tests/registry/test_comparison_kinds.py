@@ -12,6 +12,7 @@ import pytest
 
 from tests.registry.conftest import Registry
 from tests.registry.test_declarative_storage import MINI_SPEC, _submit
+from zorgbroker.intake.spec import load_dataset
 from zorgbroker.registry.comparisons import Comparison, ComparisonKind, Index, Scope, kinds
 from zorgbroker.registry.comparisons.base import messages
 from zorgbroker.registry.layout import layout_for
@@ -64,6 +65,8 @@ def new_kind(
 
     layout_for.cache_clear()
     yield registry
+    # The next test's mini registry is read afresh, without this kind.
+    load_dataset.cache_clear()
     layout_for.cache_clear()
     del ComparisonKind.registered[_ScoreAbove.name]
 

@@ -186,7 +186,7 @@ def matching_ids(held: pl.DataFrame, lookups: list[Lookup]) -> dict[int, pl.Seri
 
     Lookups of one column with the same keys (the upload's lead serials, looked up in each of
     four lead columns) are matched in one join, against those columns stacked: one hash table
-    of the keys instead of one per column (1M held records: 0.25 s a column).
+    of the keys instead of one per column (docs/benchmarks.md).
     """
     found: dict[int, pl.Series] = {}
     shared: list[tuple[pl.Series, list[Lookup]]] = []
@@ -460,8 +460,8 @@ def _keep_statistics(conn: Connection, table: str, added: int, held: float) -> N
     """Renew the planner's statistics of a table this import grew by a tenth or more.
 
     Autovacuum does this when it comes round, if the server runs it (this project's test server
-    does not). Until then the next upload's lookups are planned blind: 1,000 rows checked against
-    1M held records without statistics fetched in 3.0–3.8 s, with them in 0.1–0.2 s.
+    does not). Until then the next upload's lookups are planned blind, many times slower
+    (docs/benchmarks.md, "Statistics kept by the importer").
     """
     if added < ANALYZE_FROM_ROWS or added < ANALYZE_FROM_SHARE * held:
         return
