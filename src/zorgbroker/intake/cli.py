@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,12 +22,12 @@ from zorgbroker.cli.common import (
     fail_usage,
     parse_today,
 )
-
-# The engine comes with the command, not when it runs: while the command is loaded, garbage
-# collection is paused for the start-up (zorgbroker.cli.main).
-from zorgbroker.intake.checks.context import CheckOutcome
-from zorgbroker.intake.service import check_file
 from zorgbroker.intake.spec import SpecError, available, load_dataset
+
+# The engine is not needed for the commands' help. `check` and `demo` preload it as they start,
+# while garbage collection is still paused for the start-up (zorgbroker.cli.COMMANDS).
+if TYPE_CHECKING:
+    from zorgbroker.intake.checks.context import CheckOutcome
 
 #: Files smaller than this are checked too fast for a progress bar to be worth drawing.
 PROGRESS_FROM_BYTES = 32 * 1024 * 1024
@@ -46,6 +46,8 @@ def datasets_command() -> None:
 def run_check(
     file: Path, dataset: str, organisation: str | None, today: dt.date | None
 ) -> CheckOutcome:
+    from zorgbroker.intake.service import check_file
+
     if not file.is_file():
         raise fail_usage(f"bestand '{file}' bestaat niet of is geen bestand")
     if organisation is not None and not (organisation.isdigit() and len(organisation) == 8):
