@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import zorgbroker
-from zorgbroker.intake.generate import generate
-from zorgbroker.intake.spec import load_dataset
+from zorgbroker.intake.api import generate, load_dataset
 
 HERE = Path(__file__).resolve().parent
 TODAY = dt.date(2026, 11, 22)

@@ -13,8 +13,8 @@ import pytest
 
 from tests.intake.conftest import TODAY
 from zorgbroker import logging as zb_logging
+from zorgbroker.intake.api import CheckOptions, check_upload
 from zorgbroker.intake.checks import plan
-from zorgbroker.intake.checks.engine import CheckOptions, check_upload
 from zorgbroker.intake.generate import generate
 from zorgbroker.intake.spec import load_path
 from zorgbroker.intake.spec.loader import SHIPPED, check_plans

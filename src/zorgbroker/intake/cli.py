@@ -12,7 +12,7 @@ import typer
 
 # The engine comes with the command, not when it runs: while the command is loaded, garbage
 # collection is paused for the start-up (zorgbroker.cli.main).
-from zorgbroker.intake.checks.engine import CheckOutcome
+from zorgbroker.intake.checks.context import CheckOutcome
 from zorgbroker.intake.report.model import Report
 from zorgbroker.intake.service import check_file
 from zorgbroker.intake.spec import SpecError, available

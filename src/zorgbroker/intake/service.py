@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from zorgbroker.intake.checks.engine import CheckOptions, CheckOutcome, Progress, check_upload
+from zorgbroker.intake.checks.context import CheckOptions, CheckOutcome, Progress
+from zorgbroker.intake.checks.run import check_upload
 from zorgbroker.intake.readers.base import Limits
 from zorgbroker.intake.spec import load_dataset
 from zorgbroker.logging import get_logger

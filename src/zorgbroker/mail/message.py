@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from zorgbroker.intake.report.model import Report
-from zorgbroker.intake.report.summary import MODE_LABELS, code_rows, format_count
+from zorgbroker.intake.api import MODE_LABELS, Report, code_rows, format_count
 from zorgbroker.registry.models import DONE, FAILED
 from zorgbroker.registry.uploads import UploadInfo
 

@@ -8,8 +8,7 @@ from typing import Literal
 
 from sqlalchemy import Engine, update
 
-from zorgbroker.intake.report.model import Report
-from zorgbroker.intake.report.xlsx_report import write_xlsx
+from zorgbroker.intake.api import Report, write_xlsx
 from zorgbroker.logging import get_logger
 from zorgbroker.mail.message import build_message
 from zorgbroker.mail.outbox import park, pending, send_pending

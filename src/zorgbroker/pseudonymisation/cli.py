@@ -253,8 +253,7 @@ def pseudonymise_command(
 ) -> None:
     """Maak het stap-1-bestand dat de bron verstuurt: identificerende velden gepseudonimiseerd
     of gereduceerd, namen weggelaten."""
-    from zorgbroker.intake.readers.base import ReadError
-    from zorgbroker.intake.spec.loader import SpecError
+    from zorgbroker.intake.api import ReadError, SpecError
     from zorgbroker.pseudonymisation.source_file import write_stage1_file
 
     home = zorgbroker_home()

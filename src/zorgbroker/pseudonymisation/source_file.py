@@ -111,8 +111,7 @@ def write_stage1_file(
 ) -> Stage1Summary:
     """Read an upload as the intake does, and write its stage-1 version: a CSV (`;`) for a
     single-table dataset, a ZIP of CSVs for a multi-table one."""
-    from zorgbroker.intake.readers import open_upload
-    from zorgbroker.intake.spec.loader import load_dataset
+    from zorgbroker.intake.api import load_dataset, open_upload
 
     check_registry_name(registry)
     spec = load_dataset(dataset)

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from zorgbroker.intake.api import MODE_LABELS, approximate_size, format_count
 from zorgbroker.intake.cli import (
     EXIT_FILE_REJECTED,
     EXIT_OK,
@@ -29,7 +30,6 @@ from zorgbroker.intake.cli import (
     fail_usage,
     parse_today,
 )
-from zorgbroker.intake.report.summary import MODE_LABELS, approximate_size, format_count
 from zorgbroker.registry.models import FAILED
 from zorgbroker.registry.registry_db import RegistryUnavailable, open_registry
 from zorgbroker.registry.uploads import (

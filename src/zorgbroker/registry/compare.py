@@ -17,15 +17,14 @@ identity the registry does not hold yet, a TW only records that are new or updat
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from zorgbroker.intake.checks import rule_language as rl
-from zorgbroker.intake.report.model import Stored
+from zorgbroker.intake.api import ROW, Stored, compile_condition
 from zorgbroker.registry.layout import ID, PARENT_ID, Comparison, DatasetLayout, TableLayout
 
-ROW = "__row"
 STATUS = "__status"
 WRITE = "__write"
 HELD_BEFORE = "__held_before"
@@ -280,20 +279,17 @@ def classify_groups(
 # --- the comparisons -----------------------------------------------------------------------------
 
 
-def _context(table: TableLayout, today: dt.date, organisation: str | None) -> rl.Context:
-    def unsupported_dotted(head: str, fld: str) -> str:
-        raise rl.RuleSyntaxError(f"{head}.{fld} cannot be used in a comparison")
-
-    def unsupported_exists(child: str, cond: rl.Node) -> str:
-        raise rl.RuleSyntaxError("exists() cannot be used in a comparison")
-
-    return rl.Context(
-        frozenset(table.columns), today, organisation, unsupported_dotted, unsupported_exists
-    )
+#: Compiles a condition of the rule language over the main table's columns.
+Conditions = Callable[[str], pl.Expr]
 
 
-def _condition(c: Comparison, name: str, ctx: rl.Context) -> pl.Expr:
-    return rl.compile_condition(rl.parse(c.text(name)), ctx)
+def _context(table: TableLayout, today: dt.date, organisation: str | None) -> Conditions:
+    columns = frozenset(table.columns)
+    return lambda text: compile_condition(text, columns, today=today, organisation=organisation)
+
+
+def _condition(c: Comparison, name: str, ctx: Conditions) -> pl.Expr:
+    return ctx(c.text(name))
 
 
 def _messages(
@@ -341,7 +337,7 @@ def serial_held_by_other(
     candidates: pl.DataFrame,
     accepted: pl.DataFrame,
     held: Held,
-    ctx: rl.Context,
+    ctx: Conditions,
     table_key: str | None,
 ) -> pl.DataFrame:
     """A serial number named by a new record is still registered to another person.
@@ -480,7 +476,7 @@ def requires_earlier(
     candidates: pl.DataFrame,
     accepted: pl.DataFrame,
     held: Held,
-    ctx: rl.Context,
+    ctx: Conditions,
     table_key: str | None,
 ) -> pl.DataFrame:
     """A record of the `when` kind without an `earlier` record of the same person, held or in

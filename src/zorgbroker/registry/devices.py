@@ -14,8 +14,7 @@ import datetime as dt
 import polars as pl
 from sqlalchemy import Connection, insert
 
-from zorgbroker.intake.checks import rule_language as rl
-from zorgbroker.intake.spec import available
+from zorgbroker.intake.api import available, compile_condition
 from zorgbroker.registry.compare import Lookup, current_holders
 from zorgbroker.registry.database import write_transaction
 from zorgbroker.registry.device_query import DeviceQuery
@@ -61,14 +60,9 @@ def _carriers(
     if not serials:
         return pl.DataFrame(schema=CARRIER_SCHEMA)
     main = layout.main
-    ctx = rl.Context(
-        frozenset(main.columns),
-        dt.date.today(),
-        None,
-        lambda h, f: f"{h}.{f}",
-        lambda t, n: "exists",
+    ending = compile_condition(
+        c.text("ends_registration"), main.columns, today=dt.date.today(), organisation=None
     )
-    ending = rl.compile_condition(rl.parse(c.text("ends_registration")), ctx)
     found = []
     for s in c.texts("serials"):
         rows = fetch_rows(conn, main, Lookup((s,), pl.DataFrame({s: serials})))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import polars as pl
 from sqlalchemy import Connection, insert, select, update
 
+from zorgbroker.intake.api import ROW
 from zorgbroker.logging import get_logger
 from zorgbroker.registry import bulk, segments
 from zorgbroker.registry.compare import (
@@ -40,7 +41,6 @@ from zorgbroker.registry.models import RowIds
 
 log = get_logger(__name__)
 
-ROW = "__row"
 #: Past this many segments of large imports in a table, each import warns that merging them
 #: would help: every lookup searches each segment (a 1,000-row upload into 1M records took
 #: 2.76 s with them in 40 segments, 0.75 s in one; bench/bench_segments.py).

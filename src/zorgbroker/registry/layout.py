@@ -29,17 +29,14 @@ a new segment and indexes it in bulk instead of growing the held indexes row by 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
 import polars as pl
 
-from zorgbroker.intake.checks import plan as p
-from zorgbroker.intake.checks import rule_language as rl
-from zorgbroker.intake.spec import DatasetSpec, FieldSpec, TableSpec, load_dataset
+from zorgbroker.intake.api import DatasetSpec, FieldSpec, TableSpec, derived_types, load_dataset
 
 ID, UPLOAD_ID, PARENT_ID = "_id", "_upload_id", "_parent_id"
 SYSTEM_COLUMNS = (ID, UPLOAD_ID, PARENT_ID)
@@ -175,7 +172,6 @@ class DatasetLayout:
     tables: dict[str, TableLayout]
     comparisons: tuple[Comparison, ...]
     update: UpdateRule
-    plans: dict[str, p.TablePlan] = field(repr=False, compare=False, default_factory=dict)
 
     @property
     def main(self) -> TableLayout:
@@ -202,15 +198,6 @@ def stored_dtype(f: FieldSpec) -> pl.DataType | None:
         case "year":
             return pl.Int32()
     return _TYPES[f.type]
-
-
-def _derived_types(plan: p.TablePlan) -> dict[str, pl.DataType]:
-    if not plan.derive:
-        return {}
-    ctx = p.context_for(plan, today=dt.date(2000, 1, 1), organisation=None)
-    empty = pl.DataFrame(schema={f.name: _TYPES[f.type] for f in plan.fields})
-    exprs = [rl.compile_expr(node, ctx).alias(name) for name, node in plan.derive.items()]
-    return dict(empty.select(exprs).schema)
 
 
 def _dotted_names(params: dict[str, str | list[str] | int]) -> list[str]:
@@ -247,7 +234,10 @@ def _materialise(spec: DatasetSpec, table: TableSpec, dotted: str) -> Materialis
 
 
 def _table_layout(
-    spec: DatasetSpec, table: TableSpec, plan: p.TablePlan, comparisons: tuple[Comparison, ...]
+    spec: DatasetSpec,
+    table: TableSpec,
+    derived: dict[str, pl.DataType],
+    comparisons: tuple[Comparison, ...],
 ) -> TableLayout:
     columns: dict[str, pl.DataType] = {}
     required: set[str] = set()
@@ -257,7 +247,7 @@ def _table_layout(
             columns[f.name] = dtype
             if f.required is True:
                 required.add(f.name)
-    columns.update(_derived_types(plan))
+    columns.update(derived)
     dotted = [n for n in table.identity if "." in n]
     if table.main:
         dotted += [n for c in spec.comparisons for n in _dotted_names(c.params)]
@@ -429,15 +419,15 @@ def build_layout(spec: DatasetSpec) -> DatasetLayout:
         }
         field_name = column_name(c.field, main) if c.field else None
         comparisons.append(Comparison(c.code, c.kind, field_name, params))
-    plans = p.build_plans(spec)
+    derived = derived_types(spec)
     frozen = tuple(comparisons)
-    tables = {t.name: _table_layout(spec, t, plans[t.name], frozen) for t in spec.tables}
+    tables = {t.name: _table_layout(spec, t, derived[t.name], frozen) for t in spec.tables}
     update = _update_rule(spec)
     main_layout = tables[spec.main_table.name]
     for name in update.group:
         if name not in main_layout.columns:
             raise LayoutError(f"{spec.dataset}: update.group names unknown field {name!r}")
-    return DatasetLayout(spec, tables, frozen, update, plans)
+    return DatasetLayout(spec, tables, frozen, update)
 
 
 @cache

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from zorgbroker.intake.api import ROW
 from zorgbroker.registry.layout import DatasetLayout, Materialised, TableLayout
-
-ROW = "__row"
 
 
 class RecordsError(ValueError):

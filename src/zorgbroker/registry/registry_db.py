@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, insert, inspect, select
 from sqlalchemy.exc import OperationalError
 
-from zorgbroker.intake.spec import DatasetSpec, SpecError, available, load_dataset
+from zorgbroker.intake.api import DatasetSpec, SpecError, available, load_dataset
 from zorgbroker.logging import get_logger
 from zorgbroker.registry import data_tables
 from zorgbroker.registry.database import engine_for, lock_for_transaction, write_transaction

@@ -6,8 +6,7 @@ import dataclasses
 
 import polars as pl
 
-from zorgbroker.intake.report.model import MESSAGE_SCHEMA, Report, Stored
-from zorgbroker.intake.spec import DatasetSpec
+from zorgbroker.intake.api import MESSAGE_SCHEMA, DatasetSpec, Report, Stored
 
 
 def merge(

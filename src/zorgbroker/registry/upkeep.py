@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from zorgbroker.intake.spec import available
+from zorgbroker.intake.api import available
 from zorgbroker.logging import get_logger
 from zorgbroker.registry.database import is_postgres, lock_for_transaction, write_transaction
 from zorgbroker.registry.layout import LayoutError, layout_for

@@ -33,10 +33,19 @@ import polars as pl
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from zorgbroker.intake.checks.engine import CheckOptions, Pseudonymise, check_upload
-from zorgbroker.intake.report.json_report import from_json_dict, write_json
-from zorgbroker.intake.report.model import Mode, Report, Stored
-from zorgbroker.intake.spec import DatasetSpec, SpecError, load_dataset
+from zorgbroker.intake.api import (
+    CheckOptions,
+    DatasetSpec,
+    Mode,
+    Pseudonymise,
+    Report,
+    SpecError,
+    Stored,
+    check_upload,
+    load_dataset,
+    report_from_json,
+    write_json,
+)
 from zorgbroker.logging import get_logger
 from zorgbroker.registry.crash_point import pause_after_batch
 from zorgbroker.registry.database import lock_for_transaction, write_transaction
@@ -366,7 +375,7 @@ def read_report(conn: Connection, upload_id: int, dataset: str) -> Report | None
     document = json.loads(gzip.decompress(body))
     texts, multi = _code_texts(dataset)
     codes = {m["code"] for m in document.get("messages", [])}
-    return from_json_dict(
+    return report_from_json(
         document, code_texts={c: texts.get(c, "") for c in sorted(codes)}, multi_table=multi
     )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.intake.conftest import TODAY, triples, write_csv
-from zorgbroker.intake.checks.engine import CheckOptions, check_upload
+from zorgbroker.intake.api import CheckOptions, check_upload
 from zorgbroker.intake.spec import SpecError, available, load_dataset, load_path
 
 SPEC = """

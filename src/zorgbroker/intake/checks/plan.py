@@ -39,9 +39,6 @@ def rule_col(index: int) -> str:
     return f"__rule__{index}"
 
 
-ROW = "__row"
-
-
 @dataclass(frozen=True)
 class CompiledRule:
     index: int
@@ -267,6 +264,19 @@ def normalise_exprs(fields: list[FieldSpec], spec: DatasetSpec) -> list[pl.Expr]
         if changed:
             exprs.append(text.alias(text_col(f.name)))
     return exprs
+
+
+#: The Polars type of a field's typed value, by its specification type (see `typed_expr`).
+_DTYPES: dict[str, pl.DataType] = {
+    "integer": pl.Int64(),
+    "number": pl.Float64(),
+    "date": pl.Date(),
+}
+
+
+def field_dtype(f: FieldSpec) -> pl.DataType:
+    """The type of a field's typed value: what `typed_expr` makes of its text."""
+    return _DTYPES.get(f.type, pl.String())
 
 
 def typed_expr(f: FieldSpec, date_format: str) -> pl.Expr:

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 from tests.intake.conftest import TODAY
-from zorgbroker.intake.checks import engine
+from zorgbroker.intake.api import ROW
+from zorgbroker.intake.checks.context import CheckOptions
+from zorgbroker.intake.checks.messages import Messages
 from zorgbroker.intake.checks.plan import build_plans
+from zorgbroker.intake.checks.run import check_tables
 from zorgbroker.intake.generate import generate
 from zorgbroker.intake.readers import direct, open_upload
 from zorgbroker.intake.readers.direct import DirectProbe
@@ -36,7 +39,7 @@ def both_ways(
     through it and through the batch reader."""
     spec = load_dataset("nhr-pmicd")
     plans = build_plans(spec)
-    options = engine.CheckOptions(today=TODAY, organisation="01234567", collect_accepted=accepted)
+    options = CheckOptions(today=TODAY, organisation="01234567", collect_accepted=accepted)
     extra = {} if chunk_bytes is None else {"chunk_bytes": chunk_bytes}
     results = []
     offered = False
@@ -46,10 +49,10 @@ def both_ways(
             offered = upload.tables["main"].direct is not None
         else:
             upload.tables["main"].direct = None
-        outcome = engine.check_tables(upload, spec, plans, options, engine.Messages(spec))
+        outcome = check_tables(upload, spec, plans, options, Messages(spec))
         result = to_json_dict(outcome.report)
         result["accepted_rows"] = {
-            name: frame.sort(engine.p.ROW).to_dicts() for name, frame in outcome.accepted.items()
+            name: frame.sort(ROW).to_dicts() for name, frame in outcome.accepted.items()
         }
         results.append(result)
     return offered, results[0], results[1]
@@ -186,12 +189,10 @@ def test_progress_runs_up_to_the_file_size(tmp_path: Path, clean: bytes) -> None
     path.write_bytes(clean + b"\n".join(lines_of(clean)[1:] * 400) + b"\n")
     seen: list[tuple[int, int]] = []
     spec = load_dataset("nhr-pmicd")
-    options = engine.CheckOptions(
-        today=TODAY, progress=lambda done, total: seen.append((done, total))
-    )
+    options = CheckOptions(today=TODAY, progress=lambda done, total: seen.append((done, total)))
     upload = open_upload(path)
     assert upload.tables["main"].direct is not None
-    engine.check_tables(upload, spec, build_plans(spec), options, engine.Messages(spec))
+    check_tables(upload, spec, build_plans(spec), options, Messages(spec))
     size = path.stat().st_size
     assert len(seen) >= 2
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)

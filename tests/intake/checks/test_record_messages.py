@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.intake.checks.test_spec_format import make_spec
 from tests.intake.conftest import TODAY, write_csv
-from zorgbroker.intake.checks.engine import CheckOptions, check_upload
+from zorgbroker.intake.api import CheckOptions, check_upload
 from zorgbroker.intake.report.json_report import to_json_dict
 from zorgbroker.intake.spec import load_path
 
