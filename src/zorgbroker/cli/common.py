@@ -16,7 +16,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from zorgbroker.intake.report.model import Report
+    from zorgbroker.intake.api import Report
 
 #: The command did what was asked.
 EXIT_OK = 0
@@ -80,7 +80,7 @@ def emit(report: Report, fmt: Format, output: Path | None, source: Path) -> None
         case Format.text:
             from rich.console import Console
 
-            from zorgbroker.intake.report.text_report import render_text
+            from zorgbroker.intake.api import render_text
 
             if output is None:
                 render_text(report, Console())
@@ -88,7 +88,7 @@ def emit(report: Report, fmt: Format, output: Path | None, source: Path) -> None
                 with output.open("w", encoding="utf-8") as handle:
                     render_text(report, Console(file=handle, width=120, force_terminal=False))
         case Format.json:
-            from zorgbroker.intake.report.json_report import write_json
+            from zorgbroker.intake.api import write_json
 
             if output is None:
                 write_json(report, sys.stdout)
@@ -97,7 +97,7 @@ def emit(report: Report, fmt: Format, output: Path | None, source: Path) -> None
                 write_json(report, output)
         case Format.xlsx:
             # XlsxWriter is only loaded when an Excel report is asked for.
-            from zorgbroker.intake.report.xlsx_report import write_xlsx
+            from zorgbroker.intake.api import write_xlsx
 
             target = output or Path.cwd() / f"{source.stem}-rapport.xlsx"
             write_xlsx(report, target)

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         code_rows,
         format_count,
     )
+    from zorgbroker.intake.report.text_report import render_text
     from zorgbroker.intake.report.xlsx_report import write_xlsx
     from zorgbroker.intake.source_checks import (
         SourceFindings,
@@ -103,6 +104,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "report_from_json": ("zorgbroker.intake.report.json_report", "from_json_dict"),
     "StoredReportError": ("zorgbroker.intake.report.json_report", "StoredReportError"),
     "write_xlsx": ("zorgbroker.intake.report.xlsx_report", "write_xlsx"),
+    "render_text": ("zorgbroker.intake.report.text_report", "render_text"),
     "MODE_LABELS": ("zorgbroker.intake.report.summary", "MODE_LABELS"),
     "CodeRow": ("zorgbroker.intake.report.summary", "CodeRow"),
     "code_rows": ("zorgbroker.intake.report.summary", "code_rows"),
@@ -161,6 +163,7 @@ __all__ = [
     "load_dataset",
     "open_upload",
     "refusal",
+    "render_text",
     "report_from_json",
     "source_checks",
     "source_findings",
