@@ -243,7 +243,7 @@ def pseudonymise_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Het exportbestand.")],
     dataset: Annotated[str, typer.Option(help="Naam van de dataset, bv. nhr-pmicd.")],
     registry: Annotated[str, typer.Option(help="Het ontvangende register, bv. nhr.")],
-    output: Annotated[Path, typer.Option(help="Waar het stap-1-bestand komt.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Waar het stap-1-bestand komt.")],
     ttp_public_key: Annotated[
         Path | None,
         typer.Option(
