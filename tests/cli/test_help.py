@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from typer._click.core import Command
 
 from tests.cli.conftest import zorgbroker
 from zorgbroker.cli import COMMANDS, load_command
@@ -95,3 +96,27 @@ def test_a_commands_help_is_dutch(args: list[str], expected: list[str]) -> None:
     assert [line for line in expected if line not in done.stdout] == []
     assert "Opties:" in done.stdout
     assert not [word for word in ENGLISH if word in done.stdout]
+
+
+def _all_commands() -> list[tuple[str, Command]]:
+    found = []
+
+    def walk(path: str, command: Command) -> None:
+        subcommands = getattr(command, "commands", {})
+        if not subcommands:
+            found.append((path, command))
+        for name, sub in subcommands.items():
+            walk(f"{path} {name}", sub)
+
+    for name in COMMANDS:
+        walk(name, load_command(name))
+    return found
+
+
+def test_an_option_name_means_one_thing_in_every_command() -> None:
+    for path, command in _all_commands():
+        names = [n for p in command.params for n in (*p.opts, *p.secondary_opts)]
+        assert len(names) == len(set(names)), f"{path}: {sorted(names)}"
+        for param in command.params:
+            if "-o" in param.opts:
+                assert "--output" in param.opts, f"{path}: -o is {param.opts}"
