@@ -59,9 +59,7 @@ def _segment_like_before(conn: Connection, name: str, bounds: list[int]) -> None
                 f'CREATE TABLE "{segment}" (LIKE "{name}" INCLUDING DEFAULTS, '
                 f'CHECK ("{SEGMENT}" = {number}))'
             )
-            listed = ", ".join(
-                f'"{c}"' for c in inspect(conn).get_columns(old) for c in [c["name"]]
-            )
+            listed = ", ".join(f'"{c["name"]}"' for c in inspect(conn).get_columns(old))
             conn.exec_driver_sql(
                 f'INSERT INTO "{segment}" ({listed}, "{SEGMENT}") '
                 f'SELECT {listed}, {number} FROM "{old}" WHERE _id > {lower} AND _id <= {upper}'
