@@ -83,7 +83,9 @@ def live_portal(tmp_path: Path) -> Iterator[LivePortal]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync API is open, asyncio sees a running event
+# loop in the main thread, and later tests that call asyncio.run() (the worker) would fail.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.skip("Chromium ontbreekt: apt-get install -y chromium")
