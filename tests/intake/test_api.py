@@ -3,6 +3,7 @@ named columns."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import subprocess
 import sys
@@ -92,3 +93,50 @@ def test_derived_types_per_table() -> None:
     (main,) = [t.name for t in api.load_dataset("nhr-pmicd").tables]
     assert types == {main: {"leeftijd": pl.Int32(), "identiteit_serienummer": pl.String()}}
     assert all(not t for t in api.derived_types(api.load_dataset("nivel-fysio")).values())
+
+
+#: Intake modules other packages may still import: the command-line helpers, until they move to
+#: the command-line package.
+STILL_SHARED = {"zorgbroker.intake.cli"}
+
+
+def intake_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            if node.module == "zorgbroker.intake":
+                found += names[1:]
+            else:
+                found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+    return [n for n in found if n.startswith("zorgbroker.intake")]
+
+
+def test_other_packages_use_only_the_api() -> None:
+    root = Path(__file__).resolve().parents[2]
+    sources = [*(root / "src" / "zorgbroker").rglob("*.py"), *(root / "bench").rglob("*.py")]
+    intake = root / "src" / "zorgbroker" / "intake"
+    wrong = {
+        f"{path.relative_to(root)}: {name}"
+        for path in sources
+        if not path.is_relative_to(intake)
+        for name in intake_imports(path)
+        if name != "zorgbroker.intake.api" and name not in STILL_SHARED
+    }
+    assert not wrong, sorted(wrong)
+
+
+def test_the_import_rule_finds_a_private_import(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from zorgbroker.intake.checks import plan\nimport zorgbroker.intake.report.model\n"
+        "from zorgbroker.intake.api import ROW\n"
+    )
+    assert intake_imports(module) == [
+        "zorgbroker.intake.checks",
+        "zorgbroker.intake.report.model",
+        "zorgbroker.intake.api",
+    ]

@@ -220,8 +220,9 @@ def derived_types(spec: DatasetSpec) -> dict[str, dict[str, pl.DataType]]:
 
     from zorgbroker.intake.checks import plan as p
     from zorgbroker.intake.checks import rule_language as rl
+    from zorgbroker.intake.spec.loader import check_plans
 
-    plans = p.build_plans(spec)
+    plans = check_plans(spec)
     types: dict[str, dict[str, pl.DataType]] = {}
     for name, plan in plans.items():
         if not plan.derive:

@@ -13,7 +13,8 @@ def merge(
     report: Report, spec: DatasetSpec, messages: pl.DataFrame, rejected: int, stored: Stored
 ) -> Report:
     """The report with `messages` (table, record, field, code, value) added after the checks'
-    messages of the same record, `rejected` more records rejected, and `stored` filled in."""
+    messages of the same record, `rejected` more records rejected, and the registry's result
+    (`stored`, with the fingerprints the report has) added."""
     texts = {code: spec.text(code) for code in messages["code"].unique().to_list()}
     added = messages.with_columns(
         pl.col("code").str.extract(r"^([A-Z]+)-", 1).alias("class"),
@@ -36,10 +37,10 @@ def merge(
         "__position",
     ).drop("__position", "__source")
     code_texts = {**report.code_texts, **texts}
-    return dataclasses.replace(
+    compared = dataclasses.replace(
         report,
         messages=ordered,
         rejected=report.rejected + rejected,
         code_texts=dict(sorted(code_texts.items())),
-        stored=stored,
     )
+    return compared.with_registry_result(fingerprints=report.pseudonymisation, stored=stored)

@@ -552,11 +552,12 @@ def _process(engine: Engine, info: UploadInfo, settings: Settings) -> Report:
         )
         outcome = check_upload(path, spec, options, display_name=info.file_name)
         timings["check"] = time.perf_counter() - started
-        report = outcome.report
-        report.pseudonymisation = fingerprints
+        # A rejected production file stores nothing; an import says what it stored (`merge`).
+        nothing_stored = Stored() if mode == "production" and outcome.report.file_rejected else None
+        report = outcome.report.with_registry_result(
+            fingerprints=fingerprints, stored=nothing_stored
+        )
         if mode == "test" or report.file_rejected:
-            if mode == "production":
-                report.stored = Stored()
             settle()
             with write_transaction(engine) as conn:
                 if _status(conn, upload_id) == DONE:

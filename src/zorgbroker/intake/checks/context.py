@@ -70,7 +70,7 @@ def build_report(
     frame = messages.frame([t.name for t in spec.tables])
     file_rejected = bool(frame["class"].eq("BF").any()) if frame.height else False
     codes = frame["code"].unique().to_list() if frame.height else []
-    return Report(
+    return Report.from_check(
         dataset=spec.dataset,
         dataset_version=spec.version,
         mode=options.mode,

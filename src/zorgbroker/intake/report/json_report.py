@@ -128,7 +128,8 @@ def _from_json(
     if multi_table is None:
         multi_table = any("table" in message for message in raw_messages[:1])
     stored = summary.get("stored")
-    return Report(
+    fingerprints = document.get("pseudonymisation") or {}
+    report = Report.from_check(
         dataset=document["dataset"],
         dataset_version=document["dataset_version"],
         mode=mode,
@@ -145,9 +146,11 @@ def _from_json(
         messages=messages,
         code_texts=dict(code_texts),
         multi_table=multi_table,
-        pseudonymisation={
-            str(k): str(v) for k, v in (document.get("pseudonymisation") or {}).items()
-        },
+    )
+    if stored is None and not fingerprints:
+        return report  # an offline check's report: the registry added nothing
+    return report.with_registry_result(
+        fingerprints={str(k): str(v) for k, v in fingerprints.items()},
         stored=None
         if stored is None
         else Stored(

@@ -2,10 +2,16 @@
 
 Messages are kept as one Polars frame (they can number in the hundreds of thousands);
 writers turn it into text, JSON or XLSX without a Python object per message.
+
+A report is built, never patched: the check makes it (`Report.from_check`), and the registry
+derives a new one with its result added (`with_registry_result`). Whoever holds a report may
+pass it on knowing nobody changes it underneath them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -55,12 +61,15 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class Stored:
+    """The contract's `summary.stored`: of the accepted records, how many the registry found new,
+    how many replaced a held version with other content, and how many it held already."""
+
     new: int = 0
     updated: int = 0
     unchanged: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
     dataset: str
     dataset_version: str
@@ -77,6 +86,43 @@ class Report:
     #: The key fingerprints and method the upload was pseudonymised with (never a key); empty for
     #: an offline check, which pseudonymises nothing. An addition to the contract's fields.
     pseudonymisation: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_check(
+        cls,
+        *,
+        dataset: str,
+        dataset_version: str,
+        mode: Mode,
+        file: FileInfo,
+        records: int,
+        rejected: int,
+        file_rejected: bool,
+        messages: pl.DataFrame,
+        code_texts: Mapping[str, str],
+        multi_table: bool,
+    ) -> Report:
+        """The check's result: its messages and counts, nothing stored, nothing pseudonymised."""
+        return cls(
+            dataset=dataset,
+            dataset_version=dataset_version,
+            mode=mode,
+            file=file,
+            records=records,
+            rejected=rejected,
+            file_rejected=file_rejected,
+            messages=messages,
+            code_texts=dict(code_texts),
+            multi_table=multi_table,
+        )
+
+    def with_registry_result(
+        self, *, fingerprints: Mapping[str, str], stored: Stored | None = None
+    ) -> Report:
+        """A new report with the registry's result added: the fingerprints of the keys the upload
+        was pseudonymised with, and what was stored of it (None: nothing was imported, as for a
+        test upload). The messages and counts stay as they are."""
+        return dataclasses.replace(self, stored=stored, pseudonymisation=dict(fingerprints))
 
     @property
     def accepted(self) -> int:
