@@ -253,7 +253,7 @@ def pseudonymise_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Het exportbestand.")],
     dataset: Annotated[str, typer.Option(help="Naam van de dataset, bv. nhr-pmicd.")],
     registry: Annotated[str, typer.Option(help="Het ontvangende register, bv. nhr.")],
-    output: Annotated[Path, typer.Option(help="Waar het stap-1-bestand (ZIP) komt.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Waar het stap-1-bestand komt.")],
     ttp_public_key: Annotated[
         Path | None,
         typer.Option(
@@ -268,7 +268,8 @@ def pseudonymise_command(
     of gereduceerd, namen weggelaten.
 
     De export wordt eerst gecontroleerd; per rij gaat de uitkomst mee van de controles die
-    identificerende velden lezen (alleen meldingscodes, nooit waarden)."""
+    identificerende velden lezen (alleen meldingscodes, nooit waarden). Het stap-1-bestand is
+    een ZIP-archief."""
     from zorgbroker.intake.api import ReadError, SpecError, load_dataset
     from zorgbroker.pseudonymisation.source_side import make_stage1, ttp_public_key_for_source
 
