@@ -133,7 +133,7 @@ def main() -> None:
     _timed(
         "stage 2 in process (HMAC + label, all cores)",
         n,
-        lambda: stage2(p1, key=registry_key, prefix="zb1:nivel:k1:"),
+        lambda: stage2(p1, key=registry_key, prefix="zb2:nivel:k1:"),
     )
 
     _sealing(bsns, p1, n)

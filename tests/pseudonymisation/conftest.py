@@ -6,8 +6,9 @@ import pytest
 
 from zorgbroker.pseudonymisation.ttp import TrustedThirdParty
 
-#: Published test keys of docs/pseudonymisation.md.
-TEST_SOURCE_KEY = bytes(range(32))
+#: Published test keys of docs/pseudonymisation.md: the source key of each registry's project
+#: (method zb2) and the registry keys of the TTP.
+TEST_SOURCE_KEYS = {"nhr": bytes(range(128, 160)), "nivel": bytes(range(160, 192))}
 TEST_REGISTRY_KEYS = {"nhr": bytes(range(32, 64)), "nivel": bytes(range(64, 96))}
 
 #: Valid BSNs (they pass the eleven-test) used across the tests.

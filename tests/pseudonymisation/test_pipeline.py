@@ -28,7 +28,7 @@ def test_same_bsn_different_pseudonym_across_registries(home: Path) -> None:
     nhr = _pseudonymise(home, "nhr", BSNS)
     nivel = _pseudonymise(home, "nivel", BSNS)
     bench = _pseudonymise(home, "parabench", BSNS)
-    assert all(p is not None and p.startswith("zb1:nhr:k1:") for p in nhr)
+    assert all(p is not None and p.startswith("zb2:nhr:k1:") for p in nhr)
     digests = [{p.rsplit(":", 1)[1] for p in ps if p} for ps in (nhr, nivel, bench)]
     assert not digests[0] & digests[1] and not digests[0] & digests[2]
     assert not digests[1] & digests[2]
@@ -49,7 +49,7 @@ def test_a_new_key_version_changes_the_label_and_the_pseudonym(home: Path) -> No
     before = _pseudonymise(home, "nivel", BSNS)
     LocalTTP(home).ttp.rotate_key("nivel")
     after = _pseudonymise(home, "nivel", BSNS)
-    assert all(p and p.startswith("zb1:nivel:k2:") for p in after)
+    assert all(p and p.startswith("zb2:nivel:k2:") for p in after)
     assert not set(before) & set(after)
 
 
@@ -68,7 +68,7 @@ def test_test_mode_uploads_cannot_be_linked(home: Path) -> None:
     second = Pseudonymiser.for_mode("test", registry="nhr", source="12345678", home=home)
     a = first.pseudonymise(pl.Series(BSNS)).to_list()
     b = second.pseudonymise(pl.Series(BSNS)).to_list()
-    assert all(p and p.startswith("zb1:nhr:test:") for p in a)
+    assert all(p and p.startswith("zb2:nhr:test:") for p in a)
     assert not set(a) & set(b)
     # Within one upload the same patient is still recognisable.
     assert first.pseudonymise(pl.Series(BSNS)).to_list() == a

@@ -53,7 +53,7 @@ def test_a_batch_of_ten_thousand_over_http_matches_in_process(
         info = client.key_info("nivel")
     local = LocalTTP(home).pseudonymise("nivel", p1, source=SOURCE)
     assert remote.to_list() == local.to_list()
-    assert info.version == "k1" and remote[0].startswith("zb1:nivel:k1:")
+    assert info.version == "k1" and remote[0].startswith("zb2:nivel:k1:")
 
 
 def test_nulls_and_chunking_keep_rows_in_place(service: tuple[str, str]) -> None:
@@ -132,7 +132,7 @@ def test_production_upload_through_the_service_keeps_the_reid_store(
         registry_home = tmp_path / "registry"
         p = Pseudonymiser.for_mode("production", registry="nhr", source=SOURCE, home=registry_home)
         got = p.pseudonymise(pl.Series(BSNS)).to_list()
-    assert all(x and x.startswith("zb1:nhr:k1:") for x in got)
+    assert all(x and x.startswith("zb2:nhr:k1:") for x in got)
     assert not (registry_home / "ttp").exists()
     with ttp.store.connect() as db:
         assert db.execute("SELECT COUNT(*) FROM reid").fetchone()[0] == len(BSNS)
@@ -158,7 +158,7 @@ def test_the_serve_command_starts_the_service(ttp: TrustedThirdParty, home: Path
                 time.sleep(0.05)
         with HttpTTP(url, token) as client:
             got = client.pseudonymise("nivel", _random_p1(3), source=SOURCE)
-        assert got.str.starts_with("zb1:nivel:k1:").all()
+        assert got.str.starts_with("zb2:nivel:k1:").all()
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -38,7 +39,7 @@ def _nhr_rows() -> pl.DataFrame:
 def test_stage1_frame_for_the_heart_registry(ttp: TrustedThirdParty) -> None:
     table = load_dataset("nhr-pmicd").main_table
     kinds = {f.name: f.identifying for f in table.fields}
-    key = source_key(ttp.home)
+    key = source_key(ttp.home, "nhr")
     out, invalid = stage1_frame(
         _nhr_rows(),
         kinds,
@@ -68,7 +69,7 @@ def test_stage1_frame_without_sealing_for_other_registries(home: Path) -> None:
     out, _ = stage1_frame(
         frame,
         {"bsn": "pseudonymise", "achternaam": "pseudonymise"},
-        key=source_key(home),
+        key=source_key(home, "nivel"),
         registry="nivel",
         ttp_public_key=None,
     )
@@ -95,7 +96,7 @@ def test_pseudonymise_command_writes_the_stage1_file(tmp_path: Path) -> None:
     app.command()(pseudonymise_command)
     export = tmp_path / "export.csv"
     _write_nhr_csv(export)
-    out = tmp_path / "stap1.csv"
+    out = tmp_path / "stap1.zip"
     home = tmp_path / "home"
     TrustedThirdParty(home).init()
     result = CliRunner().invoke(
@@ -105,10 +106,13 @@ def test_pseudonymise_command_writes_the_stage1_file(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "rij 2" in result.output  # the BSN failing the eleven-test, by row number only
-    written = out.read_text(encoding="utf-8")
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == ["main.csv", "zorgbroker-stap1.json"]
+        written = archive.read("main.csv").decode("utf-8")
     assert not any(b in written for b in BSNS) and "Jansen" not in written
     frame = pl.read_csv(io.StringIO(written), separator=";", infer_schema=False)
     assert "bsn_verzegeld" in frame.columns and "achternaam" not in frame.columns
+    assert frame["zb_bronbevindingen"][1] == "bsn=F-301"
 
 
 @needs_readers
@@ -129,3 +133,4 @@ def test_pseudonymise_command_refuses_the_wrong_registry(tmp_path: Path) -> None
     )
     assert result.exit_code == 1 and "register nhr" in result.output
     assert not target.exists()
+    assert not (tmp_path / "home" / "source" / "project-nivel.key").exists()

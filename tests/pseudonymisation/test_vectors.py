@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.nl import bsn as stdnum_bsn
 
-from tests.pseudonymisation.conftest import TEST_REGISTRY_KEYS, TEST_SOURCE_KEY
+from tests.pseudonymisation.conftest import TEST_REGISTRY_KEYS, TEST_SOURCE_KEYS
 from zorgbroker.pseudonymisation.bsn import normalise_bsn
 from zorgbroker.pseudonymisation.hmac_batch import (
     hmac_binary_series,
@@ -40,12 +40,26 @@ def test_the_document_publishes_vectors() -> None:
 def test_published_stage1_and_stage2_vectors_pass() -> None:
     for line in _block("vectors"):
         label, value, p1, registry, labelled = (part.strip() for part in line.split("|"))
-        got_p1 = stage1(pl.Series([value]), key=TEST_SOURCE_KEY, label=label)
+        got_p1 = stage1(pl.Series([value]), key=TEST_SOURCE_KEYS[registry], label=label)
         assert got_p1.to_list() == [p1]
         got = stage2(
             got_p1, key=TEST_REGISTRY_KEYS[registry], prefix=pseudonym_prefix(registry, "k1")
         )
         assert got.to_list() == [labelled]
+
+
+def test_published_vectors_give_one_bsn_unrelated_p1s_per_project() -> None:
+    p1s: dict[str, dict[str, str]] = {}
+    for line in _block("vectors"):
+        label, value, p1, registry, _ = (part.strip() for part in line.split("|"))
+        if label == "bsn":
+            p1s.setdefault(value, {})[registry] = p1
+    both = [by_registry for by_registry in p1s.values() if len(by_registry) == 2]
+    assert both and all(pair["nhr"] != pair["nivel"] for pair in both)
+
+
+def test_published_vectors_are_of_method_zb2() -> None:
+    assert all(line.split("|")[4].strip().startswith("zb2:") for line in _block("vectors"))
 
 
 def test_published_normalisation_vectors_pass() -> None:
@@ -57,7 +71,8 @@ def test_published_normalisation_vectors_pass() -> None:
 
 def test_published_fingerprints() -> None:
     text = DOC.read_text(encoding="utf-8")
-    assert f"fingerprint `{fingerprint(TEST_SOURCE_KEY)}`" in text
+    assert f"fingerprint `{fingerprint(TEST_SOURCE_KEYS['nhr'])}`" in text
+    assert f"fingerprint `{fingerprint(TEST_SOURCE_KEYS['nivel'])}`" in text
     assert f"fingerprint `{fingerprint(TEST_REGISTRY_KEYS['nhr'])}`" in text
 
 
@@ -88,9 +103,9 @@ def test_eleven_test_agrees_with_python_stdnum(raw: str) -> None:
 
 
 def test_nulls_stay_null_in_both_stages() -> None:
-    p1 = stage1(pl.Series(["123456782", None]), key=TEST_SOURCE_KEY)
+    p1 = stage1(pl.Series(["123456782", None]), key=TEST_SOURCE_KEYS["nhr"])
     assert p1[1] is None
-    assert stage2(p1, key=TEST_REGISTRY_KEYS["nhr"], prefix="zb1:nhr:k1:")[1] is None
+    assert stage2(p1, key=TEST_REGISTRY_KEYS["nhr"], prefix="zb2:nhr:k1:")[1] is None
 
 
 @given(

@@ -68,7 +68,7 @@ def test_a_registry_that_is_only_a_yaml_file_stores_and_compares(mini_registry: 
     assert rows == [(2, "datum", "TW-901")]
     held = mini_registry.held("mini-register")
     assert sorted(held["score"].to_list()) == [1, 6, 7]
-    assert held["bsn"].str.starts_with("zb1:mini:").all()
+    assert held["bsn"].str.starts_with("zb2:mini:").all()
 
 
 def test_a_field_a_newer_version_adds_becomes_a_column(registry: Registry):

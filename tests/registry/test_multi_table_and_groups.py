@@ -24,9 +24,9 @@ def test_episode_with_its_treatments_is_stored_across_tables(registry: Registry)
     therapists = registry.held("nivel-fysio", "therapeuten")
     assert episodes["praktijk_agb"].to_list() == ["01234567"]
     assert episodes["bsn"].to_list() == patients["bsn"].to_list()
-    assert episodes["bsn"][0].startswith("zb1:nivel:")
+    assert episodes["bsn"][0].startswith("zb2:nivel:")
     assert treatments["_parent_id"].to_list() == [episodes["_id"][0]] * 2
-    assert therapists["achternaam"][0].startswith("zb1:nivel:")
+    assert therapists["achternaam"][0].startswith("zb2:nivel:")
     assert therapists["geboortedatum"].to_list() == [1980]
     assert registry.held("nivel-fysio", "praktijk").height == 1
 

@@ -34,7 +34,7 @@ def test_first_upload_stores_each_accepted_record_as_new_and_pseudonymised(regis
     assert report.messages.height == 0
     held = registry.held()
     assert held.height == 2
-    assert held["bsn"].str.starts_with("zb1:nhr:k1:").all()
+    assert held["bsn"].str.starts_with("zb2:nhr:k1:").all()
     assert held["geboortedatum"].to_list() == [1950, 1950]
     assert held["leeftijd"].to_list() == [76, 76]
     assert "achternaam" not in held.columns

@@ -12,7 +12,13 @@ What it offers:
 - the quality report: `Report`, `Stored`, `FileInfo`, `Mode`, `MESSAGE_SCHEMA`, its JSON round
   trip (`write_json`, `report_from_json`, `StoredReportError`), `write_xlsx`, and the summary
   helpers (`format_count`, `approximate_size`, `MODE_LABELS`, `code_rows`, `CodeRow`);
-- `generate`, the synthetic test files of a dataset.
+- `generate`, the synthetic test files of a dataset;
+- the source's side of a stage-1 file (docs/pseudonymisation.md, section 8): `source_checks`
+  (which checks read an identifying field), `source_findings` (their outcome per record, and the
+  file-level messages about the export), `spec_column_names` and `date_format_of` (a table's
+  columns and date format as the check reads them); and the registry's side: `check_stage1`
+  with its `Stage1Input` and `Relay` hook, `FINDINGS_COLUMN` and `SEALED_SUFFIX`, and `refusal`
+  (the outcome of a file refused before any check).
 
 Importing this module is cheap: the names are loaded from intake's modules on first use, so a
 command that only shows its help never pays for Polars or the check engine.
@@ -28,9 +34,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import polars as pl
 
-    from zorgbroker.intake.checks.context import CheckOptions, CheckOutcome, Pseudonymise
+    from zorgbroker.intake.checks.carried import FINDINGS_COLUMN, SEALED_SUFFIX, Stage1Input
+    from zorgbroker.intake.checks.context import CheckOptions, CheckOutcome, Pseudonymise, Relay
     from zorgbroker.intake.checks.rule_language import RuleSyntaxError as RuleError
-    from zorgbroker.intake.checks.run import check_upload
+    from zorgbroker.intake.checks.run import check_stage1, check_upload, refusal
     from zorgbroker.intake.generate import generate
     from zorgbroker.intake.readers import ReadError, open_upload
     from zorgbroker.intake.report.json_report import StoredReportError, write_json
@@ -50,6 +57,13 @@ if TYPE_CHECKING:
         format_count,
     )
     from zorgbroker.intake.report.xlsx_report import write_xlsx
+    from zorgbroker.intake.source_checks import (
+        SourceFindings,
+        date_format_of,
+        source_checks,
+        source_findings,
+        spec_column_names,
+    )
     from zorgbroker.intake.spec import (
         DatasetSpec,
         FieldSpec,
@@ -95,12 +109,25 @@ _LAZY: dict[str, tuple[str, str]] = {
     "format_count": ("zorgbroker.intake.report.summary", "format_count"),
     "approximate_size": ("zorgbroker.intake.report.summary", "approximate_size"),
     "generate": ("zorgbroker.intake.generate", "generate"),
+    "SourceFindings": ("zorgbroker.intake.source_checks", "SourceFindings"),
+    "check_stage1": ("zorgbroker.intake.checks.run", "check_stage1"),
+    "refusal": ("zorgbroker.intake.checks.run", "refusal"),
+    "Stage1Input": ("zorgbroker.intake.checks.carried", "Stage1Input"),
+    "Relay": ("zorgbroker.intake.checks.context", "Relay"),
+    "FINDINGS_COLUMN": ("zorgbroker.intake.checks.carried", "FINDINGS_COLUMN"),
+    "SEALED_SUFFIX": ("zorgbroker.intake.checks.carried", "SEALED_SUFFIX"),
+    "source_checks": ("zorgbroker.intake.source_checks", "source_checks"),
+    "source_findings": ("zorgbroker.intake.source_checks", "source_findings"),
+    "spec_column_names": ("zorgbroker.intake.source_checks", "spec_column_names"),
+    "date_format_of": ("zorgbroker.intake.source_checks", "date_format_of"),
 }
 
 __all__ = [
+    "FINDINGS_COLUMN",
     "MESSAGE_SCHEMA",
     "MODE_LABELS",
     "ROW",
+    "SEALED_SUFFIX",
     "CheckOptions",
     "CheckOutcome",
     "CodeRow",
@@ -110,25 +137,34 @@ __all__ = [
     "Mode",
     "Pseudonymise",
     "ReadError",
+    "Relay",
     "Report",
     "RuleError",
     "RuleSpec",
+    "SourceFindings",
     "SpecError",
+    "Stage1Input",
     "Stored",
     "StoredReportError",
     "TableSpec",
     "approximate_size",
     "available",
+    "check_stage1",
     "check_upload",
     "code_rows",
     "compile_condition",
     "compile_expression",
+    "date_format_of",
     "derived_types",
     "format_count",
     "generate",
     "load_dataset",
     "open_upload",
+    "refusal",
     "report_from_json",
+    "source_checks",
+    "source_findings",
+    "spec_column_names",
     "write_json",
     "write_xlsx",
 ]

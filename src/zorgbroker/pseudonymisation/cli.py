@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -13,8 +13,8 @@ import typer
 
 from zorgbroker.pseudonymisation.custody import (
     KeyCustodyError,
-    source_dir,
     source_key,
+    zb1_source_key,
     zorgbroker_home,
 )
 from zorgbroker.pseudonymisation.errors import TTPError
@@ -59,12 +59,37 @@ def init(
     registry: Annotated[
         list[str] | None, typer.Option("--registry", help="Maak ook de sleutel van dit register.")
     ] = None,
+    project_key: Annotated[
+        bool,
+        typer.Option(
+            "--project-key/--no-project-key",
+            help="Maak in deze installatie ook de bronsleutel van het project van elk --registry "
+            "(uitzetten voor een TTP op een eigen machine: die hoort geen bronsleutel te hebben).",
+        ),
+    ] = True,
 ) -> None:
     """Maak de map, sleutels, database en het auditlog van de TTP aan (mag vaker)."""
     ttp = _ttp()
     fresh = _run(lambda: ttp.init(registry or []))
     typer.echo(("TTP aangemaakt in " if fresh else "TTP bestaat al in ") + str(ttp.root))
     _print_fingerprints(ttp)
+    if project_key:
+        home = zorgbroker_home()
+        for name in registry or []:
+            key = _run(partial(source_key, home, name))
+            typer.echo(f"  bronsleutel project {name}: {fingerprint(key)}")
+        _warn_zb1(home)
+
+
+def _warn_zb1(home: Path) -> None:
+    if zb1_source_key(home) is not None:
+        typer.echo(
+            "Let op: deze installatie heeft nog de bronsleutel van methode zb1 "
+            "(source/source.key). Pseudoniemen van nieuwe aanleveringen (zb2) komen niet overeen "
+            "met de zb1-pseudoniemen die een register al heeft; zie docs/pseudonymisation.md, "
+            "paragraaf 2.1.",
+            err=True,
+        )
 
 
 @ttp_app.command()
@@ -224,54 +249,67 @@ def fingerprints() -> None:
     _run(lambda: _print_fingerprints(ttp))
 
 
-def _ttp_public_key_for_source(home: Path, given: Path | None) -> bytes:
-    """The TTP's sealing key as this source knows it: a file handed over by the TTP, else (the
-    embedded default) the TTP in the same installation."""
-    for path in [given, source_dir(home) / "ttp-seal.pub"]:
-        if path is not None and path.exists():
-            return base64.b64decode(path.read_text(encoding="ascii").strip())
-    url = os.environ.get("ZORGBROKER_TTP_URL")
-    if url:
-        from zorgbroker.pseudonymisation.client import HttpTTP
-
-        with HttpTTP(url, os.environ.get("ZORGBROKER_TTP_TOKEN", "")) as client:
-            return client.seal_public_key()
-    return TrustedThirdParty(home).seal_public_key()
-
-
 def pseudonymise_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Het exportbestand.")],
     dataset: Annotated[str, typer.Option(help="Naam van de dataset, bv. nhr-pmicd.")],
     registry: Annotated[str, typer.Option(help="Het ontvangende register, bv. nhr.")],
-    output: Annotated[Path, typer.Option(help="Waar het stap-1-bestand komt.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Waar het stap-1-bestand komt.")],
     ttp_public_key: Annotated[
         Path | None,
         typer.Option(
             help="Publieke verzegelsleutel van de TTP (base64), voor herleidbare registers."
         ),
     ] = None,
+    organisation: Annotated[
+        str | None, typer.Option(help="AGB-code van de aanleverende organisatie.")
+    ] = None,
 ) -> None:
     """Maak het stap-1-bestand dat de bron verstuurt: identificerende velden gepseudonimiseerd
-    of gereduceerd, namen weggelaten."""
-    from zorgbroker.intake.api import ReadError, SpecError
-    from zorgbroker.pseudonymisation.source_file import write_stage1_file
+    of gereduceerd, namen weggelaten.
+
+    De export wordt eerst gecontroleerd; per rij gaat de uitkomst mee van de controles die
+    identificerende velden lezen (alleen meldingscodes, nooit waarden). Het stap-1-bestand is
+    een ZIP-archief."""
+    from zorgbroker.intake.api import ReadError, SpecError, load_dataset
+    from zorgbroker.pseudonymisation.source_side import make_stage1, ttp_public_key_for_source
 
     home = zorgbroker_home()
     try:
-        key = source_key(home)
+        destined = load_dataset(dataset).registry
+        if destined != registry:  # before a project key is made for the wrong registry
+            raise ValueError(
+                f"Dataset {dataset} is bestemd voor register {destined}, niet voor {registry}."
+            )
         public = (
-            _ttp_public_key_for_source(home, ttp_public_key)
-            if is_reidentifiable(registry)
-            else None
+            ttp_public_key_for_source(home, ttp_public_key) if is_reidentifiable(registry) else None
         )
-        summary = write_stage1_file(file, dataset, registry, output, key=key, ttp_public_key=public)
+        made = make_stage1(
+            file,
+            dataset,
+            output,
+            mode="production",
+            home=home,
+            organisation=organisation,
+            ttp_public_key=public,
+        )
+        summary = made.summary
     except (TTPError, KeyCustodyError, ValueError) as error:
         typer.echo(f"Fout: {error}", err=True)
         raise typer.Exit(1) from None
     except (ReadError, SpecError) as error:
         typer.echo(f"Fout: {getattr(error, 'message', None) or error}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"Stap-1-bestand geschreven: {output} (bronsleutel {fingerprint(key)})")
+    _warn_zb1(home)
+    typer.echo(
+        f"Stap-1-bestand geschreven: {output} "
+        f"(projectsleutel {registry}, vingerafdruk {made.source_key_fingerprint})"
+    )
+    if summary.refused:
+        typer.echo(
+            "  Het bestand is afgekeurd; het stap-1-bestand bevat alleen de meldingen daarover "
+            "(zorgbroker check toont ze).",
+            err=True,
+        )
     for table, rows in summary.rows.items():
         typer.echo(f"  {table}: {rows} rijen")
         bad = summary.invalid_bsn_rows.get(table) or []

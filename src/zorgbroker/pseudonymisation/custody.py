@@ -6,7 +6,9 @@ Layout under ZORGBROKER_HOME (folders 0700, key files 0600):
     ttp/keys/seal.key                   X25519 private key; sources seal BSNs to its public half
     ttp/keys/registry-<name>-k<n>.key   K_registry, version n (the highest is current)
     ttp/keys/reid-<name>.key            K_reid for AES-SIV, re-identifiable registries only
-    source/source.key                   K_source, shared by the sources of a project
+    source/project-<registry>.key       K_source of one project (method zb2), shared by the
+                                        sources that deliver to that registry only
+    source/source.key                   the one K_source of method zb1, read by nothing now
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ KEY_BYTES = 32
 REID_KEY_BYTES = 64  # AES-256-SIV takes a double-length key
 
 _REGISTRY_KEY = re.compile(r"registry-([a-z][a-z0-9-]{0,31})-k([1-9][0-9]*)\.key")
+_PROJECT_KEY = re.compile(r"project-([a-z][a-z0-9-]{0,31})\.key")
 
 
 class KeyCustodyError(Exception):
@@ -108,9 +111,32 @@ def key_or_create(path: Path, *, length: int) -> bytes:
     return read_key(path, length=length)
 
 
-def source_key(home: Path) -> bytes:
-    """K_source of this installation's source side, created on first use."""
-    return key_or_create(source_dir(home) / "source.key", length=KEY_BYTES)
+def source_key_path(home: Path, registry: str) -> Path:
+    return source_dir(home) / f"project-{check_registry_name(registry)}.key"
+
+
+def source_key(home: Path, registry: str) -> bytes:
+    """K_source of the project of `registry` (method zb2), created on first use.
+
+    One key per receiving registry's project: the same BSN gets unrelated stage-1 pseudonyms for
+    different registries, so registries comparing what they relayed cannot link patients.
+    """
+    return key_or_create(source_key_path(home, registry), length=KEY_BYTES)
+
+
+def zb1_source_key(home: Path) -> Path | None:
+    """The single source key of an installation set up under method zb1, if it is still there:
+    pseudonyms made with it differ from zb2's (see docs/pseudonymisation.md, section 2.1)."""
+    path = source_dir(home) / "source.key"
+    return path if path.exists() else None
+
+
+def source_projects(home: Path) -> list[str]:
+    """The registries whose project key this source side holds."""
+    folder = source_dir(home)
+    if not folder.exists():
+        return []
+    return sorted(m.group(1) for p in folder.iterdir() if (m := _PROJECT_KEY.fullmatch(p.name)))
 
 
 class TTPKeys:
@@ -225,9 +251,8 @@ def key_material(home: Path) -> list[bytes]:
     """Every secret key of the TTP and of the source side under `home`, in the forms a leak
     would take (raw, hex, base64, base32): what a test searches the registry side for."""
     files = TTPKeys(ttp_dir(home)).key_files()
-    source_key_file = source_dir(home) / "source.key"
-    if source_key_file.exists():
-        files.append(source_key_file)
+    if source_dir(home).exists():  # the project keys and a zb1 installation's source.key
+        files.extend(sorted(p for p in source_dir(home).glob("*.key") if p.is_file()))
     material: list[bytes] = []
     for path in files:
         material.extend(_encodings(path.read_bytes()))

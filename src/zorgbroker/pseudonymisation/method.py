@@ -9,8 +9,13 @@ from __future__ import annotations
 import hmac
 import re
 
-#: Written into every pseudonym, so a registry can tell which method produced it.
-METHOD_VERSION = "zb1"
+#: Written into every pseudonym, so a registry can tell which method produced it. zb2: stage 1
+#: uses the key of the receiving registry's project instead of one key per installation.
+METHOD_VERSION = "zb2"
+
+#: Methods whose labelled pseudonyms the TTP still recognises (re-identification requests for
+#: pseudonyms a registry stored before an upgrade). Stage 2 and the key versions are the same.
+KNOWN_METHOD_VERSIONS = ("zb1", "zb2")
 
 #: Separates label and value in the stage-1 message: HMAC(K_source, label "|" value).
 LABEL_SEPARATOR = "|"
@@ -56,7 +61,7 @@ def key_version_name(version: int) -> str:
 def pseudonym_prefix(registry: str, key_version: str) -> str:
     """The label in front of every final pseudonym: method, registry and key version.
 
-    Example: ``zb1:nhr:k1:`` followed by 64 hexadecimal digits.
+    Example: ``zb2:nhr:k1:`` followed by 64 hexadecimal digits.
     """
     check_registry_name(registry)
     if not _KEY_VERSION.fullmatch(key_version):

@@ -91,8 +91,9 @@ class Pseudonymiser:
         ttp: TTPClient | None = None,
     ) -> Pseudonymiser:
         """Test mode: random source and registry keys made here and never stored. Production:
-        the source key under `$ZORGBROKER_HOME/source/`, the TTP under `$ZORGBROKER_HOME/ttp/`
-        (or the service named by ZORGBROKER_TTP_URL), unless a `ttp` client is given."""
+        the project key of `registry` under `$ZORGBROKER_HOME/source/`, the TTP under
+        `$ZORGBROKER_HOME/ttp/` (or the service named by ZORGBROKER_TTP_URL), unless a `ttp`
+        client is given."""
         if mode == "test":
             return cls(
                 mode=mode,
@@ -106,7 +107,7 @@ class Pseudonymiser:
             mode=mode,
             registry=registry,
             source=source,
-            source_key=source_key(home),
+            source_key=source_key(home, registry),
             ttp=ttp or production_ttp(home),
         )
 

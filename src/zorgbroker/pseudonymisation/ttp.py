@@ -33,7 +33,7 @@ from zorgbroker.pseudonymisation.errors import (
     ReidentificationRefused,
 )
 from zorgbroker.pseudonymisation.method import (
-    METHOD_VERSION,
+    KNOWN_METHOD_VERSIONS,
     check_registry_name,
     fingerprint,
     is_reidentifiable,
@@ -51,9 +51,8 @@ from zorgbroker.pseudonymisation.ttp_store import (
     TTPStore,
 )
 
-_LABELLED = re.compile(
-    rf"{METHOD_VERSION}:([a-z][a-z0-9-]{{0,31}}):k([1-9][0-9]*):([0-9a-f]{{64}})"
-)
+_METHODS = "|".join(KNOWN_METHOD_VERSIONS)
+_LABELLED = re.compile(rf"(?:{_METHODS}):([a-z][a-z0-9-]{{0,31}}):k([1-9][0-9]*):([0-9a-f]{{64}})")
 
 _DECISION_MESSAGES = {
     "onbekend": "Onbekend heridentificatieverzoek.",

@@ -20,6 +20,10 @@ from zorgbroker.intake.spec.model import DatasetSpec
 Pseudonymise = Callable[[str, str, pl.Series], pl.Series]
 
 
+#: For a stage-1 file: called with (table, field, stage-1 pseudonyms, sealed values or None) for
+#: fields whose role is `pseudonymise`; gives the final pseudonyms (the TTP's stage 2).
+Relay = Callable[[str, str, pl.Series, pl.Series | None], pl.Series]
+
 Progress = Callable[[int, int], None]
 
 
@@ -32,6 +36,7 @@ class CheckOptions:
     #: Keep the accepted records (typed, identifying fields reduced) for the registry's import.
     collect_accepted: bool = False
     pseudonymise: Pseudonymise | None = None
+    relay: Relay | None = None
     progress: Progress | None = None
 
 

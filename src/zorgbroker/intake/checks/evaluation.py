@@ -8,6 +8,7 @@ import polars as pl
 from zorgbroker.intake.api import ROW
 from zorgbroker.intake.checks import plan as p
 from zorgbroker.intake.checks import rule_language as rl
+from zorgbroker.intake.checks.carried import findings_field_message, findings_rule_outcome
 from zorgbroker.intake.report.model import REJECTING_CLASSES
 from zorgbroker.intake.spec.model import DatasetSpec, TableSpec
 
@@ -22,14 +23,21 @@ def texts(
 ) -> pl.LazyFrame:
     """The record number, the `keep` columns and each field's normalised text."""
     present = set(frame.collect_schema().names())
+    if plan.carried is not None:  # a stage-1 table's findings, derived and sealed columns
+        keep = [*keep, *(c for c in plan.carried.columns if c in present)]
     out = frame.select(pl.col(ROW), *keep, *p.text_exprs(plan.fields, present, padded=padded))
-    more = p.normalise_exprs(plan.fields, spec)
+    # A stage-1 table's identifying fields are pseudonyms or reductions already.
+    normalised = [f for f in plan.fields if plan.carried is None or not f.identifying]
+    more = p.normalise_exprs(normalised, spec)
     return out.with_columns(more) if more else out
 
 
 def field_exprs(plan: p.TablePlan, spec: DatasetSpec, ctx: rl.Context) -> list[pl.Expr]:
     exprs = []
     for f in plan.fields:
+        if plan.carried is not None and f.name in plan.carried.fields:
+            exprs.append(findings_field_message(f))
+            continue
         required_when = None
         if f.name in plan.required_when:
             required_when = rl.compile_condition(plan.required_when[f.name], ctx)
@@ -40,6 +48,9 @@ def field_exprs(plan: p.TablePlan, spec: DatasetSpec, ctx: rl.Context) -> list[p
 def rule_exprs(plan: p.TablePlan, ctx: rl.Context) -> list[pl.Expr]:
     exprs = []
     for rule in plan.rules:
+        if plan.carried is not None and rule.index in plan.carried.rules:
+            exprs.append(findings_rule_outcome(rule))
+            continue
         cond = rl.compile_condition(rule.condition, ctx)
         if rule.scope == "record":
             blocked = [pl.col(p.msg_col(name)).is_not_null() for name in sorted(rule.reads)]
@@ -94,3 +105,11 @@ def message_flag(plan: p.TablePlan) -> pl.Expr:
 
 def date_fields(table: TableSpec) -> list[str]:
     return [f.name for f in table.fields if f.type == "date"]
+
+
+def date_format(plan: p.TablePlan, batch: pl.DataFrame) -> str:
+    """The table's date format: decided from its first rows, or for a stage-1 table the one the
+    source decided (its birth dates are years by now)."""
+    if plan.carried is not None:
+        return plan.carried.date_format
+    return p.detect_date_format(batch, date_fields(plan.table))

@@ -10,11 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from zorgbroker.intake.checks import rule_language as rl
 from zorgbroker.intake.spec.model import DatasetSpec, FieldSpec, TableSpec
+
+if TYPE_CHECKING:
+    from zorgbroker.intake.checks.carried import Carried
 
 #: A text field without its own maximum still may not be longer than this (F-005): it bounds
 #: what a hostile file can make the engine carry around.
@@ -59,6 +63,8 @@ class TablePlan:
     exists: dict[tuple[str, rl.Node], str] = field(default_factory=dict)
     required_when: dict[str, rl.Node] = field(default_factory=dict)
     derive: dict[str, rl.Node] = field(default_factory=dict)
+    #: For a stage-1 file: what the source checked and carries (see `checks.carried`).
+    carried: Carried | None = None
 
     @property
     def fields(self) -> list[FieldSpec]:

@@ -7,13 +7,14 @@ import hashlib
 from pathlib import Path
 
 from zorgbroker.intake.checks import plan as p
+from zorgbroker.intake.checks.carried import Stage1Input, Stage1Table, carried_plans
 from zorgbroker.intake.checks.context import CheckOptions, CheckOutcome, build_report
 from zorgbroker.intake.checks.messages import Messages
 from zorgbroker.intake.checks.strategies.batched import check_in_batches
 from zorgbroker.intake.checks.strategies.direct_scan import POLARS_FAILURES, check_by_direct_scan
 from zorgbroker.intake.checks.strategies.whole_tables import check_whole_tables
 from zorgbroker.intake.checks.structure import structure_messages
-from zorgbroker.intake.readers.base import ReadError, Upload
+from zorgbroker.intake.readers.base import ReadError, Table, Upload
 from zorgbroker.intake.report.model import FileInfo
 from zorgbroker.intake.spec.model import DatasetSpec
 
@@ -91,3 +92,41 @@ def check_tables(
         fresh = Messages(spec)
         fresh.file(exc.code, table=exc.table if multi else None)
         return CheckOutcome(build_report(spec, options, upload.info, fresh, 0, 0))
+
+
+def check_stage1(spec: DatasetSpec, stage1: Stage1Input, options: CheckOptions) -> CheckOutcome:
+    """The registry's check of a stage-1 file (see `checks.carried`): the source's file-level
+    messages first, then the registry's checks with the source's findings per row, so the report
+    is the one a check of the raw export gives. The caller has checked the file and its manifest
+    (`pseudonymisation.stage1_reader`); a refused export reports its messages only."""
+    from zorgbroker.intake.spec.loader import check_plans
+
+    messages = Messages(spec)
+    for code, table, field, value in stage1.file_messages:
+        messages.file(code, table=table, field=field, value=value)
+    if stage1.refused:
+        return CheckOutcome(build_report(spec, options, stage1.file, messages, stage1.records, 0))
+    plans = carried_plans(spec, check_plans(spec), stage1)
+    multi = spec.multi_table
+    tables: dict[str, Table] = {
+        (name if multi else "main"): Stage1Table(name, path, options.limits.batch_rows)
+        for name, path in stage1.members.items()
+    }
+    upload = Upload(
+        info=stage1.file,
+        tables=tables,
+        progress_total=sum(table.bytes_total for table in tables.values()),
+    )
+    if multi or any(plans[t.name].needs_whole_table for t in spec.tables):
+        return check_whole_tables(upload, spec, plans, options, messages)
+    return check_in_batches(upload, spec, plans, options, messages)
+
+
+def refusal(
+    spec: DatasetSpec, options: CheckOptions, info: FileInfo, code: str, detail: str | None
+) -> CheckOutcome:
+    """The outcome of a file refused before any check (a BF code with a detail that names no
+    value), e.g. a raw export sent where the registry takes only stage-1 files."""
+    messages = Messages(spec)
+    messages.file(code, value=detail)
+    return CheckOutcome(build_report(spec, options, info, messages, 0, 0))

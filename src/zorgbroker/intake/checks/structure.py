@@ -4,6 +4,7 @@ ones)? And the file's columns under the specification's names."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -48,6 +49,9 @@ def structure_messages(
     return ok
 
 
-def renamed(batch: pl.DataFrame, table: TableSpec) -> pl.DataFrame:
+def renamed(batch: pl.DataFrame, table: TableSpec, keep: Sequence[str] = ()) -> pl.DataFrame:
+    """The file's columns under the specification's names, and the `keep` columns as they are
+    (what a stage-1 table carries besides its fields); other columns are left out."""
     mapping = match_header(batch.columns, table)
-    return batch.select([pl.col(col).alias(name) for col, name in mapping.items()])
+    kept = [pl.col(col) for col in keep if col in batch.columns]
+    return batch.select([*(pl.col(col).alias(name) for col, name in mapping.items()), *kept])

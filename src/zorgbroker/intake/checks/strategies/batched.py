@@ -7,6 +7,7 @@ import polars as pl
 
 from zorgbroker.intake.checks import plan as p
 from zorgbroker.intake.checks.accepted_rows import accepted_query, pseudonymised
+from zorgbroker.intake.checks.carried import carried_columns
 from zorgbroker.intake.checks.context import (
     CheckOptions,
     CheckOutcome,
@@ -14,8 +15,8 @@ from zorgbroker.intake.checks.context import (
     read_batches,
     rule_context,
 )
+from zorgbroker.intake.checks.evaluation import date_format as evaluation_date_format
 from zorgbroker.intake.checks.evaluation import (
-    date_fields,
     message_flag,
     numbered,
     prepare,
@@ -46,10 +47,11 @@ def check_in_batches(
     hashes: list[pl.Series] = []
     accepted: list[pl.DataFrame] = []
     for raw in read_batches(source, upload, options):
-        hashes.append(row_hashes(raw))
-        batch = renamed(raw, table)
+        if plan.carried is None:  # a stage-1 file's repeated rows are the source's finding
+            hashes.append(row_hashes(raw))
+        batch = renamed(raw, table, keep=carried_columns(plan))
         if date_format is None:
-            date_format = p.detect_date_format(batch, date_fields(table))
+            date_format = evaluation_date_format(plan, batch)
         evaluated = (
             prepare(plan, numbered(batch, records + 1), date_format, spec, ctx)
             .with_columns(rule_exprs(plan, ctx))

@@ -13,6 +13,7 @@ import polars as pl
 from zorgbroker.intake.checks import plan as p
 from zorgbroker.intake.checks import rule_language as rl
 from zorgbroker.intake.checks.accepted_rows import accepted_query, pseudonymised
+from zorgbroker.intake.checks.carried import carried_columns
 from zorgbroker.intake.checks.context import (
     CheckOptions,
     CheckOutcome,
@@ -20,8 +21,8 @@ from zorgbroker.intake.checks.context import (
     read_batches,
     rule_context,
 )
+from zorgbroker.intake.checks.evaluation import date_format as evaluation_date_format
 from zorgbroker.intake.checks.evaluation import (
-    date_fields,
     numbered,
     prepare,
     rejected_flag,
@@ -54,11 +55,12 @@ def check_whole_tables(
         raw = (
             pl.concat(raws) if raws else pl.DataFrame(schema={c: pl.String for c in source.header})
         )
-        report_repeated_rows(
-            [row_hashes(raw)] if raw.height else [], messages, t.name if multi else None
-        )
-        batch = renamed(raw, t)
-        date_format = p.detect_date_format(batch, date_fields(t))
+        if plans[t.name].carried is None:  # a stage-1 file's repeated rows: the source's finding
+            report_repeated_rows(
+                [row_hashes(raw)] if raw.height else [], messages, t.name if multi else None
+            )
+        batch = renamed(raw, t, keep=carried_columns(plans[t.name]))
+        date_format = evaluation_date_format(plans[t.name], batch)
         ctx = rule_context(plans[t.name], options)
         frames[t.name] = prepare(
             plans[t.name], numbered(batch, 1), date_format, spec, ctx
