@@ -64,6 +64,18 @@ def test_duplicate_column_names_reject_the_file_without_naming_them(tmp_path: Pa
 
 
 @pytest.mark.parametrize(
+    "header",
+    [b"CENTRUM_AGB;bsn;centrum_agb ", b"centrum_agb;bsn; Centrum_Agb", b'"Bsn";naam;" bsn "'],
+)
+def test_names_that_differ_only_in_case_or_spaces_are_bf008(tmp_path: Path, header: bytes) -> None:
+    error = read_error(write(tmp_path, header + b"\n1;2;3\n"))
+    assert error.code == "BF-008"
+    assert "kolom 1 en kolom 3" in error.message
+    assert "hoofdletters" in error.message
+    assert "agb" not in error.message.lower() and "bsn" not in error.message.lower()
+
+
+@pytest.mark.parametrize(
     "data",
     [b"", b"\n\n", b"   ", "\ufeff".encode(), b"bsn;naam\n", b"bsn;naam", b"bsn;naam\n;\n \n"],
 )
@@ -158,7 +170,11 @@ def test_multi_table_dataset_takes_a_lone_csv_named_like_a_table(tmp_path: Path)
     upload = open_upload(path, tables=["praktijk", "episodes"])
     assert list(upload.tables) == ["episodes"]
     other = write(tmp_path, b"id;naam\n1;x\n", "export.csv")
-    assert read_error(other, tables=["praktijk", "episodes"]).code == "BF-002"
+    error = read_error(other, tables=["praktijk", "episodes"], dataset="nivel-fysio")
+    assert error.code == "BF-004"
+    assert "nivel-fysio verwacht een ZIP-archief met de tabellen praktijk en episodes" in (
+        error.message
+    )
 
 
 def test_a_file_that_cannot_be_opened_is_bf001(tmp_path: Path) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
 from pathlib import Path
 
+import pytest
 import xlsxwriter
 
 from tests.intake.readers.conftest import open_and_read, read_error, read_table, rows
@@ -79,6 +81,35 @@ def test_formulas_give_their_stored_values_and_bw004(tmp_path: Path) -> None:
     assert [w.code for w in upload.warnings] == ["BW-004"]
     # The text that merely looks like a formula stays text.
     assert rows(frame) == [("2", "3"), ("20", '=HYPERLINK("http://example.invalid")')]
+
+
+def without_stored_results(path: Path, target: Path) -> Path:
+    """A copy of workbook `path` whose formulas have no stored result, as a workbook written by
+    a program (and never opened in Excel) has them."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w") as copy:
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb"(</f>)<v>[^<]*</v>", rb"\1", data)
+            copy.writestr(member, data)
+    return target
+
+
+def test_formulas_without_stored_results_say_so_plainly(tmp_path: Path) -> None:
+    path = tmp_path / "export.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["a", "b"])
+    sheet.write_row(1, 0, [2, 3])
+    sheet.write_formula(2, 0, "=A2*10", None, 20)
+    sheet.write_number(2, 1, 4)
+    book.close()
+    upload, frame = open_and_read(without_stored_results(path, tmp_path / "berekend.xlsx"))
+    assert [w.code for w in upload.warnings] == ["BW-004"]
+    text = upload.warnings[0].message
+    assert "geen opgeslagen uitkomst" in text and "sla haar op" in text
+    assert "opgeslagen waarden gebruikt" not in text
+    assert rows(frame) == [("2", "3"), (None, "4")]
 
 
 def test_no_formula_no_warning(tmp_path: Path) -> None:
@@ -237,3 +268,45 @@ def test_a_far_cell_hidden_behind_other_attributes_is_still_seen(tmp_path: Path)
         '<row r="1048576"><c s="0" t="n" r="XFD1048576"><v>2</v></c></row></sheetData>'
     )
     assert read_error(with_sheet_data(base, tmp_path / "verstopt.xlsx", data)).code == "BF-006"
+
+
+def with_style_number_format(path: Path, target: Path, number_format: int, cell: str) -> Path:
+    """A copy of workbook `path` whose default cell style has `number_format` (14 a date, 46 a
+    duration) and whose `cell` holds that style, its value unchanged."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w") as copy:
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename == "xl/styles.xml":
+                data = data.replace(
+                    b'<cellXfs count="1"><xf numFmtId="0"',
+                    b'<cellXfs count="1"><xf numFmtId="%d"' % number_format,
+                )
+            if member.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(
+                    b'<c r="%s"' % cell.encode(), b'<c r="%s" s="0"' % cell.encode()
+                )
+            copy.writestr(member, data)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("number_format", "value", "cell", "where"),
+    [
+        (46, 1e15, "A3", "rij 2"),  # a duration of 10^15 days: Python's timedelta overflows
+        (14, -1e308, "A2", "rij 1"),  # a date before any calendar: calamine panics
+        (22, -1e308, "A1", "de kopregel"),
+    ],
+)
+def test_dates_and_durations_outside_excels_range_are_bf001(
+    tmp_path: Path, number_format: int, value: float, cell: str, where: str
+) -> None:
+    path = tmp_path / "export.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["a", "b"] if cell != "A1" else [value, "b"])
+    sheet.write_row(1, 0, [value if cell == "A2" else 1, 2])
+    sheet.write_row(2, 0, [value if cell == "A3" else 1, 3])
+    book.close()
+    error = read_error(with_style_number_format(path, tmp_path / "datum.xlsx", number_format, cell))
+    assert error.code == "BF-001"
+    assert f"{where} bevat een datum, tijd of tijdsduur buiten het bereik" in error.message

@@ -77,7 +77,21 @@ def test_single_table_dataset_needs_exactly_one_csv(
     tmp_path: Path, members: dict[str, bytes]
 ) -> None:
     path = zip_of(tmp_path / "export.zip", {"leesmij.txt": b"x", **members})
-    assert read_error(path).code == "BF-002"
+    error = read_error(path, dataset="nhr-pmicd")
+    # The file is a ZIP archive all right: not an unknown format, but another layout.
+    assert error.code == "BF-004"
+    assert "nhr-pmicd verwacht één CSV- of XLSX-bestand" in error.message
+    assert f"bevat {len(members) or 'geen'} CSV-bestanden" in error.message
+
+
+def test_another_datasets_archive_says_which_layout_the_dataset_expects(tmp_path: Path) -> None:
+    tables = {f"{name}.csv": b"id\n1\n" for name in NIVEL}
+    error = read_error(zip_of(tmp_path / "fysio.zip", tables))
+    assert error.code == "BF-004"
+    assert error.message == (
+        "Bestand hoort niet bij deze dataset: deze dataset verwacht één CSV- of XLSX-bestand, "
+        "of een ZIP-archief met precies één CSV-bestand; dit ZIP-archief bevat 5 CSV-bestanden."
+    )
 
 
 def test_zip_bomb_of_two_gigabytes_declared_is_refused_unread(tmp_path: Path) -> None:

@@ -155,10 +155,13 @@ def base_name(member: zipfile.ZipInfo) -> str | None:
     return name
 
 
-def choose_members(archive: zipfile.ZipFile, tables: Sequence[str] | None) -> MemberChoice:
+def choose_members(
+    archive: zipfile.ZipFile, tables: Sequence[str] | None, *, dataset: str | None = None
+) -> MemberChoice:
     """Match `<table>.csv` members to the wanted tables (folders and letter case ignored).
 
-    With `tables=None` the archive must hold exactly one CSV file, which becomes table "main".
+    With `tables=None` the archive must hold exactly one CSV file, which becomes table "main";
+    otherwise it is no file of this dataset (BF-004, naming `dataset` if given).
     """
     choice = MemberChoice()
     wanted = {table.casefold(): table for table in tables} if tables is not None else None
@@ -187,9 +190,10 @@ def choose_members(archive: zipfile.ZipFile, tables: Sequence[str] | None) -> Me
     if wanted is None:
         if len(csv_members) != 1:
             found = "geen" if not csv_members else str(len(csv_members))
-            raise messages.unknown_format(
-                f"het ZIP-archief bevat {found} CSV-bestanden; voor deze dataset hoort er "
-                "precies één in."
+            raise messages.wrong_layout(
+                "één CSV- of XLSX-bestand, of een ZIP-archief met precies één CSV-bestand",
+                f"dit ZIP-archief bevat {found} CSV-bestanden",
+                dataset=dataset,
             )
         choice.tables["main"] = csv_members[0]
     return choice

@@ -111,7 +111,7 @@ def parse_header(line: str, separator: str, *, table: str | None = None) -> list
 
 
 def column_names(cells: list[str], *, table: str | None = None) -> list[str]:
-    """Column names from raw header cells: trimmed, BOM-free, unique.
+    """Column names from raw header cells: trimmed, BOM-free, unique regardless of case.
 
     Empty names at the end of the header are dropped (a trailing separator is a common export
     artefact; fields under them are ignored like any surplus field). An empty name between
@@ -129,9 +129,14 @@ def column_names(cells: list[str], *, table: str | None = None) -> list[str]:
             table=table,
         )
     names = [name or f"kolom_{position}" for position, name in enumerate(names, start=1)]
+    # The engine matches names to the specification ignoring case, so names that differ only
+    # in case are as much the same column as identical ones.
     first_seen: dict[str, int] = {}
     for position, name in enumerate(names, start=1):
-        if name in first_seen:
-            raise messages.duplicate_columns(first_seen[name], position, table=table)
-        first_seen[name] = position
+        key = name.casefold()
+        if key in first_seen:
+            first = first_seen[key]
+            exact = names[first - 1] == name
+            raise messages.duplicate_columns(first, position, exact=exact, table=table)
+        first_seen[key] = position
     return names

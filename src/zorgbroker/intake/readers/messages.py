@@ -67,11 +67,22 @@ def unsafe_archive(detail: str) -> ReadError:
     return ReadError("BF-007", f"Archief is onveilig of pakt te groot uit: {detail}")
 
 
-def duplicate_columns(first: int, second: int, *, table: str | None = None) -> ReadError:
+def wrong_layout(expected: str, found: str, *, dataset: str | None) -> ReadError:
+    """A file of a layout the dataset does not take (another dataset's file, most likely)."""
+    who = dataset or "deze dataset"
+    return ReadError(
+        "BF-004", f"Bestand hoort niet bij deze dataset: {who} verwacht {expected}; {found}."
+    )
+
+
+def duplicate_columns(
+    first: int, second: int, *, exact: bool = True, table: str | None = None
+) -> ReadError:
+    alike = "" if exact else " (hoofdletters en spaties eromheen tellen niet mee)"
     return ReadError(
         "BF-008",
         f"Kolomnaam komt meer dan eens voor{_where(table)}: "
-        f"kolom {first} en kolom {second} hebben dezelfde naam.",
+        f"kolom {first} en kolom {second} hebben dezelfde naam{alike}.",
         table=table,
     )
 
@@ -106,6 +117,17 @@ def formulas_ignored() -> FileWarning:
     return FileWarning(
         "BW-004",
         "Formules in het werkblad genegeerd; opgeslagen waarden gebruikt.",
+    )
+
+
+def formulas_without_values() -> FileWarning:
+    """Formulas whose results were never stored (a workbook written by a program, not saved by
+    Excel): there is no value to use, so those cells are read as empty."""
+    return FileWarning(
+        "BW-004",
+        "Formules in het werkblad hebben geen opgeslagen uitkomst; die cellen zijn als leeg "
+        "gelezen. Open de werkmap in Excel en sla haar op (dan worden de uitkomsten bewaard), "
+        "of lever de waarden aan in plaats van formules.",
     )
 
 

@@ -47,6 +47,7 @@ def open_upload(
     limits: Limits = Limits(),
     display_name: str | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    dataset: str | None = None,
 ) -> Upload:
     """Open an uploaded CSV, XLSX or ZIP file as tables of text.
 
@@ -55,13 +56,14 @@ def open_upload(
     `<name>.csv` in a ZIP archive (folders and letter case ignored) or as a sheet of a workbook;
     tables that are absent are simply not in the result (the engine reports them), unknown
     members give a BW-001 warning. `chunk_bytes` sets how much raw CSV is parsed at a time.
+    `dataset` only names the dataset in the message about a file of the wrong layout.
 
     Raises ReadError (with `info` set whenever the file could be opened) for anything that
     makes the whole file unusable.
     """
     name = display_name or path.name
     try:
-        return _open(path, name, tables, limits, chunk_bytes)
+        return _open(path, name, tables, limits, chunk_bytes, dataset)
     except OSError:
         raise messages.unreadable("het bestand kan niet worden geopend of gelezen.") from None
 
@@ -72,6 +74,7 @@ def _open(
     tables: Sequence[str] | None,
     limits: Limits,
     chunk_bytes: int,
+    dataset: str | None,
 ) -> Upload:
     size = path.stat().st_size
     if size > limits.max_file_bytes:
@@ -84,8 +87,8 @@ def _open(
     except ReadError as error:
         raise _with_info(error, name, _sha256(path), size) from None
     if kind == "zip":
-        return _open_container(path, name, size, tables, limits, chunk_bytes)
-    return _open_csv_file(path, name, size, tables, limits, chunk_bytes)
+        return _open_container(path, name, size, tables, limits, chunk_bytes, dataset)
+    return _open_csv_file(path, name, size, tables, limits, chunk_bytes, dataset)
 
 
 def _with_info(
@@ -118,13 +121,14 @@ def _open_csv_file(
     tables: Sequence[str] | None,
     limits: Limits,
     chunk_bytes: int,
+    dataset: str | None,
 ) -> Upload:
     scan = CsvScan(table=None, require_rows=tables is None)
     block_bytes = min(chunk_bytes, _SCAN_BLOCK_BYTES)
     probe = DirectProbe(block_bytes)
     sha256, problem, whole = _hash_and_scan(path, scan, probe, block_bytes)
     try:
-        table = _csv_table_name(name, tables)
+        table = _csv_table_name(name, tables, dataset)
         if problem is not None:
             raise problem
         layout = scan.finish(at_end=whole)
@@ -157,7 +161,7 @@ def _open_csv_file(
     )
 
 
-def _csv_table_name(name: str, tables: Sequence[str] | None) -> str:
+def _csv_table_name(name: str, tables: Sequence[str] | None, dataset: str | None) -> str:
     """A lone CSV file is "main", or (for a multi-table dataset) the table its name says."""
     if tables is None:
         return "main"
@@ -165,10 +169,19 @@ def _csv_table_name(name: str, tables: Sequence[str] | None) -> str:
     for table in tables:
         if table.casefold() == stem.strip().casefold():
             return table
-    raise messages.unknown_format(
-        "voor deze dataset hoort een ZIP-archief met de tabellen als CSV-bestanden, of een "
-        "Excel-werkmap met een werkblad per tabel."
+    raise messages.wrong_layout(
+        f"een ZIP-archief met de tabellen {_listed(tables)} als CSV-bestanden, of een "
+        "Excel-werkmap met een werkblad per tabel",
+        "dit is één CSV-bestand dat niet naar een van die tabellen heet",
+        dataset=dataset,
     )
+
+
+def _listed(names: Sequence[str]) -> str:
+    """'a, b en c'."""
+    if len(names) < 2:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} en {names[-1]}"
 
 
 def _open_raw(path: Path) -> io.FileIO:
@@ -225,6 +238,7 @@ def _open_container(
     tables: Sequence[str] | None,
     limits: Limits,
     chunk_bytes: int,
+    dataset: str | None,
 ) -> Upload:
     sha256 = _sha256(path)
     file_format = "zip"
@@ -248,7 +262,7 @@ def _open_container(
                 )
             check_container(archive, limits, max_members=MAX_ARCHIVE_MEMBERS, allow_nested=False)
             return _open_archive_tables(
-                path, archive, name, sha256, size, tables, limits, chunk_bytes
+                path, archive, name, sha256, size, tables, limits, chunk_bytes, dataset
             )
     except ReadError as error:
         raise _with_info(error, name, sha256, size, file_format) from None
@@ -274,8 +288,9 @@ def _open_archive_tables(
     tables: Sequence[str] | None,
     limits: Limits,
     chunk_bytes: int,
+    dataset: str | None,
 ) -> Upload:
-    choice = choose_members(archive, tables)
+    choice = choose_members(archive, tables, dataset=dataset)
     layouts: dict[str, CsvLayout] = {}
     found: dict[str, Table] = {}
     for table in tables if tables is not None else ["main"]:

@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook, SheetTypeEnum
@@ -114,7 +115,8 @@ class XlsxTable:
         per_frame = max(1, min(self._limits.batch_rows, _CELLS_PER_FRAME // width))
         data_rows = max(1, self._sheet.height - 1)
         tail = TrailingBlankRows(self.header, self._limits.batch_rows)
-        rows = self._sheet.iter_rows()
+        label = None if self.name == "main" else self.name
+        rows = _checked_rows(self._sheet.iter_rows(), table=label)
         next(rows, None)  # the header
         done = 0
         while block := list(islice(rows, per_frame)):
@@ -128,6 +130,31 @@ class XlsxTable:
         self.bytes_read = self.bytes_total
 
 
+def _checked_rows(rows: Iterator[list[Any]], *, table: str | None) -> Iterator[list[Any]]:
+    """The sheet's rows (header first); a row calamine cannot hand over ends in a ReadError.
+
+    Calamine turns a cell into a Python object only when its row is taken, and a date, time or
+    duration far outside Excel's range (a number in a date-formatted cell, say) cannot become
+    one: Python's datetime overflows, or calamine itself panics.
+    """
+    number = -1  # the header is row 0, data rows count from 1 as records do
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except BaseException as error:
+            _reraise_unless_calamine(error)
+            what = f"rij {number + 1}" if number >= 0 else "de kopregel"
+            raise messages.unreadable(
+                f"{what} bevat een datum, tijd of tijdsduur buiten het bereik dat Excel kent "
+                "(een getal in een cel die als datum is opgemaakt?).",
+                table=table,
+            ) from None
+        number += 1
+        yield row
+
+
 def open_workbook_tables(
     path: Path,
     archive: zipfile.ZipFile,
@@ -137,9 +164,9 @@ def open_workbook_tables(
     size: int,
 ) -> tuple[dict[str, Table], list[FileWarning]]:
     """The workbook's tables: its first visible sheet as "main", or one sheet per table."""
-    formulas, cells = scan_parts(path, archive)
-    if cells > MAX_SHEET_CELLS:
-        raise messages.sheet_too_large(cells, MAX_SHEET_CELLS)
+    scan = scan_parts(path, archive)
+    if scan.cells > MAX_SHEET_CELLS:
+        raise messages.sheet_too_large(scan.cells, MAX_SHEET_CELLS)
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         sheets = list(workbook.sheets_metadata)
@@ -177,7 +204,9 @@ def open_workbook_tables(
         result[table] = XlsxTable(
             name=table, sheet=sheet, header=header, limits=limits, bytes_total=share
         )
-    if formulas:
+    if scan.formulas_without_values:
+        warnings.append(messages.formulas_without_values())
+    elif scan.formulas:
         warnings.append(messages.formulas_ignored())
     return result, warnings
 
@@ -201,7 +230,7 @@ def _reraise_unless_calamine(error: BaseException) -> None:
 
 
 def _header(sheet: CalamineSheet, table: str | None) -> list[str] | None:
-    first = next(sheet.iter_rows(), None)
+    first = next(_checked_rows(sheet.iter_rows(), table=table), None)
     if not first or all(value == "" for value in first):
         return None
     return dialect.column_names([cell_text(value) for value in first], table=table)

@@ -40,6 +40,8 @@ _WIDE_CELL = r'\br="[A-Z]{2,3}[0-9]+"[^>]*>'
 #: A reference to a row past 999,999.
 _FAR_ROW = r'\br="[A-Z]{0,3}[0-9]{7,}"'
 _ROW_NUMBER = r'<(?:\w+:)?row\b[^>]*?\br="([0-9]+)"'
+#: A formula that is the last thing in its cell: no <v> with a stored result follows it.
+_FORMULA_WITHOUT_VALUE = r"<(?:\w+:)?f\b(?:[^>]*/>|[^>]*>[^<]*</(?:\w+:)?f>)\s*</(?:\w+:)?c>"
 #: A cell tag whose attributes do not include r.
 _UNREFERENCED_CELL = r'<(?:\w+:)?c(?:\s+(?:[^\sr=>/][^\s=>/]*|r[^\s=>/]+)\s*=\s*"[^"]*")*\s*/?>'
 
@@ -65,6 +67,8 @@ class SheetExtent:
     """How far the cells of one XML part may reach, and whether it holds formulas."""
 
     formulas: bool = False
+    #: A formula has no stored result (the workbook was never calculated and saved by Excel).
+    formulas_without_values: bool = False
     columns: int = 0
     cell_tags: int = 0
     referenced_cells: int = 0
@@ -94,12 +98,16 @@ class SheetExtent:
             formula = pl.any_horizontal(
                 text.str.contains(tag, literal=True) for tag in ("<f>", "<f ", ":f>", ":f ")
             )
+        without_value = pl.lit(False)
+        if worksheet and not self.formulas_without_values:
+            without_value = text.str.contains(_FORMULA_WITHOUT_VALUE)
         cell_tags = text.str.count_matches("<c ", literal=True) + text.str.count_matches(
             "<c>", literal=True
         )
         prefixed = text.str.contains(":c ", literal=True) | text.str.contains(":row", literal=True)
         found = pl.select(
             formula.alias("formula"),
+            without_value.alias("without_value"),
             text.str.extract_all(_WIDE_CELL).alias("wide"),
             cell_tags.alias("tags"),
             text.str.count_matches('<c r="', literal=True).alias("referenced"),
@@ -107,6 +115,7 @@ class SheetExtent:
             prefixed.alias("prefixed"),
         ).row(0, named=True)
         self.formulas = self.formulas or bool(found["formula"])
+        self.formulas_without_values = self.formulas_without_values or bool(found["without_value"])
         self.cell_tags += int(found["tags"])
         self.referenced_cells += int(found["referenced"])
         self.far_rows = self.far_rows or bool(found["far_rows"])
@@ -134,13 +143,22 @@ class SheetExtent:
         self.cell_tags += int(found["prefixed_tags"])
 
 
-def scan_parts(path: Path, archive: zipfile.ZipFile) -> tuple[bool, int]:
-    """Stream every XML part: (any worksheet has a formula, largest grid any part may span).
+@dataclass(frozen=True)
+class WorkbookScan:
+    #: Any worksheet has a formula; any has a formula without a stored result.
+    formulas: bool
+    formulas_without_values: bool
+    #: The largest grid any part may span.
+    cells: int
+
+
+def scan_parts(path: Path, archive: zipfile.ZipFile) -> WorkbookScan:
+    """Stream every XML part once (twice for the rare suspicious one).
 
     All parts are scanned, not only the usual worksheet paths, because the workbook may point
     calamine at a sheet stored anywhere.
     """
-    formulas = False
+    formulas = without_values = False
     largest = 0
     for member in archive.infolist():
         if member.is_dir() or not member.filename.lower().endswith(".xml"):
@@ -152,7 +170,8 @@ def scan_parts(path: Path, archive: zipfile.ZipFile) -> tuple[bool, int]:
             _stream_tags(path, member, extent.second_look)
             largest = max(largest, extent.cells)
         formulas = formulas or extent.formulas
-    return formulas, largest
+        without_values = without_values or extent.formulas_without_values
+    return WorkbookScan(formulas, without_values, largest)
 
 
 def _stream_tags(path: Path, member: zipfile.ZipInfo, take: Callable[[bytes], None]) -> None:
