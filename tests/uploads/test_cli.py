@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.registry.conftest import AGB, OTHER_AGB, Registry, nhr_row, serial_rows
+from tests.stage1 import make_ttp_unusable
 from zorgbroker.cli import app
 from zorgbroker.registry.crash_point import PAUSE_ENV
 from zorgbroker.uploads.errors import ProcessingFailed
@@ -151,9 +152,7 @@ def test_report_of_an_unfinished_upload_exits_4_and_of_a_failed_one_3(registry: 
 
     assert code == 4  # not 2: nothing was typed wrong, the report is just not there yet
     assert f"aanlevering {queued} staat nog in de wachtrij" in err
-    ttp = registry.settings.home / "ttp"  # an unusable TTP folder: pseudonymisation fails
-    ttp.parent.mkdir(parents=True, exist_ok=True)
-    ttp.write_text("geen map")
+    make_ttp_unusable(registry.settings.home)  # the registry's stage 2 fails
     with pytest.raises(ProcessingFailed):
         registry.process(queued)
     code, _, err = run("report", str(queued))

@@ -12,9 +12,10 @@ from sqlalchemy import Engine, text
 
 from tests.intake.conftest import write_csv
 from tests.registry.conftest import AGB, NHR_HEADER, TODAY, serial_rows
+from tests.stage1 import stage1_of
 from zorgbroker.intake.api import Report, Stored
 from zorgbroker.pseudonymisation.client import LocalTTP
-from zorgbroker.pseudonymisation.pipeline import Pseudonymiser
+from zorgbroker.pseudonymisation.relay import Stage1Relay
 from zorgbroker.registry.layout import layout_for
 from zorgbroker.registry.registry_db import open_registry_database
 from zorgbroker.settings import Settings
@@ -63,13 +64,11 @@ def store(tmp_path: Path) -> LocalFileStore:
 def make_service(
     engine: Engine, store: LocalFileStore, tmp_path: Path, **collaborators: object
 ) -> UploadService:
-    pseudonymisers = partial(
-        Pseudonymiser.for_mode, home=tmp_path / "source", ttp=LocalTTP(tmp_path / "ttp")
-    )
+    relays = partial(Stage1Relay.for_mode, ttp=LocalTTP(tmp_path / "ttp"))
     return UploadService(
         engine=engine,
         files=store,
-        pseudonymisers=pseudonymisers,
+        relays=relays,
         clock=lambda: NOW,
         **collaborators,  # type: ignore[arg-type]
     )
@@ -80,8 +79,19 @@ def export(tmp_path: Path, rows: int = 2) -> Path:
 
 
 def submit(service: UploadService, path: Path, mode: str = "production") -> int:
+    """Submit the export's stage-1 file, made with a source key in `path`'s folder and BSNs
+    sealed to the test's TTP."""
+    stage1 = stage1_of(
+        path,
+        dataset="nhr-pmicd",
+        mode=mode,
+        home=path.parent / "source",
+        organisation=AGB,
+        today=TODAY,
+        ttp_public_key=LocalTTP(path.parent / "ttp").seal_public_key(),
+    )
     return service.submit(
-        path, dataset="nhr-pmicd", organisation=AGB, mode=mode, uploaded_by="jansen", today=TODAY
+        stage1, dataset="nhr-pmicd", organisation=AGB, mode=mode, uploaded_by="jansen", today=TODAY
     )  # type: ignore[arg-type]
 
 
@@ -163,7 +173,7 @@ def test_ctrl_c_while_processing_stops_the_upload_and_removes_its_file(
 def test_a_failed_check_marks_the_upload_failed_and_a_retry_completes_it(
     engine: Engine, store: LocalFileStore, tmp_path: Path
 ):
-    from zorgbroker.intake.api import check_upload
+    from zorgbroker.pseudonymisation.registry_side import check_stage1_file
 
     calls: list[int] = []
 
@@ -171,7 +181,7 @@ def test_a_failed_check_marks_the_upload_failed_and_a_retry_completes_it(
         calls.append(1)
         if len(calls) == 1:
             raise OSError("schijf vol")
-        return check_upload(*args)  # type: ignore[arg-type]
+        return check_stage1_file(*args)  # type: ignore[arg-type]
 
     service = make_service(engine, store, tmp_path, dispatcher=Held(), checker=flaky)
     upload_id = submit(service, export(tmp_path))
