@@ -4,6 +4,7 @@ a temporary folder, a fixed clock, and no Settings anywhere."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from functools import partial
 from pathlib import Path
 
@@ -198,3 +199,43 @@ def test_a_failed_check_marks_the_upload_failed_and_a_retry_completes_it(
     assert service.get(upload_id).status == "done"  # type: ignore[union-attr]
     assert service.process(upload_id).stored == Stored(new=2)  # again: nothing changes
     assert held(engine) == 2
+
+
+def test_a_raw_export_handed_to_the_service_is_refused_and_nothing_is_kept(
+    engine: Engine, store: LocalFileStore, tmp_path: Path
+):
+    letters = Letters()
+    service = make_service(engine, store, tmp_path, dispatcher=Inline(), mailer=letters)
+    raw = export(tmp_path)
+
+    upload_id = service.submit(
+        raw, dataset="nhr-pmicd", organisation=AGB, mode="production", uploaded_by="jansen",
+        today=TODAY,
+    )  # fmt: skip
+
+    info = service.get(upload_id)
+    assert info is not None and info.status == "done" and info.file_rejected
+    assert info.stored_file is None and info.file_name == "export.csv"
+    report = service.report(upload_id)
+    assert report.messages["code"].to_list() == ["BF-020"]
+    assert report.stored == Stored() and report.file.name == "export.csv"
+    assert not (tmp_path / "store").exists() or stored_files(tmp_path / "store") == []
+    assert held(engine) == 0
+
+
+def test_a_repeated_production_export_is_recognised_by_its_own_hash(
+    engine: Engine, store: LocalFileStore, tmp_path: Path
+):
+    """Each run of the source makes another stage-1 file (fresh sealing keys); the upload that
+    waits is found by the export's SHA-256 the manifest carries."""
+    service = make_service(engine, store, tmp_path, dispatcher=Held())
+    path = export(tmp_path)
+
+    first = submit(service, path)
+    again = submit(service, path)
+
+    assert again == first
+    info = service.get(first)
+    assert info is not None and info.file_name == "export.csv"
+    assert info.file_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert len(stored_files(tmp_path / "store")) == 1
