@@ -221,6 +221,9 @@ def test_a_raw_export_handed_to_the_service_is_refused_and_nothing_is_kept(
     assert report.stored == Stored() and report.file.name == "export.csv"
     assert not (tmp_path / "store").exists() or stored_files(tmp_path / "store") == []
     assert held(engine) == 0
+    ((mailed, mailed_report),) = letters.sent  # the sender is told, once
+    assert mailed.id == upload_id and mailed_report is not None
+    assert mailed_report.messages["code"].to_list() == ["BF-020"]
 
 
 def test_a_repeated_production_export_is_recognised_by_its_own_hash(

@@ -416,7 +416,8 @@ class UploadService:
         refused: Stage1Refused,
     ) -> int:
         """A finished upload whose report is the refusal of a file that is not an acceptable
-        stage-1 file; nothing of the file is kept (its name, size and hash only)."""
+        stage-1 file, mailed as a finished upload is; nothing of the file is kept (its name,
+        size and hash only)."""
         now = self._clock()
         reference = today or now.astimezone().date()
         info = file_info(file, file.name)
@@ -447,6 +448,10 @@ class UploadService:
             upload_id = int(key[0])
             self._finish(conn, upload_id, report, {})
         log.info("upload.refused", upload=upload_id, dataset=spec.dataset, code=refused.code)
+        # Finished here, so no job will mail it: the sender hears of the refusal now.
+        info_now = self.get(upload_id)
+        if info_now is not None:
+            self._mailer.upload_finished(info_now, report)
         return upload_id
 
     def _joined(self, organisation: str, spec: DatasetSpec, sha256: str) -> int | None:
