@@ -198,3 +198,25 @@ def test_ctrl_c_during_a_production_submit_stops_the_upload_and_says_how_to_resu
     code, out, _ = submit(registry, str(path), "--mode", "production", "--format", "json")
     assert code == 0
     assert json.loads(out)["summary"]["stored"]["new"] == 300
+
+
+def test_ctrl_c_while_the_stage1_file_is_made_says_nothing_was_sent(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+):
+    from zorgbroker.pseudonymisation import source_side
+
+    made: list[Path] = []
+
+    def interrupted(export: Path, dataset: str, output: Path, **kwargs: object) -> object:
+        output.write_bytes(b"half")
+        made.append(output)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(source_side, "make_stage1", interrupted)
+
+    code, _, err = submit(registry, str(registry.nhr_file([nhr_row()])), "--mode", "production")
+
+    assert code == 130
+    assert "Gestopt (Ctrl-C) terwijl het stap-1-bestand werd gemaakt" in err
+    assert not made[0].parent.exists()  # the source's temporary folder is gone
+    assert registry.service().list() == []  # nothing reached the registry
