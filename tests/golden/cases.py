@@ -107,7 +107,7 @@ def input_file(case: Case, folder: Path, *, capture: bool) -> Path:
 
 def generate(case: Case, folder: Path) -> Path:
     """Make the case's file with the generator of whichever code this interpreter runs."""
-    from zorgbroker.intake.generate.api import generate as make
+    from zorgbroker.intake.generate import generate as make
 
     made = make(
         case.dataset,

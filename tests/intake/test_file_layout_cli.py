@@ -34,21 +34,63 @@ def check(file: Path, dataset: str, home: Path) -> tuple[int, dict[str, Any], st
     return done.returncode, json.loads(report.read_text(encoding="utf-8")), done.stderr
 
 
-def test_column_names_differing_in_case_or_spaces_are_bf008(tmp_path: Path) -> None:
-    made = generate("nhr-pmicd", rows=5, out=tmp_path / "export.csv", today=TODAY)
+def zorgbroker(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "zorgbroker", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ZORGBROKER_HOME": str(home)},
+        check=False,
+    )
+
+
+def case_duplicates(folder: Path) -> Path:
+    """An nhr-pmicd export with `CENTRUM_AGB` first and `centrum_agb ` last."""
+    made = generate("nhr-pmicd", rows=5, out=folder / "export.csv", today=TODAY)
     header, rest = made.path.read_text(encoding="utf-8").split("\n", 1)
     names = header.split(";")
     names[names.index("centrum_agb")] = "CENTRUM_AGB"
     lines = [";".join([*names, "centrum_agb "])]
     lines += [line + ";" + line.split(";")[0] for line in rest.splitlines() if line]
     made.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return made.path
 
-    status, report, _ = check(made.path, "nhr-pmicd", tmp_path)
+
+def test_column_names_differing_in_case_or_spaces_are_bf008(tmp_path: Path) -> None:
+    status, report, _ = check(case_duplicates(tmp_path), "nhr-pmicd", tmp_path)
     assert status == 1
     assert report["summary"]["by_code"] == {"BF-008": 1}
     text = report["messages"][0]["message"]
     assert text.startswith("Kolomnaam komt meer dan eens voor: kolom 1 en kolom ")
     assert "hoofdletters" in text
+
+
+def test_production_submit_of_such_a_file_is_bf008_and_keeps_nothing_of_it(tmp_path: Path) -> None:
+    export = case_duplicates(tmp_path)
+    home = tmp_path / "home"
+    assert zorgbroker(home, "ttp", "init").returncode == 0
+    report = tmp_path / "rapport.json"
+    done = zorgbroker(
+        home,
+        "submit",
+        str(export),
+        "--dataset",
+        "nhr-pmicd",
+        "--organisation",
+        "01234567",
+        "--mode",
+        "production",
+        "--format",
+        "json",
+        "--output",
+        str(report),
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1
+    assert json.loads(report.read_text(encoding="utf-8"))["summary"]["by_code"] == {"BF-008": 1}
+    raw = export.read_bytes()
+    kept = [path for path in home.rglob("*") if path.is_file() and path.read_bytes() == raw]
+    assert kept == []
 
 
 def test_another_datasets_archive_says_which_layout_is_expected(tmp_path: Path) -> None:

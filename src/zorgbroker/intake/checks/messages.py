@@ -24,8 +24,13 @@ class Messages:
         table: str | None = None,
         field: str | None = None,
         value: str | None = None,
+        text: str | None = None,
     ) -> None:
-        self.file_level.append(message_frame([(table, None, field, code, value)], self.spec))
+        """`text` replaces the code's text: a reader's explanation of what is wrong."""
+        frame = message_frame([(table, None, field, code, value)], self.spec)
+        if text is not None:
+            frame = frame.with_columns(pl.lit(text, dtype=pl.String).alias("message"))
+        self.file_level.append(frame)
 
     def add_table(self, table: str, frame: pl.DataFrame) -> None:
         if frame.height:

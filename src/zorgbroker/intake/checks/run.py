@@ -45,11 +45,15 @@ def check_upload(
 
     try:
         upload = open_upload(
-            path, tables=table_names, limits=options.limits, display_name=display_name
+            path,
+            tables=table_names,
+            limits=options.limits,
+            display_name=display_name,
+            dataset=spec.dataset,
         )
     except ReadError as exc:
         info = getattr(exc, "info", None) or file_info_fallback(path, display_name)
-        messages.file(exc.code, table=exc.table if spec.multi_table else None)
+        messages.file(exc.code, table=exc.table if spec.multi_table else None, text=exc.message)
         return CheckOutcome(build_report(spec, options, info, messages, 0, 0))
     return check_tables(upload, spec, plans, options, messages)
 
@@ -63,7 +67,7 @@ def check_tables(
 ) -> CheckOutcome:
     multi = spec.multi_table
     for warning in upload.warnings:
-        messages.file(warning.code, table=warning.table if multi else None)
+        messages.file(warning.code, table=warning.table if multi else None, text=warning.message)
     key = (lambda name: name) if multi else (lambda name: None)
     if multi:
         for t in spec.tables:
@@ -90,7 +94,7 @@ def check_tables(
         return check_in_batches(upload, spec, plans, options, messages)
     except ReadError as exc:
         fresh = Messages(spec)
-        fresh.file(exc.code, table=exc.table if multi else None)
+        fresh.file(exc.code, table=exc.table if multi else None, text=exc.message)
         return CheckOutcome(build_report(spec, options, upload.info, fresh, 0, 0))
 
 
