@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from typer._click.core import Command
 
 from tests.cli.conftest import zorgbroker
 from zorgbroker.cli import COMMANDS, load_command
@@ -18,7 +19,7 @@ HELP_IN_PROCESS = """
 import sys
 from zorgbroker.cli import main
 
-sys.argv = ["zorgbroker", "--help"]
+sys.argv = ["zorgbroker", *sys.argv[1:], "--help"]
 try:
     main()
 except SystemExit as exit:
@@ -27,16 +28,25 @@ print(" ".join(sorted(sys.modules)))
 """
 
 
-def test_the_help_of_zorgbroker_loads_no_command_module_polars_or_sqlalchemy() -> None:
+def _loaded_by_help(*args: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after showing `zorgbroker ARGS --help`."""
     done = subprocess.run(
-        [sys.executable, "-c", HELP_IN_PROCESS], capture_output=True, text=True, check=False
+        [sys.executable, "-c", HELP_IN_PROCESS, *args], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    loaded = set(done.stdout.split()[-1:] and done.stdout.splitlines()[-1].split())
+    assert "Gebruik: zorgbroker" in done.stdout
+    return set(done.stdout.splitlines()[-1].split())
+
+
+def test_the_help_of_zorgbroker_loads_no_command_module_polars_or_sqlalchemy() -> None:
     command_modules = {entry.module for entry in COMMANDS.values()}
     heavy = {"polars", "sqlalchemy", "pydantic", "rich", "zorgbroker.settings"}
-    assert loaded & (command_modules | heavy) == set()
-    assert "Opdrachten:" in done.stdout
+    assert _loaded_by_help() & (command_modules | heavy) == set()
+
+
+def test_the_help_of_check_loads_no_engine_polars_or_sqlalchemy() -> None:
+    heavy = {"polars", "sqlalchemy", "zorgbroker.intake.service", "zorgbroker.registry"}
+    assert _loaded_by_help("check") & heavy == set()
 
 
 def test_the_help_of_zorgbroker_lists_every_command_in_dutch() -> None:
@@ -86,3 +96,27 @@ def test_a_commands_help_is_dutch(args: list[str], expected: list[str]) -> None:
     assert [line for line in expected if line not in done.stdout] == []
     assert "Opties:" in done.stdout
     assert not [word for word in ENGLISH if word in done.stdout]
+
+
+def _all_commands() -> list[tuple[str, Command]]:
+    found = []
+
+    def walk(path: str, command: Command) -> None:
+        subcommands = getattr(command, "commands", {})
+        if not subcommands:
+            found.append((path, command))
+        for name, sub in subcommands.items():
+            walk(f"{path} {name}", sub)
+
+    for name in COMMANDS:
+        walk(name, load_command(name))
+    return found
+
+
+def test_an_option_name_means_one_thing_in_every_command() -> None:
+    for path, command in _all_commands():
+        names = [n for p in command.params for n in (*p.opts, *p.secondary_opts)]
+        assert len(names) == len(set(names)), f"{path}: {sorted(names)}"
+        for param in command.params:
+            if "-o" in param.opts:
+                assert "--output" in param.opts, f"{path}: -o is {param.opts}"

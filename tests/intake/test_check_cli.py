@@ -156,3 +156,30 @@ def test_demo_the_readme_main_command(tmp_path: Path) -> None:
     assert "Records" in out.stdout and "500" in out.stdout
     assert "--format xlsx" in out.stdout
     assert (tmp_path / "home" / "demo" / "demo-nhr-pmicd.csv").is_file()
+
+
+def test_o_is_the_output_file(tmp_path: Path, export: tuple[Path, str]) -> None:
+    path, organisation = export
+    out = tmp_path / "rapport.json"
+    done = run(
+        "check", str(path), "-d", "nhr-pmicd", "--organisation", organisation, "-f", "json",
+        "-o", str(out), "--peildatum", TODAY.isoformat(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["summary"]["records"] == 3000
+    assert "Let op" not in done.stderr
+
+
+def test_a_check_without_organisation_says_which_rule_it_skipped(
+    tmp_path: Path, export: tuple[Path, str]
+) -> None:
+    path, _ = export
+    done = run(
+        "check", str(path), "--dataset", "nhr-pmicd", "--format", "json",
+        "--output", str(tmp_path / "r.json"), "--peildatum", TODAY.isoformat(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == (
+        "Let op: zonder --organisation is niet gecontroleerd of de AGB-code in het bestand die "
+        "van uw organisatie is (F-309)."
+    )

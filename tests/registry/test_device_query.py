@@ -50,6 +50,10 @@ def test_a_scanned_udi_brings_its_serial():
         ("(17)271231(10)LOT7", None, "bevat geen UDI-DI"),
         ("(01)00614141999996(21)SN1", "SN2", "verschilt van --serial (SN2)"),
         ("  ", None, "leeg"),
+        ("(01)00614141999996(21", None, "geen volledige UDI"),
+        ("(01)00614141999996(21)", None, "geen volledige UDI"),
+        ("(01)00614141999996)", None, "geen volledige UDI"),
+        ("0100614141999996" + "21", None, "leeg serienummer"),
         ("00614141999996", " ", "--serial is leeg"),
     ],
 )

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tests.registry.test_multi_table_and_groups import *  # noqa: F403
 from tests.registry.test_nhr_registry import *  # noqa: F403
 from zorgbroker.registry import importer
-from zorgbroker.registry.compare import Lookup
+from zorgbroker.registry.comparisons import Lookup
 
 
 @pytest.fixture(autouse=True)

@@ -34,6 +34,9 @@ class Entry(NamedTuple):
     module: str
     attribute: str  # a command function, or a Typer app for a command group
     summary: str
+    #: Modules the command needs when it runs but not for its help: imported as it starts,
+    #: while garbage collection is still paused for the start-up (see `main`).
+    preload: tuple[str, ...] = ()
 
 
 COMMANDS: dict[str, Entry] = {
@@ -46,11 +49,13 @@ COMMANDS: dict[str, Entry] = {
         "zorgbroker.intake.cli",
         "check_command",
         "Controleer een bestand als testaanlevering: niets wordt opgeslagen of verstuurd.",
+        preload=("zorgbroker.intake.service",),
     ),
     "demo": Entry(
         "zorgbroker.intake.cli",
         "demo_command",
         "Maak een demobestand (nhr-pmicd, synthetisch) en controleer het.",
+        preload=("zorgbroker.intake.service",),
     ),
     "generate": Entry(
         "zorgbroker.intake.generate.cli",
@@ -109,7 +114,7 @@ COMMANDS: dict[str, Entry] = {
 
 @cache
 def load_command(name: str) -> Command:
-    module, attribute, _ = COMMANDS[name]
+    module, attribute, _, preload = COMMANDS[name]
     target = getattr(importlib.import_module(module), attribute)
     command: Command
     if isinstance(target, typer.Typer):
@@ -119,7 +124,7 @@ def load_command(name: str) -> Command:
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
-    _resume_collection_at_start(command)
+    _resume_collection_at_start(command, preload)
     use_dutch_context(command)
     _add_verbose_option(command)
     return command
@@ -179,18 +184,21 @@ def _resume_collection() -> None:
         gc.enable()
 
 
-def _resume_collection_at_start(command: Command) -> None:
-    """Turn garbage collection back on when the command (or any of its subcommands) starts."""
+def _resume_collection_at_start(command: Command, preload: tuple[str, ...] = ()) -> None:
+    """Turn garbage collection back on when the command (or any of its subcommands) starts,
+    after importing the modules it preloads."""
     callback = command.callback
     if callback is not None:
-        command.callback = _after_resuming(callback)
+        command.callback = _after_resuming(callback, preload)
     for sub in getattr(command, "commands", {}).values():
-        _resume_collection_at_start(sub)
+        _resume_collection_at_start(sub, preload)
 
 
-def _after_resuming(callback: Callable[..., Any]) -> Callable[..., Any]:
+def _after_resuming(callback: Callable[..., Any], preload: tuple[str, ...]) -> Callable[..., Any]:
     @wraps(callback)
     def resumed(*args: Any, **kwargs: Any) -> Any:
+        for module in preload:
+            importlib.import_module(module)
         _resume_collection()
         return callback(*args, **kwargs)
 

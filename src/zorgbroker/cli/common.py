@@ -59,6 +59,11 @@ def fail_usage(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
+def counted(number: int, one: str, many: str) -> str:
+    """'1 record', '4 records': the number with the noun in the right form."""
+    return f"{number} {one if number == 1 else many}"
+
+
 def parse_today(value: str | None) -> dt.date | None:
     """The date of `--peildatum`, or None for today."""
     if value is None:
@@ -105,7 +110,7 @@ DatasetOption = Annotated[
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Vorm van het rapport.")]
 OutputOption = Annotated[
-    Path | None, typer.Option("--output", help="Schrijf het rapport naar dit bestand.")
+    Path | None, typer.Option("--output", "-o", help="Schrijf het rapport naar dit bestand.")
 ]
 TodayOption = Annotated[
     str | None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,12 +22,12 @@ from zorgbroker.cli.common import (
     fail_usage,
     parse_today,
 )
+from zorgbroker.intake.spec import SpecError, available, load_dataset
 
-# The engine comes with the command, not when it runs: while the command is loaded, garbage
-# collection is paused for the start-up (zorgbroker.cli.main).
-from zorgbroker.intake.checks.context import CheckOutcome
-from zorgbroker.intake.service import check_file
-from zorgbroker.intake.spec import SpecError, available
+# The engine is not needed for the commands' help. `check` and `demo` preload it as they start,
+# while garbage collection is still paused for the start-up (zorgbroker.cli.COMMANDS).
+if TYPE_CHECKING:
+    from zorgbroker.intake.checks.context import CheckOutcome
 
 #: Files smaller than this are checked too fast for a progress bar to be worth drawing.
 PROGRESS_FROM_BYTES = 32 * 1024 * 1024
@@ -46,6 +46,8 @@ def datasets_command() -> None:
 def run_check(
     file: Path, dataset: str, organisation: str | None, today: dt.date | None
 ) -> CheckOutcome:
+    from zorgbroker.intake.service import check_file
+
     if not file.is_file():
         raise fail_usage(f"bestand '{file}' bestaat niet of is geen bestand")
     if organisation is not None and not (organisation.isdigit() and len(organisation) == 8):
@@ -76,12 +78,25 @@ def run_check(
         raise fail_usage(str(exc)) from None
 
 
+def rules_needing_organisation(dataset: str) -> list[str]:
+    """The codes of the rules (or parts of them) that hold only when the uploader is known."""
+    spec = load_dataset(dataset)
+    return sorted(
+        {
+            rule.code
+            for table in spec.tables
+            for rule in table.rules
+            if "organisation()" in rule.when
+        }
+    )
+
+
 def check_command(
     file: Annotated[Path, typer.Argument(help="Het bestand (CSV, XLSX of ZIP) om te controleren.")],
     dataset: DatasetOption,
     organisation: Annotated[
         str | None,
-        typer.Option("--organisation", "-o", help="AGB-code van de aanleverende organisatie."),
+        typer.Option("--organisation", help="AGB-code van de aanleverende organisatie."),
     ] = None,
     fmt: FormatOption = Format.text,
     output: OutputOption = None,
@@ -90,6 +105,14 @@ def check_command(
     """Controleer een bestand als testaanlevering: niets wordt opgeslagen of verstuurd."""
     outcome = run_check(file, dataset, organisation, parse_today(today))
     emit(outcome.report, fmt, output, file)
+    skipped = [] if organisation is not None else rules_needing_organisation(dataset)
+    if skipped:
+        console(stderr=True).print(
+            "Let op: zonder --organisation is niet gecontroleerd of de AGB-code in het bestand "
+            f"die van uw organisatie is ({', '.join(skipped)}).",
+            highlight=False,
+            soft_wrap=True,
+        )
     raise typer.Exit(EXIT_FILE_REJECTED if outcome.report.file_rejected else EXIT_OK)
 
 

@@ -17,54 +17,26 @@ identity the registry does not hold yet, a TW only records that are new or updat
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
 from zorgbroker.intake.api import ROW, Stored, compile_condition
-from zorgbroker.registry.layout import ID, PARENT_ID, Comparison, DatasetLayout, TableLayout
+from zorgbroker.registry.columns import ID, PARENT_ID
+from zorgbroker.registry.comparisons import Conditions, Held, Lookup, Scope, kind_of
+from zorgbroker.registry.comparisons.base import (
+    NEW,
+    STATUS,
+    UNCHANGED,
+    UPDATED,
+    WRITE,
+    empty_messages,
+)
+from zorgbroker.registry.layout import DatasetLayout, TableLayout
 
-STATUS = "__status"
-WRITE = "__write"
 HELD_BEFORE = "__held_before"
 HELD_IDS = "__held_ids"
 PARTS = "__parts"
-NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
-
-#: The messages this module makes, before the report adds class and text.
-MESSAGE_COLUMNS = {
-    "table": pl.String(),
-    "record": pl.Int64(),
-    "field": pl.String(),
-    "code": pl.String(),
-    "value": pl.String(),
-}
-
-
-def empty_messages() -> pl.DataFrame:
-    return pl.DataFrame(schema=MESSAGE_COLUMNS)
-
-
-@dataclass
-class Held:
-    """Held rows the importer fetched for one upload (full stored rows, `_id` included)."""
-
-    #: Per table: the held rows sharing an identity (or, under replace_group, a group) with the
-    #: upload's records.
-    identity: dict[str, pl.DataFrame] = field(default_factory=dict)
-    #: Per part table: the held parts of the held records in `identity`.
-    parts: dict[str, pl.DataFrame] = field(default_factory=dict)
-    #: Held main-table rows per lookup (columns), for the comparisons.
-    lookups: dict[tuple[str, ...], pl.DataFrame] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """Held main-table rows whose `columns` equal one of the `keys` rows."""
-
-    columns: tuple[str, ...]
-    keys: pl.DataFrame
 
 
 @dataclass
@@ -101,8 +73,8 @@ def comparison_lookups(layout: DatasetLayout, main: pl.DataFrame) -> list[Lookup
     """Held main-table rows the comparisons need, one lookup per distinct column set."""
     wanted: dict[tuple[str, ...], list[tuple[pl.DataFrame, bool]]] = {}
     for c in layout.comparisons:
-        for columns, keys, distinct in _lookups_of(c, layout.main, main):
-            wanted.setdefault(columns, []).append((keys, distinct))
+        for w in kind_of(c).lookups(c, main):
+            wanted.setdefault(w.columns, []).append((w.keys, w.distinct))
     lookups: list[Lookup] = []
     for columns, frames in wanted.items():
         if len(frames) == 1 and frames[0][1]:
@@ -113,35 +85,6 @@ def comparison_lookups(layout: DatasetLayout, main: pl.DataFrame) -> list[Lookup
         keys = pl.concat([f for f, _ in frames], how="vertical").drop_nulls().unique()
         lookups.append(Lookup(columns, keys))
     return lookups
-
-
-def _lookups_of(
-    c: Comparison, table: TableLayout, main: pl.DataFrame
-) -> list[tuple[tuple[str, ...], pl.DataFrame, bool]]:
-    """(columns, keys, whether the keys are already distinct and without nulls)."""
-    match c.kind:
-        case "serial_held_by_other":
-            serials = c.texts("serials")
-            values = _serial_values(main, serials).select("__serial")
-            return [((s,), values.rename({"__serial": s}), True) for s in serials]
-        case "same_subject_same_date_other_content":
-            pair = (c.text("subject"), c.text("date"))
-            return [(pair, main.select(pair), False)]
-        case "requires_earlier":
-            return [((c.text("subject"),), main.select(c.text("subject")), False)]
-        case "replaces_upload":
-            scope = tuple(c.texts("scope"))
-            return [(scope, main.select(scope), False)]
-    return []
-
-
-def _serial_values(frame: pl.DataFrame, serials: list[str]) -> pl.DataFrame:
-    parts = [
-        frame.select(pl.col(s).alias("__serial")).drop_nulls()
-        for s in serials
-        if s in frame.columns
-    ]
-    return pl.concat(parts).unique() if parts else pl.DataFrame(schema={"__serial": pl.String})
 
 
 # --- identity and content ------------------------------------------------------------------------
@@ -276,263 +219,12 @@ def classify_groups(
     ).drop(["__changed", "__group_ids"])
 
 
-# --- the comparisons -----------------------------------------------------------------------------
+# --- the comparisons (one module per kind: `comparisons`) --------------------------------------
 
 
-#: Compiles a condition of the rule language over the main table's columns.
-Conditions = Callable[[str], pl.Expr]
-
-
-def _context(table: TableLayout, today: dt.date, organisation: str | None) -> Conditions:
+def _conditions(table: TableLayout, today: dt.date, organisation: str | None) -> Conditions:
     columns = frozenset(table.columns)
     return lambda text: compile_condition(text, columns, today=today, organisation=organisation)
-
-
-def _condition(c: Comparison, name: str, ctx: Conditions) -> pl.Expr:
-    return ctx(c.text(name))
-
-
-def _messages(
-    rows: pl.DataFrame,
-    code: str,
-    field_name: str | pl.Expr | None,
-    value: pl.Expr | None,
-    table: str | None,
-) -> pl.DataFrame:
-    field_expr = pl.lit(field_name) if isinstance(field_name, str | None) else field_name
-    return rows.select(
-        pl.lit(table, dtype=pl.String).alias("table"),
-        pl.col(ROW).cast(pl.Int64).alias("record"),
-        field_expr.cast(pl.String).alias("field"),
-        pl.lit(code, dtype=pl.String).alias("code"),
-        (value if value is not None else pl.lit(None)).cast(pl.String).alias("value"),
-    )
-
-
-def _as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    return expr.dt.to_string("%Y-%m-%d") if dtype == pl.Date else expr.cast(pl.String)
-
-
-#: Orders an upload's records by date, then row (rows never reach this many).
-_ROWS_PER_DAY = 1 << 32
-
-
-def current_holders(events: pl.DataFrame, keep: list[str] | None = None) -> pl.DataFrame:
-    """Per serial (`__serial`), the person (`__holder`) whose record naming it is the latest
-    (`__date`, then `__order`), unless that record ends the registration (`__ending`)."""
-    keep = keep or []
-    latest = (
-        events.sort("__date", "__order", nulls_last=False)
-        .group_by("__serial")
-        .agg(pl.col("__subject", "__ending", "__date", *keep).last())
-    )
-    return latest.filter(~pl.col("__ending")).select(
-        "__serial", pl.col("__subject").alias("__holder"), "__date", *keep
-    )
-
-
-def serial_held_by_other(
-    c: Comparison,
-    table: TableLayout,
-    candidates: pl.DataFrame,
-    accepted: pl.DataFrame,
-    held: Held,
-    ctx: Conditions,
-    table_key: str | None,
-) -> pl.DataFrame:
-    """A serial number named by a new record is still registered to another person.
-
-    The current holder of a serial is the person of the latest held record naming it (by date,
-    then by storage order), unless that record ends the registration (an explant). An ending
-    record for the current holder in this same upload frees the serial for the upload's other
-    records, so an explant and a re-implant can arrive together.
-
-    The upload's own records count too: where an earlier record of the upload (by date, then by
-    row) names the serial, its person holds it from then on, unless that record ends the
-    registration. So one file cannot give one device to two people.
-    """
-    serials, subject, date = c.texts("serials"), c.text("subject"), c.text("date")
-    ending = _condition(c, "ends_registration", ctx)
-    events = []
-    for s in serials:
-        rows = held.lookups.get((s,), pl.DataFrame(schema=table.schema))
-        events.append(
-            rows.select(
-                pl.col(s).alias("__serial"),
-                pl.col(subject).alias("__subject"),
-                pl.col(date).alias("__date"),
-                pl.col(ID).alias("__order"),
-                ending.alias("__ending"),
-            ).drop_nulls("__serial")
-        )
-    current = current_holders(pl.concat(events)).select("__serial", "__holder")
-    freed = (
-        pl.concat(
-            [
-                accepted.filter(ending).select(
-                    pl.col(s).alias("__serial"), pl.col(subject).alias("__by")
-                )
-                for s in serials
-            ]
-        )
-        .drop_nulls("__serial")
-        .join(current, on="__serial")
-        .filter(pl.col("__by") == pl.col("__holder"))
-        .select("__serial")
-        .unique()
-    )
-    # Time order within the upload: date, then row.
-    moment = pl.col(date).cast(pl.Int64) * _ROWS_PER_DAY + pl.col(ROW)
-    earlier = (
-        pl.concat(
-            [
-                accepted.select(
-                    pl.col(s).alias("__serial"),
-                    pl.col(subject).alias("__earlier_subject"),
-                    ending.alias("__earlier_ending"),
-                    moment.alias("__moment"),
-                )
-                for s in serials
-            ]
-        )
-        .drop_nulls(["__serial", "__moment"])
-        # Only a serial the upload names more than once can be taken by an earlier record.
-        .filter(pl.col("__serial").is_duplicated())
-        .sort("__moment")
-    )
-    shared = pl.col("__serial").is_in(earlier["__serial"].unique().implode())
-    found = []
-    for s in serials:
-        rows = candidates.select(
-            ROW,
-            pl.col(s).alias("__serial"),
-            pl.col(subject).alias("__subject"),
-            ending.alias("__self_ending"),
-            (moment - 1).alias("__moment"),  # strictly before the record itself
-        ).drop_nulls("__serial")
-        taken = (
-            rows.filter(shared)
-            .sort("__moment")
-            .join_asof(
-                earlier, on="__moment", by="__serial", strategy="backward", check_sortedness=False
-            )
-        )
-        rows = (
-            pl.concat([rows.filter(~shared), taken], how="diagonal_relaxed")
-            .join(current, on="__serial", how="left")
-            .join(freed.with_columns(pl.lit(True).alias("__freed")), on="__serial", how="left")
-        )
-        held_by_other = (pl.col("__holder") != pl.col("__subject")) & (
-            pl.col("__self_ending") | pl.col("__freed").is_null()
-        )
-        taken_earlier = ~pl.col("__earlier_ending") & (
-            pl.col("__earlier_subject") != pl.col("__subject")
-        )
-        conflict = (
-            pl.when(pl.col("__earlier_subject").is_not_null())
-            .then(taken_earlier)
-            .otherwise(held_by_other)
-            .fill_null(False)
-        )
-        found.append(
-            _messages(rows.filter(conflict).sort(ROW), c.code, s, pl.col("__serial"), table_key)
-        )
-    return pl.concat(found)
-
-
-def _differs(identity: list[str], suffix: str) -> pl.Expr:
-    return pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}{suffix}")) for c in identity])
-
-
-def same_subject_same_date(
-    c: Comparison, table: TableLayout, candidates: pl.DataFrame, held: Held, table_key: str | None
-) -> pl.DataFrame:
-    """The person already has a held record on the same date with another identity."""
-    subject, date = c.text("subject"), c.text("date")
-    identity = list(table.identity)
-    rows = held.lookups.get((subject, date), pl.DataFrame(schema=table.schema))
-    other = rows.select(
-        pl.col(subject).alias("__k_subject"),
-        pl.col(date).alias("__k_date"),
-        *[pl.col(x).alias(f"{x}__h") for x in identity],
-    )
-    joined = candidates.select(ROW, *_unique([subject, date, *identity])).join(
-        other, left_on=[subject, date], right_on=["__k_subject", "__k_date"], how="inner"
-    )
-    hits = joined.filter(_differs(identity, "__h")).select(ROW).unique()
-    flagged = candidates.join(hits, on=ROW, how="semi").sort(ROW)
-    field_name = c.field or date
-    value = _as_text(pl.col(field_name), table.columns[field_name])
-    return _messages(flagged, c.code, field_name, value, table_key)
-
-
-def _unique(names: list[str]) -> list[str]:
-    return list(dict.fromkeys(names))
-
-
-def requires_earlier(
-    c: Comparison,
-    table: TableLayout,
-    candidates: pl.DataFrame,
-    accepted: pl.DataFrame,
-    held: Held,
-    ctx: Conditions,
-    table_key: str | None,
-) -> pl.DataFrame:
-    """A record of the `when` kind without an `earlier` record of the same person, held or in
-    this upload, dated on or before it."""
-    subject, date = c.text("subject"), c.text("date")
-    identity = list(table.identity)
-    cols = _unique([subject, date, *identity])
-    when, earlier = _condition(c, "when", ctx), _condition(c, "earlier", ctx)
-    asking = candidates.filter(when)
-    held_rows = held.lookups.get((subject,), pl.DataFrame(schema=table.schema))
-    pool = pl.concat(
-        [held_rows.filter(earlier).select(cols), accepted.filter(earlier).select(cols)]
-    )
-    pool = pool.select([pl.col(x).alias(f"{x}__e") for x in cols])
-    pairs = asking.select(ROW, *cols).join(
-        pool, left_on=subject, right_on=f"{subject}__e", how="inner", coalesce=False
-    )
-    satisfied = (
-        pairs.filter((pl.col(f"{date}__e") <= pl.col(date)) & _differs(identity, "__e"))
-        .select(ROW)
-        .unique()
-    )
-    flagged = asking.join(satisfied, on=ROW, how="anti").sort(ROW)
-    field_name = c.field or date
-    value = _as_text(pl.col(field_name), table.columns[field_name])
-    return _messages(flagged, c.code, field_name, value, table_key)
-
-
-def identity_with_other_subject(
-    c: Comparison, table: TableLayout, classified: pl.DataFrame, held: Held, table_key: str | None
-) -> pl.DataFrame:
-    """A resent record whose held version belongs to another person."""
-    subject = c.text("subject")
-    identity = list(table.identity)
-    rows = held.identity.get(table.table, pl.DataFrame(schema=table.schema))
-    previous = rows.select(*identity, pl.col(subject).alias("__subject_h"))
-    joined = classified.filter(pl.col(STATUS) != UNCHANGED).join(
-        previous, on=identity, how="inner", nulls_equal=True
-    )
-    flagged = joined.filter(pl.col(subject).ne_missing(pl.col("__subject_h")))
-    flagged = flagged.unique(subset=ROW).sort(ROW)
-    value = _as_text(pl.col(c.field), table.columns[c.field]) if c.field else None
-    return _messages(flagged, c.code, c.field, value, table_key)
-
-
-def replaces_upload(
-    c: Comparison, table: TableLayout, classified: pl.DataFrame, held: Held, table_key: str | None
-) -> pl.DataFrame:
-    """Records of a group (a practice's year) that replace a held, different group."""
-    scope = c.texts("scope")
-    rows = held.lookups.get(tuple(scope), pl.DataFrame(schema=table.schema))
-    held_groups = rows.select(scope).unique()
-    changed = classified.filter(pl.col(WRITE)).select(scope).unique()
-    replaced = held_groups.join(changed, on=scope, how="semi", nulls_equal=True)
-    flagged = classified.join(replaced, on=scope, how="semi", nulls_equal=True).sort(ROW)
-    return _messages(flagged, c.code, c.field, None, table_key)
 
 
 # --- putting it together -------------------------------------------------------------------------
@@ -587,16 +279,17 @@ def compare(
     """Everything the import decides for one production upload (see the module docstring)."""
     main = layout.main
     table_key = main.table if layout.spec.multi_table else None
-    ctx = _context(main, today, organisation)
+    conditions = _conditions(main, today, organisation)
     main_rows = upload[main.table]
 
     # TF first, on records whose identity the registry does not hold yet; they are rejected.
     pre = _classify_table(layout, main, upload, held)
     unknown = pre.filter(~pl.col(HELD_BEFORE))
+    before = Scope(main, unknown, main_rows, pre, held, conditions, table_key)
     tf = [
-        serial_held_by_other(c, main, unknown, main_rows, held, ctx, table_key)
+        kind_of(c).check(c, before)
         for c in layout.comparisons
-        if c.code.startswith("TF-") and c.kind == "serial_held_by_other"
+        if c.rejecting and kind_of(c).can_reject
     ]
     tf_messages = pl.concat(tf) if tf else empty_messages()
     rejected = tf_messages["record"].unique().sort()
@@ -611,26 +304,9 @@ def compare(
             kept[part.table] = upload[part.table].filter(pl.col(link.fk).is_in(keys.implode()))
     classified = _classify_table(layout, main, kept, held) if rejected.len() else pre
 
-    tw: list[pl.DataFrame] = []
     changing = classified.filter(pl.col(STATUS) != UNCHANGED)
-    for c in layout.comparisons:
-        if c.code.startswith("TF-"):
-            continue
-        match c.kind:
-            case "serial_held_by_other":
-                tw.append(
-                    serial_held_by_other(c, main, changing, kept[main.table], held, ctx, table_key)
-                )
-            case "same_subject_same_date_other_content":
-                tw.append(same_subject_same_date(c, main, changing, held, table_key))
-            case "requires_earlier":
-                tw.append(
-                    requires_earlier(c, main, changing, kept[main.table], held, ctx, table_key)
-                )
-            case "identity_with_other_subject":
-                tw.append(identity_with_other_subject(c, main, classified, held, table_key))
-            case "replaces_upload":
-                tw.append(replaces_upload(c, main, classified, held, table_key))
+    after = Scope(main, changing, kept[main.table], classified, held, conditions, table_key)
+    tw = [kind_of(c).check(c, after) for c in layout.comparisons if not c.rejecting]
     messages = pl.concat([tf_messages, *tw]) if tw else tf_messages
 
     counts = classified.group_by(STATUS).len()

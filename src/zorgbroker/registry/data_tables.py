@@ -23,14 +23,8 @@ from sqlalchemy import (
     text,
 )
 
-from zorgbroker.registry.layout import (
-    ID,
-    PARENT_ID,
-    UPLOAD_ID,
-    VALUE,
-    TableLayout,
-    ValueTable,
-)
+from zorgbroker.registry.columns import ID, PARENT_ID, UPLOAD_ID, VALUE
+from zorgbroker.registry.layout import TableLayout, ValueTable
 from zorgbroker.registry.sql_types import sql_type
 
 _METADATA = MetaData()

@@ -23,6 +23,9 @@ _SYMBOLOGY = re.compile(r"^\][A-Za-z]\d")
 _GTIN_LENGTHS = (8, 12, 13, 14)
 _AI_GTIN = "01"
 _AI_SERIAL = "21"
+#: The human-readable form, `(01)…(21)…`: every element an AI in brackets and a value. The GS1
+#: parser reads a cut-off `(01)…(21` as having an empty serial, so the form is checked first.
+_BRACKETED = re.compile(r"(?:\s*\(\d{2,4}\)\s*[^()\s][^()]*)+")
 
 
 class DeviceQueryError(ValueError):
@@ -80,11 +83,18 @@ def parse_device_query(udi_di: str | None, serial: str | None) -> DeviceQuery:
         return DeviceQuery(udi_di=_gtin14(compact, shown), serial=serial)
     if not compact:
         raise DeviceQueryError("--udi-di is leeg")
+    if ("(" in text or ")" in text) and not _BRACKETED.fullmatch(text):
+        raise DeviceQueryError(
+            f"'{shown}' is geen volledige UDI: elk GS1-element is een code tussen haakjes met een "
+            "waarde erachter, bijvoorbeeld (01)00614141999996(21)SN12345"
+        )
     elements = _elements(text, shown)
     gtin = elements.get(_AI_GTIN)
     if not isinstance(gtin, str):
         raise DeviceQueryError(f"'{shown}' bevat geen UDI-DI (GS1-element (01))")
     scanned_serial = elements.get(_AI_SERIAL)
+    if scanned_serial == "":
+        raise DeviceQueryError(f"'{shown}' heeft een leeg serienummer (GS1-element (21))")
     if isinstance(scanned_serial, str):
         if serial is not None and serial != scanned_serial:
             raise DeviceQueryError(

@@ -15,11 +15,12 @@ import polars as pl
 from sqlalchemy import Connection, Engine, insert
 
 from zorgbroker.intake.api import available, compile_condition
-from zorgbroker.registry.compare import Lookup, current_holders
+from zorgbroker.registry.comparisons import Comparison, Lookup
+from zorgbroker.registry.comparisons.serial_held_by_other import SerialHeldByOther, current_holders
 from zorgbroker.registry.database import write_transaction
 from zorgbroker.registry.device_query import DeviceQuery
 from zorgbroker.registry.importer import fetch_rows
-from zorgbroker.registry.layout import Comparison, DatasetLayout, layout_for
+from zorgbroker.registry.layout import DatasetLayout, layout_for
 from zorgbroker.registry.models import AccessLogEntry, utcnow
 
 ACTION = "implantaat-opvraging"
@@ -36,7 +37,7 @@ CARRIER_SCHEMA: dict[str, pl.DataType] = {
 
 
 def _device_comparisons(layout: DatasetLayout) -> list[Comparison]:
-    return [c for c in layout.comparisons if c.kind == "serial_held_by_other"]
+    return [c for c in layout.comparisons if c.kind == SerialHeldByOther.name]
 
 
 def _serials_of_model(

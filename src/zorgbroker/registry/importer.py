@@ -22,23 +22,11 @@ from sqlalchemy import Connection, Table, insert, select, update
 from zorgbroker.intake.api import ROW
 from zorgbroker.logging import get_logger
 from zorgbroker.registry import bulk, data_tables
-from zorgbroker.registry.compare import (
-    Held,
-    Lookup,
-    Outcome,
-    compare,
-    comparison_lookups,
-    identity_keys,
-)
+from zorgbroker.registry.columns import ID, PARENT_ID, UPLOAD_ID, VALUE
+from zorgbroker.registry.compare import Outcome, compare, comparison_lookups, identity_keys
+from zorgbroker.registry.comparisons import Held, Lookup
 from zorgbroker.registry.database import is_postgres
-from zorgbroker.registry.layout import (
-    ID,
-    PARENT_ID,
-    UPLOAD_ID,
-    VALUE,
-    DatasetLayout,
-    TableLayout,
-)
+from zorgbroker.registry.layout import DatasetLayout, TableLayout
 from zorgbroker.registry.models import RowIds
 
 log = get_logger(__name__)
@@ -198,7 +186,7 @@ def matching_ids(held: pl.DataFrame, lookups: list[Lookup]) -> dict[int, pl.Seri
 
     Lookups of one column with the same keys (the upload's lead serials, looked up in each of
     four lead columns) are matched in one join, against those columns stacked: one hash table
-    of the keys instead of one per column (1M held records: 0.25 s a column).
+    of the keys instead of one per column (docs/benchmarks.md).
     """
     found: dict[int, pl.Series] = {}
     shared: list[tuple[pl.Series, list[Lookup]]] = []
@@ -472,8 +460,8 @@ def _keep_statistics(conn: Connection, table: str, added: int, held: float) -> N
     """Renew the planner's statistics of a table this import grew by a tenth or more.
 
     Autovacuum does this when it comes round, if the server runs it (this project's test server
-    does not). Until then the next upload's lookups are planned blind: 1,000 rows checked against
-    1M held records without statistics fetched in 3.0–3.8 s, with them in 0.1–0.2 s.
+    does not). Until then the next upload's lookups are planned blind, many times slower
+    (docs/benchmarks.md, "Statistics kept by the importer").
     """
     if added < ANALYZE_FROM_ROWS or added < ANALYZE_FROM_SHARE * held:
         return

@@ -34,9 +34,9 @@ from typing import Literal
 import polars as pl
 
 from zorgbroker.intake.api import DatasetSpec, FieldSpec, TableSpec, derived_types, load_dataset
-
-ID, UPLOAD_ID, PARENT_ID = "_id", "_upload_id", "_parent_id"
-SYSTEM_COLUMNS = (ID, UPLOAD_ID, PARENT_ID)
+from zorgbroker.registry.columns import ID, PARENT_ID, UPLOAD_ID
+from zorgbroker.registry.comparisons import Comparison, Index, kind_of, kinds
+from zorgbroker.registry.comparisons import LayoutError as LayoutError
 
 _TYPES: dict[str, pl.DataType] = {
     "text": pl.String(),
@@ -46,10 +46,6 @@ _TYPES: dict[str, pl.DataType] = {
     "date": pl.Date(),
 }
 _SQL_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
-
-
-class LayoutError(ValueError):
-    """A specification the registry cannot store (a message for its author)."""
 
 
 @dataclass(frozen=True)
@@ -74,22 +70,12 @@ class PartLink:
 
 
 @dataclass(frozen=True)
-class Index:
-    columns: tuple[str, ...]
-    #: Only rows where the first column is filled (serial numbers of leads that are mostly empty).
-    partial: bool = False
-
-
-@dataclass(frozen=True)
 class ValueTable:
     """The values of `columns`, one row per (value, `_id`), in a table of their own with one index:
     the lookup of a value in any of those columns (serial numbers of a generator and its leads)."""
 
     sql_name: str
     columns: tuple[str, ...]
-
-
-VALUE = "value"
 
 
 @dataclass(frozen=True)
@@ -131,28 +117,6 @@ class TableLayout:
     def lookup_identity(self) -> tuple[str, ...]:
         """The identity columns that are never empty: what an SQL equality join can use."""
         return tuple(c for c in self.identity if c in self.required)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    code: str
-    kind: str
-    field: str | None
-    params: dict[str, str | list[str] | int]
-
-    def text(self, name: str) -> str:
-        value = self.params.get(name)
-        if not isinstance(value, str):
-            raise LayoutError(f"{self.code}: parameter {name!r} must be text")
-        return value
-
-    def texts(self, name: str) -> list[str]:
-        value = self.params.get(name)
-        if isinstance(value, str):
-            return [value]
-        if not isinstance(value, list):
-            raise LayoutError(f"{self.code}: parameter {name!r} must be a list")
-        return value
 
 
 @dataclass(frozen=True)
@@ -295,11 +259,7 @@ def _table_layout(
 def _value_table(
     sql_name: str, columns: dict[str, pl.DataType], comparisons: tuple[Comparison, ...]
 ) -> ValueTable | None:
-    serials = tuple(
-        dict.fromkeys(
-            s for c in comparisons if c.kind == "serial_held_by_other" for s in c.texts("serials")
-        )
-    )
+    serials = tuple(dict.fromkeys(s for c in comparisons for s in kind_of(c).serial_columns(c)))
     if not serials:
         return None
     for name in serials:
@@ -316,8 +276,7 @@ def _with_indexes(
 ) -> TableLayout:
     wanted: list[Index] = []
     for c in comparisons:
-        for cols, partial in _comparison_indexes(c):
-            wanted.append(Index(cols, partial))
+        wanted.extend(kind_of(c).indexes(c))
     lookup = layout.lookup_identity
     # A comparison that looks up all records by some of the identity's columns (a patient's
     # held procedures) already finds every identity match: the importer filters those rows
@@ -338,44 +297,6 @@ def _with_indexes(
         if not covered and index not in kept:
             kept.append(index)
     return TableLayout(**{**layout.__dict__, "indexes": tuple(kept)})
-
-
-def _comparison_indexes(c: Comparison) -> list[tuple[tuple[str, ...], bool]]:
-    """What a comparison looks up (its parameters already name columns)."""
-    out: list[tuple[tuple[str, ...], bool]] = []
-    match c.kind:
-        case "serial_held_by_other":
-            # Serials are indexed in the table's ValueTable. No index for `model`: only a recall
-            # asks by device model, rarely, and a scan answers it in well under a second; every
-            # import would pay for the index.
-            out = []
-        case "same_subject_same_date_other_content" | "requires_earlier":
-            out = [((c.text("subject"), c.text("date")), False)]
-        case "replaces_upload":
-            out = [(tuple(c.texts("scope")), False)]
-    return out
-
-
-KINDS = frozenset(
-    {
-        "serial_held_by_other",
-        "same_subject_same_date_other_content",
-        "requires_earlier",
-        "identity_with_other_subject",
-        "replaces_upload",
-    }
-)
-_REQUIRED_PARAMS = {
-    "serial_held_by_other": ("serials", "subject", "date", "ends_registration"),
-    "same_subject_same_date_other_content": ("subject", "date"),
-    "requires_earlier": ("subject", "date", "when", "earlier"),
-    "identity_with_other_subject": ("subject",),
-    "replaces_upload": ("scope",),
-}
-
-
-#: Comparison parameters that name fields (possibly dotted); the others are rule expressions.
-_COLUMN_PARAMS = frozenset({"serials", "subject", "date", "scope", "model", "centre"})
 
 
 def _columns_of(value: str | list[str] | int, table: TableSpec) -> str | list[str] | int:
@@ -404,14 +325,15 @@ def _update_rule(spec: DatasetSpec) -> UpdateRule:
 def build_layout(spec: DatasetSpec) -> DatasetLayout:
     comparisons: list[Comparison] = []
     for c in spec.comparisons:
-        if c.kind not in KINDS:
+        kind = kinds().get(c.kind)
+        if kind is None:
             raise LayoutError(f"{spec.dataset}: unknown comparison kind {c.kind!r} ({c.code})")
-        missing = [n for n in _REQUIRED_PARAMS[c.kind] if n not in c.params]
+        missing = [n for n in kind.required if n not in c.params]
         if missing:
             raise LayoutError(f"{spec.dataset}: {c.code} lacks parameters {missing}")
         main = spec.main_table
         params = {
-            name: _columns_of(value, main) if name in _COLUMN_PARAMS else value
+            name: _columns_of(value, main) if name in kind.column_params else value
             for name, value in c.params.items()
         }
         field_name = column_name(c.field, main) if c.field else None

@@ -80,7 +80,7 @@ def submit_command(
     file: Annotated[Path, typer.Argument(help="Het bestand (CSV, XLSX of ZIP) om aan te leveren.")],
     dataset: DatasetOption,
     organisation: Annotated[
-        str, typer.Option("--organisation", "-o", help="AGB-code van de aanleverende organisatie.")
+        str, typer.Option("--organisation", help="AGB-code van de aanleverende organisatie.")
     ],
     mode: Annotated[
         SubmitMode,
@@ -210,7 +210,7 @@ def _uploads_table(uploads: list[UploadInfo]) -> object:
 
 def uploads_command(
     organisation: Annotated[
-        str | None, typer.Option("--organisation", "-o", help="Alleen van deze AGB-code.")
+        str | None, typer.Option("--organisation", help="Alleen van deze AGB-code.")
     ] = None,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Vorm van de lijst.")] = (
         ListFormat.text

@@ -96,3 +96,24 @@ def test_an_unwritable_target_is_reported_without_a_traceback(tmp_path: Path) ->
     assert code == 1
     assert "Fout: kan" in output
     assert "Traceback" not in output
+
+
+def test_says_when_fewer_records_are_written_than_asked(tmp_path: Path) -> None:
+    target = tmp_path / "praktijk.csv"
+    code, output = run("parabench-mi", "--rows", "5", "--output", str(target))
+    assert code == 0
+    assert "Let op: --rows 5 is meer dan een parabench-mi-bestand kan bevatten" in output
+    assert "er zijn 4 records geschreven" in output
+    assert read_csv(target).height == 4
+
+
+def test_one_record_and_one_message_are_singular(tmp_path: Path) -> None:
+    target = tmp_path / "een.csv"
+    code, output = run(
+        "nhr-pmicd", "--rows", "1", "--error-rate", "1", "--output", str(target),
+        "--today", TODAY.isoformat(),
+    )  # fmt: skip
+    assert code == 0
+    assert "(1 record, organisatie " in output
+    assert output.rstrip().endswith(", 1 verwachte melding)")
+    assert "Let op" not in output

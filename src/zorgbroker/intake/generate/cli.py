@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from zorgbroker.cli.common import fail_usage
+from zorgbroker.cli.common import counted, fail_usage
 from zorgbroker.intake.generate.api import DATASETS, check_arguments, default_output, generate
 from zorgbroker.intake.generate.model import expected_path
 from zorgbroker.intake.generate.workbook import SheetTooLong
@@ -115,9 +115,16 @@ def generate_command(
     except OSError as exc:
         typer.echo(f"Fout: kan {target} niet schrijven ({exc.strerror or exc}).", err=True)
         raise typer.Exit(1) from None
+    if result.rows < rows:
+        typer.echo(
+            f"Let op: --rows {rows} is meer dan een {dataset}-bestand kan bevatten; "
+            f"er zijn {counted(result.rows, 'record', 'records')} geschreven.",
+            err=True,
+        )
+    records = counted(result.rows, "record", "records")
+    messages = counted(len(result.expected), "verwachte melding", "verwachte meldingen")
     typer.echo(
-        f"Geschreven: {result.path} ({result.rows} records, organisatie {result.organisation}, "
-        f"{len(result.expected)} verwachte meldingen)"
+        f"Geschreven: {result.path} ({records}, organisatie {result.organisation}, {messages})"
     )
     if expected:
         typer.echo(f"Verwachte meldingen: {expected_path(result.path)}")
