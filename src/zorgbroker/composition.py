@@ -1,6 +1,6 @@
 """The composition root: the one place that builds services from the settings.
 
-Services are handed their collaborators (the registry's engine, a file store, a pseudonymiser
+Services are handed their collaborators (the registry's engine, a file store, a stage-1 relay
 factory, a dispatcher, a mailer, a clock); only this module reads `Settings` to make them, and
 only this module opens the registry database from them. Commands, the worker and (later) the
 portal ask it for what they need. Everything heavy is imported when a function is called, so
@@ -55,7 +55,7 @@ def upload_service(settings: Settings, *, dispatch: Dispatcher | None = None) ->
     """The upload service of this installation (`dispatch` overrides the configured
     dispatcher: a worker runs its jobs inline)."""
     from zorgbroker.mail.notify import Notifier
-    from zorgbroker.pseudonymisation.pipeline import Pseudonymiser
+    from zorgbroker.pseudonymisation.relay import Stage1Relay
     from zorgbroker.uploads.files import LocalFileStore
     from zorgbroker.uploads.service import ImportOptions, UploadService
 
@@ -63,7 +63,7 @@ def upload_service(settings: Settings, *, dispatch: Dispatcher | None = None) ->
     return UploadService(
         engine=engine,
         files=LocalFileStore(settings.home, settings.uploads_dir.name),
-        pseudonymisers=partial(Pseudonymiser.for_mode, home=settings.home),
+        relays=partial(Stage1Relay.for_mode, home=settings.home),
         dispatcher=dispatch or dispatcher(settings),
         mailer=Notifier(engine, settings),
         imports=ImportOptions(batch_rows=settings.import_batch_rows),

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from tests.concurrently import at_once
 from tests.mail.conftest import SmtpServer, free_port, smtp_settings, submit_and_dispatch
 from tests.registry.conftest import AGB, Registry, nhr_row, valid_bsns
+from tests.stage1 import make_ttp_unusable
 from zorgbroker.cli import app
 from zorgbroker.mail.mailbox import list_mailbox, read_message, text_body
 from zorgbroker.mail.outbox import park, pending, send_pending
@@ -196,11 +197,9 @@ def test_the_uploaders_own_address_comes_first(home: Callable[..., Registry]):
 
 def test_a_failed_upload_is_mailed_with_the_reason_and_no_report(home: Callable[..., Registry]):
     registry = home()
-    ttp = registry.settings.home / "ttp"  # an unusable TTP folder: pseudonymisation fails
-    ttp.parent.mkdir(parents=True, exist_ok=True)
-    ttp.write_text("geen map")
-
-    upload_id = submit_and_dispatch(registry, registry.nhr_file([nhr_row()]))
+    upload_id = registry.receive(registry.nhr_file([nhr_row()]))
+    make_ttp_unusable(registry.settings.home)  # the registry's stage 2 fails
+    registry.dispatch(upload_id)
 
     info = registry.service().get(upload_id)
     assert info is not None and info.status == "failed"

@@ -94,3 +94,14 @@ def test_a_zb1_pseudonym_stored_before_the_upgrade_can_still_be_requested(
         "nhr", ["zb1:nhr:k1:" + "ab" * 32], reason="terugroepactie", requested_by="nhr-analist"
     )
     assert request.id
+
+
+def test_ttp_init_warns_about_a_zb1_source_key(home: Path) -> None:
+    (home / "source").mkdir(parents=True)
+    (home / "source" / "source.key").write_bytes(bytes(32))
+    env = {"ZORGBROKER_HOME": str(home)}
+    result = CliRunner().invoke(ttp_app, ["init", "--registry", "nhr"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "methode zb1" in result.output and "2.1" in result.output
+    # The zb1 key is left alone (a registry may still need it to translate its pseudonyms).
+    assert (home / "source" / "source.key").read_bytes() == bytes(32)

@@ -176,3 +176,17 @@ def test_the_registry_checks_a_stage1_file_through_one_call(tmp_path: Path) -> N
     )
     got = check_stage1_file(stage1.path, spec, options).report
     assert_frame_equal(got.messages, check_upload(export, spec, options).report.messages)
+
+
+def test_blank_rows_keep_their_record_numbers(tmp_path: Path) -> None:
+    export = tmp_path / "export.csv"
+    made = generate("nhr-pmicd", rows=40, out=export, error_rate=0.5, seed=8, today=TODAY)
+    lines = export.read_text(encoding="utf-8").splitlines()
+    blank = ";" * (lines[0].count(";"))
+    # A blank row halfway (a record with missing values) and blank rows at the end (no records).
+    lines = [*lines[:10], blank, *lines[10:], blank, "", blank]
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    raw, stage1 = _reports(export, "nhr-pmicd", tmp_path / "home", tmp_path, made.organisation)
+    assert raw.records == 41
+    assert_frame_equal(stage1.messages, raw.messages)
+    assert (stage1.records, stage1.rejected) == (raw.records, raw.rejected)

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from tests.intake.conftest import csv_bytes, write_csv, write_zip
+from tests.stage1 import stage1_of
 from zorgbroker.composition import open_registry, upload_service
 from zorgbroker.intake.report.model import Report
 from zorgbroker.intake.spec import load_dataset
@@ -190,8 +191,20 @@ class Registry:
         dataset: str = "nhr-pmicd",
         mode: str = "production",
         organisation: str = AGB,
+        raw: bool = False,
     ) -> int:
-        """A queued upload of the file, not yet processed; its id."""
+        """A queued upload of the export, not yet processed; its id. The service is handed the
+        export's stage-1 file, made first as `zorgbroker submit` does (`raw`: the export itself,
+        which the service refuses)."""
+        if not raw:
+            path = stage1_of(
+                path,
+                dataset=dataset,
+                mode=mode,
+                home=self.settings.home,
+                organisation=organisation,
+                today=TODAY,
+            )
         return self.service().submit(
             path,
             dataset=dataset,

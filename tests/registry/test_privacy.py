@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from tests.registry.conftest import AGB, Registry, nhr_row, nivel_tables
+from tests.stage1 import make_ttp_unusable
 from zorgbroker import logging as zb_logging
 from zorgbroker.cli import app
 
@@ -167,3 +168,72 @@ def test_no_bsn_name_or_birth_date_is_stored_logged_or_left_behind(
         if needle.encode() in content
     )
     assert leaks == []
+
+
+def _leaks(registry: Registry) -> list[tuple[str, str]]:
+    """(needle, where) for every BSN, surname or birth date found where the registry writes."""
+    places = _home_bytes(registry.settings.home)
+    if registry.backend == "postgres":
+        assert registry.settings.database_url is not None
+        places |= _postgres_dump(registry.settings.database_url)
+    else:
+        places |= _sqlite_reports(registry.settings.home / "registry.sqlite3")
+    return sorted(
+        (needle, where)
+        for where, content in places.items()
+        for needle in needles()
+        if needle.encode() in content
+    )
+
+
+def test_a_waiting_failed_interrupted_or_refused_upload_leaves_no_identifier(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+):
+    """The upload store holds only stage-1 files: while an upload waits, after it failed or was
+    stopped with Ctrl-C, and when a raw export is handed to the service directly (refused with
+    BF-020, nothing kept)."""
+    from zorgbroker.uploads import service as upload_service
+    from zorgbroker.uploads.errors import ProcessingFailed, UploadInterrupted
+
+    monkeypatch.delenv("ZORGBROKER_LOG_LEVEL", raising=False)
+    zb_logging.configure(level="DEBUG")
+    uploads = registry.settings.home / "uploads"
+    try:
+        iso, dmy = _nhr_files(registry)
+        waiting = registry.receive(iso)
+        assert len(list(uploads.iterdir())) == 1  # the stage-1 copy waits in the store
+        assert _leaks(registry) == []
+
+        restore = make_ttp_unusable(registry.settings.home)
+        with pytest.raises(ProcessingFailed):
+            registry.process(waiting)
+        restore()
+        assert registry.get(waiting).status == "failed"
+
+        def stopped(*args: object, **kwargs: object) -> object:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(upload_service, "import_records", stopped)
+        interrupted = registry.receive(dmy)
+        with pytest.raises(UploadInterrupted):
+            registry.process(interrupted)
+        assert registry.get(interrupted).status == "stopped"
+
+        refused = [
+            registry.receive(iso, raw=True),
+            registry.receive(dmy, raw=True, mode="test"),
+            registry.receive(_nivel_file(registry), dataset="nivel-fysio", raw=True),
+        ]
+    finally:
+        zb_logging.configure()
+
+    for upload_id in refused:
+        info = registry.get(upload_id)
+        assert info.status == "done" and info.file_rejected and info.stored_file is None
+        report = registry.process(upload_id)
+        assert report.messages["code"].to_list() == ["BF-020"]
+    assert [p.name for p in uploads.iterdir()] == [
+        registry.get(waiting).stored_file.rsplit("/", 1)[-1]  # type: ignore[union-attr]
+    ]  # the failed upload's stage-1 file, kept for a retry; nothing of the others
+    assert registry.held().height == 0
+    assert _leaks(registry) == []

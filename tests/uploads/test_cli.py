@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.registry.conftest import AGB, OTHER_AGB, Registry, nhr_row, serial_rows
+from tests.stage1 import make_ttp_unusable
 from zorgbroker.cli import app
 from zorgbroker.registry.crash_point import PAUSE_ENV
 from zorgbroker.uploads.errors import ProcessingFailed
@@ -151,9 +152,7 @@ def test_report_of_an_unfinished_upload_exits_4_and_of_a_failed_one_3(registry: 
 
     assert code == 4  # not 2: nothing was typed wrong, the report is just not there yet
     assert f"aanlevering {queued} staat nog in de wachtrij" in err
-    ttp = registry.settings.home / "ttp"  # an unusable TTP folder: pseudonymisation fails
-    ttp.parent.mkdir(parents=True, exist_ok=True)
-    ttp.write_text("geen map")
+    make_ttp_unusable(registry.settings.home)  # the registry's stage 2 fails
     with pytest.raises(ProcessingFailed):
         registry.process(queued)
     code, _, err = run("report", str(queued))
@@ -199,3 +198,25 @@ def test_ctrl_c_during_a_production_submit_stops_the_upload_and_says_how_to_resu
     code, out, _ = submit(registry, str(path), "--mode", "production", "--format", "json")
     assert code == 0
     assert json.loads(out)["summary"]["stored"]["new"] == 300
+
+
+def test_ctrl_c_while_the_stage1_file_is_made_says_nothing_was_sent(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+):
+    from zorgbroker.pseudonymisation import source_side
+
+    made: list[Path] = []
+
+    def interrupted(export: Path, dataset: str, output: Path, **kwargs: object) -> object:
+        output.write_bytes(b"half")
+        made.append(output)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(source_side, "make_stage1", interrupted)
+
+    code, _, err = submit(registry, str(registry.nhr_file([nhr_row()])), "--mode", "production")
+
+    assert code == 130
+    assert "Gestopt (Ctrl-C) terwijl het stap-1-bestand werd gemaakt" in err
+    assert not made[0].parent.exists()  # the source's temporary folder is gone
+    assert registry.service().list() == []  # nothing reached the registry

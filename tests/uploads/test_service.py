@@ -4,6 +4,7 @@ a temporary folder, a fixed clock, and no Settings anywhere."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from functools import partial
 from pathlib import Path
 
@@ -12,9 +13,10 @@ from sqlalchemy import Engine, text
 
 from tests.intake.conftest import write_csv
 from tests.registry.conftest import AGB, NHR_HEADER, TODAY, serial_rows
+from tests.stage1 import stage1_of
 from zorgbroker.intake.api import Report, Stored
 from zorgbroker.pseudonymisation.client import LocalTTP
-from zorgbroker.pseudonymisation.pipeline import Pseudonymiser
+from zorgbroker.pseudonymisation.relay import Stage1Relay
 from zorgbroker.registry.layout import layout_for
 from zorgbroker.registry.registry_db import open_registry_database
 from zorgbroker.settings import Settings
@@ -63,13 +65,11 @@ def store(tmp_path: Path) -> LocalFileStore:
 def make_service(
     engine: Engine, store: LocalFileStore, tmp_path: Path, **collaborators: object
 ) -> UploadService:
-    pseudonymisers = partial(
-        Pseudonymiser.for_mode, home=tmp_path / "source", ttp=LocalTTP(tmp_path / "ttp")
-    )
+    relays = partial(Stage1Relay.for_mode, ttp=LocalTTP(tmp_path / "ttp"))
     return UploadService(
         engine=engine,
         files=store,
-        pseudonymisers=pseudonymisers,
+        relays=relays,
         clock=lambda: NOW,
         **collaborators,  # type: ignore[arg-type]
     )
@@ -80,8 +80,19 @@ def export(tmp_path: Path, rows: int = 2) -> Path:
 
 
 def submit(service: UploadService, path: Path, mode: str = "production") -> int:
+    """Submit the export's stage-1 file, made with a source key in `path`'s folder and BSNs
+    sealed to the test's TTP."""
+    stage1 = stage1_of(
+        path,
+        dataset="nhr-pmicd",
+        mode=mode,
+        home=path.parent / "source",
+        organisation=AGB,
+        today=TODAY,
+        ttp_public_key=LocalTTP(path.parent / "ttp").seal_public_key(),
+    )
     return service.submit(
-        path, dataset="nhr-pmicd", organisation=AGB, mode=mode, uploaded_by="jansen", today=TODAY
+        stage1, dataset="nhr-pmicd", organisation=AGB, mode=mode, uploaded_by="jansen", today=TODAY
     )  # type: ignore[arg-type]
 
 
@@ -163,7 +174,7 @@ def test_ctrl_c_while_processing_stops_the_upload_and_removes_its_file(
 def test_a_failed_check_marks_the_upload_failed_and_a_retry_completes_it(
     engine: Engine, store: LocalFileStore, tmp_path: Path
 ):
-    from zorgbroker.intake.api import check_upload
+    from zorgbroker.pseudonymisation.registry_side import check_stage1_file
 
     calls: list[int] = []
 
@@ -171,7 +182,7 @@ def test_a_failed_check_marks_the_upload_failed_and_a_retry_completes_it(
         calls.append(1)
         if len(calls) == 1:
             raise OSError("schijf vol")
-        return check_upload(*args)  # type: ignore[arg-type]
+        return check_stage1_file(*args)  # type: ignore[arg-type]
 
     service = make_service(engine, store, tmp_path, dispatcher=Held(), checker=flaky)
     upload_id = submit(service, export(tmp_path))
@@ -188,3 +199,46 @@ def test_a_failed_check_marks_the_upload_failed_and_a_retry_completes_it(
     assert service.get(upload_id).status == "done"  # type: ignore[union-attr]
     assert service.process(upload_id).stored == Stored(new=2)  # again: nothing changes
     assert held(engine) == 2
+
+
+def test_a_raw_export_handed_to_the_service_is_refused_and_nothing_is_kept(
+    engine: Engine, store: LocalFileStore, tmp_path: Path
+):
+    letters = Letters()
+    service = make_service(engine, store, tmp_path, dispatcher=Inline(), mailer=letters)
+    raw = export(tmp_path)
+
+    upload_id = service.submit(
+        raw, dataset="nhr-pmicd", organisation=AGB, mode="production", uploaded_by="jansen",
+        today=TODAY,
+    )  # fmt: skip
+
+    info = service.get(upload_id)
+    assert info is not None and info.status == "done" and info.file_rejected
+    assert info.stored_file is None and info.file_name == "export.csv"
+    report = service.report(upload_id)
+    assert report.messages["code"].to_list() == ["BF-020"]
+    assert report.stored == Stored() and report.file.name == "export.csv"
+    assert not (tmp_path / "store").exists() or stored_files(tmp_path / "store") == []
+    assert held(engine) == 0
+    ((mailed, mailed_report),) = letters.sent  # the sender is told, once
+    assert mailed.id == upload_id and mailed_report is not None
+    assert mailed_report.messages["code"].to_list() == ["BF-020"]
+
+
+def test_a_repeated_production_export_is_recognised_by_its_own_hash(
+    engine: Engine, store: LocalFileStore, tmp_path: Path
+):
+    """Each run of the source makes another stage-1 file (fresh sealing keys); the upload that
+    waits is found by the export's SHA-256 the manifest carries."""
+    service = make_service(engine, store, tmp_path, dispatcher=Held())
+    path = export(tmp_path)
+
+    first = submit(service, path)
+    again = submit(service, path)
+
+    assert again == first
+    info = service.get(first)
+    assert info is not None and info.file_name == "export.csv"
+    assert info.file_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert len(stored_files(tmp_path / "store")) == 1

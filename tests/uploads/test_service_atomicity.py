@@ -17,6 +17,7 @@ from sqlalchemy import inspect
 
 from tests.concurrently import at_once
 from tests.registry.conftest import TODAY, Registry, nhr_row, valid_bsns
+from tests.stage1 import make_ttp_unusable
 from zorgbroker.composition import open_registry
 from zorgbroker.intake.api import Report, Stored
 from zorgbroker.registry.crash_point import PAUSE_ENV
@@ -132,9 +133,7 @@ def _engine(registry: Registry):  # type: ignore[no-untyped-def]
 def test_a_failed_upload_is_marked_failed_and_can_be_processed_again(registry: Registry):
     upload_id = registry.receive(registry.nhr_file([nhr_row()]))
     # The TTP's folder is unusable: pseudonymisation fails, the upload fails, nothing is stored.
-    ttp = registry.settings.home / "ttp"
-    ttp.parent.mkdir(parents=True, exist_ok=True)
-    ttp.write_text("geen map")
+    restore = make_ttp_unusable(registry.settings.home)
     from zorgbroker.uploads.errors import ProcessingFailed
 
     with pytest.raises(ProcessingFailed) as failure:
@@ -144,7 +143,7 @@ def test_a_failed_upload_is_marked_failed_and_can_be_processed_again(registry: R
     assert info is not None and info.status == "failed" and info.error
     assert registry.held().height == 0
 
-    ttp.unlink()
+    restore()
     report = registry.process(upload_id)
     assert report.stored == Stored(new=1)
 

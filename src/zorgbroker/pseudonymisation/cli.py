@@ -14,6 +14,7 @@ import typer
 from zorgbroker.pseudonymisation.custody import (
     KeyCustodyError,
     source_key,
+    zb1_source_key,
     zorgbroker_home,
 )
 from zorgbroker.pseudonymisation.errors import TTPError
@@ -77,6 +78,18 @@ def init(
         for name in registry or []:
             key = _run(partial(source_key, home, name))
             typer.echo(f"  bronsleutel project {name}: {fingerprint(key)}")
+        _warn_zb1(home)
+
+
+def _warn_zb1(home: Path) -> None:
+    if zb1_source_key(home) is not None:
+        typer.echo(
+            "Let op: deze installatie heeft nog de bronsleutel van methode zb1 "
+            "(source/source.key). Pseudoniemen van nieuwe aanleveringen (zb2) komen niet overeen "
+            "met de zb1-pseudoniemen die een register al heeft; zie docs/pseudonymisation.md, "
+            "paragraaf 2.1.",
+            err=True,
+        )
 
 
 @ttp_app.command()
@@ -257,7 +270,8 @@ def pseudonymise_command(
     of gereduceerd, namen weggelaten.
 
     De export wordt eerst gecontroleerd; per rij gaat de uitkomst mee van de controles die
-    identificerende velden lezen (alleen meldingscodes, nooit waarden)."""
+    identificerende velden lezen (alleen meldingscodes, nooit waarden). Het stap-1-bestand is
+    een ZIP-archief."""
     from zorgbroker.intake.api import ReadError, SpecError, load_dataset
     from zorgbroker.pseudonymisation.source_side import make_stage1, ttp_public_key_for_source
 
@@ -287,6 +301,7 @@ def pseudonymise_command(
     except (ReadError, SpecError) as error:
         typer.echo(f"Fout: {getattr(error, 'message', None) or error}", err=True)
         raise typer.Exit(1) from None
+    _warn_zb1(home)
     typer.echo(
         f"Stap-1-bestand geschreven: {output} "
         f"(projectsleutel {registry}, vingerafdruk {made.source_key_fingerprint})"

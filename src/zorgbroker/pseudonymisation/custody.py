@@ -124,6 +124,13 @@ def source_key(home: Path, registry: str) -> bytes:
     return key_or_create(source_key_path(home, registry), length=KEY_BYTES)
 
 
+def zb1_source_key(home: Path) -> Path | None:
+    """The single source key of an installation set up under method zb1, if it is still there:
+    pseudonyms made with it differ from zb2's (see docs/pseudonymisation.md, section 2.1)."""
+    path = source_dir(home) / "source.key"
+    return path if path.exists() else None
+
+
 def source_projects(home: Path) -> list[str]:
     """The registries whose project key this source side holds."""
     folder = source_dir(home)

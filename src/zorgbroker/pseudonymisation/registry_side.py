@@ -29,10 +29,11 @@ def check_stage1_file(path: Path, spec: Any, options: Any, display_name: str | N
         with opened_stage1_file(path, spec, registry=spec.registry) as tables:
             return check_stage1(spec, tables.check_input(), options)
     except Stage1Refused as refused:
-        return refusal(spec, options, _file_info(path, display_name), refused.code, refused.detail)
+        return refusal(spec, options, file_info(path, display_name), refused.code, refused.detail)
 
 
-def _file_info(path: Path, display_name: str | None) -> Any:
+def file_info(path: Path, display_name: str | None) -> Any:
+    """What a report says about a file the registry refused: its name, SHA-256 and size."""
     from zorgbroker.intake.api import FileInfo
 
     digest = hashlib.sha256()

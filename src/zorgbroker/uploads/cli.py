@@ -104,6 +104,7 @@ def submit_command(
     from zorgbroker.jobs.config import QueueUnavailable
     from zorgbroker.uploads.errors import UploadError, UploadInterrupted
     from zorgbroker.uploads.models import DONE
+    from zorgbroker.uploads.source import stage1_file
 
     uploads = service()
     queued = uploads.processes_in_background
@@ -113,15 +114,27 @@ def submit_command(
             "zonder wachtrij wordt de aanlevering meteen hier verwerkt"
         )
     err = Console(stderr=True)
+    settings = get_settings()
+    reference = parse_today(today)
     try:
-        upload_id = uploads.submit(
+        # The service is handed only the stage-1 file, made here at the source; its folder is
+        # removed on every way out, Ctrl-C included.
+        with stage1_file(
             file,
             dataset=dataset,
             organisation=organisation,
             mode=mode.value,  # type: ignore[arg-type]
-            uploaded_by=get_settings().actor,
-            today=parse_today(today),
-        )
+            home=settings.home,
+            today=reference,
+        ) as stage1:
+            upload_id = uploads.submit(
+                stage1,
+                dataset=dataset,
+                organisation=organisation,
+                mode=mode.value,  # type: ignore[arg-type]
+                uploaded_by=settings.actor,
+                today=reference,
+            )
     except UploadError as exc:
         raise fail_usage(exc.message) from None
     except QueueUnavailable as exc:
@@ -130,6 +143,13 @@ def submit_command(
         err.print(
             f"Aanlevering {stopped.upload_id} is gestopt (Ctrl-C); er is niets opgeslagen. "
             "Lever het bestand opnieuw aan met hetzelfde commando om het alsnog te verwerken.",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt:
+        err.print(
+            "Gestopt (Ctrl-C) terwijl het stap-1-bestand werd gemaakt; er is niets verstuurd of "
+            "opgeslagen. Lever het bestand opnieuw aan met hetzelfde commando.",
             highlight=False,
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -1,8 +1,8 @@
 """Where uploaded files wait until they are processed: names chosen here, owner-only files.
 
-The service treats a stored file as opaque: it puts it, hands its path to the check, and removes
-it. What the file holds (today the raw export; a stage-1 file made at the source later) is the
-business of whoever submits it and of the check.
+The service puts only files it accepted as stage-1 files made at the source (no BSN, name or
+full birth date: docs/pseudonymisation.md, section 8), hands their path to the check, and removes
+them; the store itself treats a file as opaque.
 """
 
 from __future__ import annotations

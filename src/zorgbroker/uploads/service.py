@@ -1,13 +1,19 @@
 """The upload service: take a file in, run it through the whole intake, keep the history.
 
 `UploadService` is handed its collaborators (the registry's engine, a file store, a factory of
-pseudonymisers, the check, a dispatcher, a mailer, a clock) and offers `submit`, `process`,
+stage-1 relays, the check, a dispatcher, a mailer, a clock) and offers `submit`, `process`,
 `get`, `list`, `report` and `cancel`. `zorgbroker.composition` builds it from the settings; a test
 builds it from a temporary database and an in-process TTP.
 
+The service takes only stage-1 files, made at the source (`pseudonymisation.source_side
+.make_stage1`; `zorgbroker submit` makes one first): `receive` checks the file
+(`open_stage1_file`) before the file store sees it, and a raw export, or a stage-1 file with an
+identifier in the clear, becomes a finished upload whose report is the refusal (BF-020, BF-021,
+BF-022), with nothing stored. So the upload store never holds a BSN, a name or a birth date.
+
 `submit` stores the file and records a queued upload, then hands it to the dispatcher; `process`
-runs it through pseudonymisation, the checks, and (production) the comparison and import, and is
-safe to run again for the same upload at any time:
+runs it through the registry's check of the stage-1 file, the TTP's stage-2 pseudonyms, and
+(production) the comparison and import, and is safe to run again for the same upload at any time:
 
 - a finished upload returns its stored report and changes nothing;
 - an upload whose process died (status still "processing") or failed is simply processed again:
@@ -45,16 +51,17 @@ from zorgbroker.intake.api import (
     CheckOutcome,
     DatasetSpec,
     Mode,
-    Pseudonymise,
     Report,
     SpecError,
     Stored,
-    check_upload,
     load_dataset,
+    refusal,
     report_from_json,
     write_json,
 )
 from zorgbroker.logging import get_logger
+from zorgbroker.pseudonymisation.registry_side import check_stage1_file, file_info
+from zorgbroker.pseudonymisation.stage1_reader import Stage1Refused, open_stage1_file, read_manifest
 from zorgbroker.registry.crash_point import pause_after_batch
 from zorgbroker.registry.database import lock_for_transaction, write_transaction
 from zorgbroker.registry.importer import import_records
@@ -90,7 +97,7 @@ from zorgbroker.uploads.models import (
 from zorgbroker.uploads.tasks import Dispatcher, Inline, Mailer, NoMail
 
 if TYPE_CHECKING:
-    from zorgbroker.pseudonymisation.pipeline import Pseudonymiser
+    from zorgbroker.pseudonymisation.relay import Stage1Relay
 
 log = get_logger(__name__)
 
@@ -98,12 +105,18 @@ REPORT_ENCODING = "json+gzip"
 
 #: The moment now, in UTC.
 Clock = Callable[[], dt.datetime]
-#: The check of one stored file: intake's `check_upload` (path, spec, options, display name).
+#: The registry's check of one stored stage-1 file: `check_stage1_file` (path, spec, options,
+#: display name).
 Checker = Callable[[Path, DatasetSpec, CheckOptions, str], CheckOutcome]
 
 
-class PseudonymiserFactory(Protocol):
-    def __call__(self, mode: Mode, *, registry: str, source: str) -> Pseudonymiser: ...
+class RelayFactory(Protocol):
+    """`Stage1Relay.for_mode` with the installation's TTP: what asks the TTP for the final
+    pseudonyms of a stage-1 file's pseudonyms."""
+
+    def __call__(
+        self, mode: Mode, *, registry: str, source: str, source_key_fingerprint: str
+    ) -> Stage1Relay: ...
 
 
 def utc_now() -> dt.datetime:
@@ -122,7 +135,7 @@ def check_agb(value: str) -> str:
     return value
 
 
-def _dataset(name: str) -> DatasetSpec:
+def dataset_spec(name: str) -> DatasetSpec:
     try:
         return load_dataset(name)
     except SpecError as exc:
@@ -260,16 +273,16 @@ class UploadService:
         *,
         engine: Engine,
         files: FileStore,
-        pseudonymisers: PseudonymiserFactory,
+        relays: RelayFactory,
         dispatcher: Dispatcher | None = None,
         mailer: Mailer | None = None,
         clock: Clock = utc_now,
-        checker: Checker = check_upload,
+        checker: Checker = check_stage1_file,
         imports: ImportOptions | None = None,
     ) -> None:
         self._engine = engine
         self._files = files
-        self._pseudonymisers = pseudonymisers
+        self._relays = relays
         self._dispatcher = dispatcher or Inline()
         self._mailer = mailer or NoMail()
         self._clock = clock
@@ -324,25 +337,35 @@ class UploadService:
         uploaded_by: str,
         today: dt.date | None = None,
     ) -> int:
-        """Record a queued upload of `file` and keep a copy until it is processed; its id.
+        """Record a queued upload of the stage-1 file `file` and keep a copy until it is
+        processed; its id.
 
-        A production upload of a file that is already queued or being processed for the same
-        organisation and dataset version returns that upload instead of a second one.
+        Anything that is not an acceptable stage-1 file of the dataset (a raw export, an
+        identifier in the clear, another dataset) is not kept: it becomes a finished upload whose
+        report is the refusal. A production upload of an export that is already queued or being
+        processed for the same organisation and dataset version returns that upload instead of
+        a second one; the export is recognised by its SHA-256 in the manifest, since the stage-1
+        file itself differs on every run (fresh sealing keys).
         """
         check_agb(organisation)
         if mode not in ("test", "production"):
             raise UploadError(f"onbekende modus '{mode}'; kies test of production")
         if not file.is_file():
             raise UploadError(f"bestand '{file}' bestaat niet of is geen bestand")
-        spec = _dataset(dataset)
+        spec = dataset_spec(dataset)
+        try:
+            export = open_stage1_file(file, spec, registry=spec.registry).manifest.file
+        except Stage1Refused as refused:
+            return self._refused(file, spec, organisation, mode, uploaded_by, today, refused)
         copy = self._files.put(file)
         now = self._clock()
+        sha256 = str(export["sha256"])
         values = {
             "mode": mode,
             "status": QUEUED,
-            "file_name": file.name[:255],
-            "file_sha256": copy.sha256,
-            "file_bytes": copy.size,
+            "file_name": str(export["name"])[:255],
+            "file_sha256": sha256,
+            "file_bytes": int(export["bytes"]),
             "stored_file": copy.name,
             "reference_date": today or now.astimezone().date(),
             "uploaded_by": uploaded_by[:200],
@@ -354,7 +377,7 @@ class UploadService:
                 organisation_id = ensure_organisation(conn, organisation, now)
                 version_id = ensure_dataset_version(conn, spec)
                 if mode == "production":
-                    existing = _in_flight(conn, organisation_id, version_id, copy.sha256)
+                    existing = _in_flight(conn, organisation_id, version_id, sha256)
                     if existing is not None:
                         self._files.remove(copy.name)
                         log.info("upload.joined", upload=existing)
@@ -370,7 +393,7 @@ class UploadService:
         except IntegrityError:
             # Another submit of the same file got in between our check and our insert.
             self._files.remove(copy.name)
-            existing = self._joined(organisation, spec, copy.sha256)
+            existing = self._joined(organisation, spec, sha256)
             if existing is None:
                 raise
             return existing
@@ -380,6 +403,55 @@ class UploadService:
         log.info(
             "upload.submitted", upload=upload_id, dataset=spec.dataset, mode=mode, bytes=copy.size
         )
+        return upload_id
+
+    def _refused(
+        self,
+        file: Path,
+        spec: DatasetSpec,
+        organisation: str,
+        mode: Mode,
+        uploaded_by: str,
+        today: dt.date | None,
+        refused: Stage1Refused,
+    ) -> int:
+        """A finished upload whose report is the refusal of a file that is not an acceptable
+        stage-1 file, mailed as a finished upload is; nothing of the file is kept (its name,
+        size and hash only)."""
+        now = self._clock()
+        reference = today or now.astimezone().date()
+        info = file_info(file, file.name)
+        options = CheckOptions(today=reference, organisation=organisation, mode=mode)
+        report = refusal(spec, options, info, refused.code, refused.detail).report
+        report = report.with_registry_result(
+            fingerprints={}, stored=Stored() if mode == "production" else None
+        )
+        with write_transaction(self._engine) as conn:
+            result = conn.execute(
+                insert(Upload).values(
+                    organisation_id=ensure_organisation(conn, organisation, now),
+                    dataset_version_id=ensure_dataset_version(conn, spec),
+                    mode=mode,
+                    status=PROCESSING,
+                    file_name=file.name[:255],
+                    file_sha256=info.sha256,
+                    file_bytes=info.bytes,
+                    stored_file=None,
+                    reference_date=reference,
+                    uploaded_by=uploaded_by[:200],
+                    submitted_at=now,
+                    attempts=1,
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            upload_id = int(key[0])
+            self._finish(conn, upload_id, report, {})
+        log.info("upload.refused", upload=upload_id, dataset=spec.dataset, code=refused.code)
+        # Finished here, so no job will mail it: the sender hears of the refusal now.
+        info_now = self.get(upload_id)
+        if info_now is not None:
+            self._mailer.upload_finished(info_now, report)
         return upload_id
 
     def _joined(self, organisation: str, spec: DatasetSpec, sha256: str) -> int | None:
@@ -539,29 +611,9 @@ class UploadService:
                 update(Upload).where(Upload.id == upload_id, Upload.status != DONE).values(**values)
             )
 
-    def _pseudonymise_for(
-        self, spec: DatasetSpec, mode: Mode, organisation: str
-    ) -> tuple[Pseudonymiser, Pseudonymise, dict[str, str]]:
-        """The pseudonymiser, the engine's hook into it, and the key fingerprints the report
-        shows."""
-        pseudonymiser = self._pseudonymisers(mode, registry=spec.registry, source=organisation)
-        # A BSN goes the BSN way (eleven-test, sealing for a re-identifiable registry); any other
-        # identifying text (a therapist's surname) is pseudonymised under its field's label.
-        bsn_fields = {
-            (t.name, f.name) for t in spec.tables for f in t.fields if f.normalise == "bsn"
-        }
-
-        def pseudonymise(table: str, field: str, values: pl.Series) -> pl.Series:
-            if (table, field) in bsn_fields:
-                return pseudonymiser.pseudonymise(values)
-            return pseudonymiser.pseudonymise_text(values, label=field)
-
-        fingerprints = {k: str(v) for k, v in pseudonymiser.fingerprints().items()}
-        return pseudonymiser, pseudonymise, fingerprints
-
     def _process(self, info: UploadInfo) -> Report:
         upload_id = info.id
-        spec = _dataset(info.dataset)
+        spec = dataset_spec(info.dataset)
         if spec.version != info.dataset_version:
             raise UploadError(
                 f"De aanlevering is gedaan voor versie {info.dataset_version} van {info.dataset}, "
@@ -576,12 +628,15 @@ class UploadService:
                 "Het aangeleverde bestand is niet meer beschikbaar; lever het opnieuw aan."
             )
         mode: Mode = "production" if info.mode == "production" else "test"
-        pseudonymiser, pseudonymise, fingerprints = self._pseudonymise_for(
-            spec, mode, info.organisation
+        relay = self._relays(
+            mode,
+            registry=spec.registry,
+            source=info.organisation,
+            source_key_fingerprint=_source_key_fingerprint(path),
         )
         # The embedded TTP writes its re-identification store while the registry compares and
         # imports; `settle` waits for it, and every way out of this block waits for it too.
-        with pseudonymiser.storing_in_background() as settle:
+        with relay.storing_in_background() as settle:
             timings: dict[str, float] = {}
             started = time.perf_counter()
             options = CheckOptions(
@@ -589,14 +644,15 @@ class UploadService:
                 organisation=info.organisation,
                 mode=mode,
                 collect_accepted=True,
-                pseudonymise=pseudonymise,
+                relay=relay.pseudonymise_field,
             )
             outcome = self._check(path, spec, options, info.file_name)
             timings["check"] = time.perf_counter() - started
             # A rejected production file stores nothing; an import says what it stored (`merge`).
             rejected = mode == "production" and outcome.report.file_rejected
             report = outcome.report.with_registry_result(
-                fingerprints=fingerprints, stored=Stored() if rejected else None
+                fingerprints={k: str(v) for k, v in relay.fingerprints().items()},
+                stored=Stored() if rejected else None,
             )
             if mode == "test" or report.file_rejected:
                 settle()
@@ -699,6 +755,15 @@ class UploadService:
             )
         )
         return report
+
+
+def _source_key_fingerprint(path: Path) -> str:
+    """The source key's fingerprint as the stage-1 file's manifest names it; empty for a file
+    that is no longer acceptable (its check then gives the refusal)."""
+    try:
+        return read_manifest(path).source_key_fingerprint
+    except Stage1Refused:
+        return ""
 
 
 def _log_done(upload_id: int, report: Report, timings: dict[str, float]) -> None:
