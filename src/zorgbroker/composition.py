@@ -18,6 +18,7 @@ from zorgbroker.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from zorgbroker.uploads.history import UploadHistory
     from zorgbroker.uploads.service import UploadService
     from zorgbroker.uploads.tasks import Dispatcher
 
@@ -30,6 +31,20 @@ def open_registry(settings: Settings) -> Engine:
 
     return open_registry_database(
         settings.registry_database_url, create=settings.database_url is None
+    )
+
+
+def upload_history(settings: Settings) -> UploadHistory:
+    """The upload history, for commands that only read it (`uploads`, `report`): the registry
+    is opened by its Alembic revision alone, without the check, pseudonymisation or mail the
+    upload service brings along. Raises as `open_registry` does."""
+    from zorgbroker.registry.registry_db import open_registry_for_reading
+    from zorgbroker.uploads.history import UploadHistory
+
+    return UploadHistory(
+        open_registry_for_reading(
+            settings.registry_database_url, create=settings.database_url is None
+        )
     )
 
 

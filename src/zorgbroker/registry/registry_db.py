@@ -2,31 +2,36 @@
 
 Everything runs in one transaction under a lock, so several processes starting at once on a new
 database (workers on PostgreSQL, or CLI calls on SQLite) neither race nor half-create it.
+
+Alembic, the dataset specifications and their table layouts are imported only when the schema is
+checked in full or changed: a command that only reads the upload history
+(`open_registry_for_reading`) checks the Alembic revision with one query and needs none of them.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, insert, inspect, select
+from sqlalchemy import Connection, Engine, insert, inspect, select, text
 from sqlalchemy.exc import OperationalError
 
-from zorgbroker.intake.api import DatasetSpec, SpecError, available, load_dataset
 from zorgbroker.logging import get_logger
-from zorgbroker.registry import data_tables
 from zorgbroker.registry.database import (
     engine_for,
     lock_for_transaction,
     sqlite_path,
     write_transaction,
 )
-from zorgbroker.registry.layout import LayoutError, layout_for
 from zorgbroker.registry.models import DatasetVersion
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from zorgbroker.intake.api import DatasetSpec
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -36,6 +41,8 @@ _guard = threading.Lock()
 
 
 def _config(conn: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if conn is not None:
@@ -44,13 +51,51 @@ def _config(conn: Connection | None = None) -> Config:
 
 
 def _head() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+_REVISION = re.compile(r'^(down_)?revision\b[^=\n]*=\s*(?:"([^"]*)"|None)', re.MULTILINE)
+
+
+@cache
+def head_revision() -> str | None:
+    """The newest migration's revision, read from the migration files' `revision` and
+    `down_revision` lines without importing Alembic; None when they do not name exactly one
+    head (then the caller asks Alembic). A test holds it equal to Alembic's own answer."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict.fromkeys(("revision", "down_revision"), "")
+        for match in _REVISION.finditer(path.read_text(encoding="utf-8")):
+            found[f"{match[1] or ''}revision"] = match[2] or ""
+        if not found["revision"]:
+            return None
+        revisions.add(found["revision"])
+        if found["down_revision"]:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def stored_revision(conn: Connection) -> str | None:
+    """The Alembic revision the database is at (None for a new database), read with a plain
+    query, as Alembic itself stores it in `alembic_version`."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return rows[0] if len(rows) == 1 else None
 
 
 def up_to_date(conn: Connection) -> bool:
     """Whether the schema needs nothing: checked without any lock, so a process that only reads
     never waits for a long import's write lock (SQLite) just to find nothing to do."""
-    if MigrationContext.configure(conn).get_current_revision() != _head():
+    from zorgbroker.intake.api import SpecError, available, load_dataset
+    from zorgbroker.registry import data_tables
+    from zorgbroker.registry.layout import LayoutError, layout_for
+
+    if stored_revision(conn) != _head():
         return False
     inspector = inspect(conn)
     for entry in available():
@@ -89,6 +134,8 @@ def _has_version(conn: Connection, spec: DatasetSpec) -> bool:
 
 def upgrade(conn: Connection) -> None:
     """`alembic upgrade head` on this connection, inside its transaction."""
+    from alembic import command
+
     command.upgrade(_config(conn), "head")
 
 
@@ -117,6 +164,10 @@ def ensure_dataset_version(conn: Connection, spec: DatasetSpec) -> int:
 
 
 def _sync_datasets(conn: Connection) -> None:
+    from zorgbroker.intake.api import SpecError, available, load_dataset
+    from zorgbroker.registry import data_tables
+    from zorgbroker.registry.layout import LayoutError, layout_for
+
     for entry in available():
         try:
             spec = load_dataset(entry.name)
@@ -160,13 +211,9 @@ def open_registry_database(url: str, *, create: bool = False) -> Engine:
 
     A SQLite file is made only with `create` (the default location, or `zorgbroker init`);
     else a missing one is `RegistryMissing`. `RegistryUnavailable` when the server is down."""
-    path = sqlite_path(url)
-    if path is not None and str(path) != ":memory:":
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        elif not path.is_file():
-            raise RegistryMissing(path)
-    engine = engine_for(url)
+    from zorgbroker.intake.api import available
+
+    engine = _engine(url, create=create)
     # A dataset added to the installation (a new YAML) gets its tables without a restart.
     key = (url, tuple((e.name, e.version) for e in available()))
     with _guard:
@@ -185,6 +232,35 @@ def open_registry_database(url: str, *, create: bool = False) -> Engine:
                 _sync_datasets(conn)
             _prepared.add(key)
     return engine
+
+
+def open_registry_for_reading(url: str, *, create: bool = False) -> Engine:
+    """The registry's engine for commands that only read the upload history (`uploads`,
+    `report`): when the database is at the newest Alembic revision, which one query tells, it is
+    handed out as it is; otherwise it is brought up to date as `open_registry_database` does.
+
+    The history lives in the tables of the Alembic chain only, so the dataset tables and the
+    dataset-version rows, which submit, worker and init check in full, cannot make it wrong."""
+    engine = _engine(url, create=create)
+    head = head_revision()
+    if head is not None:
+        try:
+            with engine.connect() as conn:
+                if stored_revision(conn) == head:
+                    return engine
+        except OperationalError:
+            raise RegistryUnavailable() from None
+    return open_registry_database(url, create=create)
+
+
+def _engine(url: str, *, create: bool) -> Engine:
+    path = sqlite_path(url)
+    if path is not None and str(path) != ":memory:":
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.is_file():
+            raise RegistryMissing(path)
+    return engine_for(url)
 
 
 def forget_prepared() -> None:

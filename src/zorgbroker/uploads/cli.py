@@ -34,6 +34,7 @@ from zorgbroker.cli.common import (
 from zorgbroker.settings import get_settings
 
 if TYPE_CHECKING:
+    from zorgbroker.uploads.history import UploadHistory
     from zorgbroker.uploads.models import UploadInfo
     from zorgbroker.uploads.service import UploadService
 
@@ -73,6 +74,19 @@ def service() -> UploadService:
     except RegistryUnavailable as exc:
         fail(exc.message)
     except (RegistryMissing, JobsConfigError) as exc:
+        raise fail_usage(exc.message) from None
+
+
+def history() -> UploadHistory:
+    """The installation's upload history, opened for reading; a Dutch error as `service`."""
+    from zorgbroker.composition import upload_history
+    from zorgbroker.registry.registry_db import RegistryMissing, RegistryUnavailable
+
+    try:
+        return upload_history(get_settings())
+    except RegistryUnavailable as exc:
+        fail(exc.message)
+    except RegistryMissing as exc:
         raise fail_usage(exc.message) from None
 
 
@@ -217,7 +231,7 @@ def uploads_command(
     ),
 ) -> None:
     """Toon eerdere aanleveringen, nieuwste eerst."""
-    uploads = service().list(organisation=organisation)
+    uploads = history().list(organisation=organisation)
     if fmt is ListFormat.json:
         json.dump([u.as_json() for u in uploads], sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
@@ -240,7 +254,7 @@ def report_command(
     from zorgbroker.uploads.models import IN_FLIGHT
 
     try:
-        report = service().report(upload_id)
+        report = history().report(upload_id)
     except UploadNotFound as exc:
         raise fail_usage(exc.message) from None
     except NoReport as exc:

@@ -34,7 +34,6 @@ import builtins
 import datetime as dt
 import gzip
 import io
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +43,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import polars as pl
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from zorgbroker.intake.api import (
     CheckOptions,
@@ -56,7 +54,6 @@ from zorgbroker.intake.api import (
     Stored,
     load_dataset,
     refusal,
-    report_from_json,
     write_json,
 )
 from zorgbroker.logging import get_logger
@@ -77,13 +74,13 @@ from zorgbroker.registry.records import RecordsError, stored_frames
 from zorgbroker.registry.registry_db import ensure_dataset_version
 from zorgbroker.registry.report_merge import merge
 from zorgbroker.uploads.errors import (
-    NoReport,
     ProcessingFailed,
     UploadError,
     UploadInterrupted,
     UploadNotFound,
 )
 from zorgbroker.uploads.files import FileStore
+from zorgbroker.uploads.history import UploadHistory
 from zorgbroker.uploads.models import (
     DONE,
     FAILED,
@@ -168,70 +165,6 @@ def _in_flight(conn: Connection, organisation_id: int, version_id: int, sha256: 
     ).scalar_one_or_none()
 
 
-def _info_query() -> Any:
-    return (
-        select(Upload, Organisation.agb, DatasetVersion.dataset, DatasetVersion.version)
-        .join(Organisation, Organisation.id == Upload.organisation_id)
-        .join(DatasetVersion, DatasetVersion.id == Upload.dataset_version_id)
-    )
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands timestamps back without their zone; they were written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def _info(row: Any) -> UploadInfo:
-    upload: Upload = row[0]
-    stored = None
-    if upload.stored_new is not None:
-        stored = Stored(upload.stored_new, upload.stored_updated or 0, upload.stored_unchanged or 0)
-    return UploadInfo(
-        id=upload.id,
-        organisation=row[1],
-        dataset=row[2],
-        dataset_version=row[3],
-        mode=upload.mode,
-        status=upload.status,
-        file_name=upload.file_name,
-        file_sha256=upload.file_sha256,
-        file_bytes=upload.file_bytes,
-        submitted_at=_aware(upload.submitted_at),
-        finished_at=_aware(upload.finished_at) if upload.finished_at else None,
-        records=upload.records,
-        accepted=upload.accepted,
-        rejected=upload.rejected,
-        file_rejected=upload.file_rejected,
-        stored=stored,
-        uploaded_by=upload.uploaded_by,
-        error=upload.error,
-        stored_file=upload.stored_file,
-        reference_date=upload.reference_date,
-    )
-
-
-def _code_texts(dataset: str) -> tuple[dict[str, str], bool | None]:
-    try:
-        spec = load_dataset(dataset)
-    except (SpecError, KeyError):
-        return {}, None
-    return {code: text.nl for code, text in spec.messages.items()}, spec.multi_table
-
-
-def read_report(conn: Connection, upload_id: int, dataset: str) -> Report | None:
-    body = conn.execute(
-        select(UploadReport.body).where(UploadReport.upload_id == upload_id)
-    ).scalar_one_or_none()
-    if body is None:
-        return None
-    document = json.loads(gzip.decompress(body))
-    texts, multi = _code_texts(dataset)
-    codes = {m["code"] for m in document.get("messages", [])}
-    return report_from_json(
-        document, code_texts={c: texts.get(c, "") for c in sorted(codes)}, multi_table=multi
-    )
-
-
 def _report_body(report: Report) -> bytes:
     buffer = io.StringIO()
     write_json(report, buffer)
@@ -256,15 +189,6 @@ def _failure_text(exc: BaseException) -> str:
             f"({type(exc).__name__}); de aanlevering kan opnieuw worden verwerkt."
         )
     return f"Verwerking mislukt ({type(exc).__name__}); de aanlevering kan opnieuw worden verwerkt."
-
-
-#: Why an upload has no report, by status.
-_NO_REPORT = {
-    QUEUED: "staat nog in de wachtrij",
-    PROCESSING: "wordt nog verwerkt",
-    FAILED: "is mislukt",
-    STOPPED: "is gestopt voordat ze klaar was",
-}
 
 
 class UploadService:
@@ -477,35 +401,18 @@ class UploadService:
     # --- reading the history ---------------------------------------------------------------------
 
     def get(self, upload_id: int) -> UploadInfo | None:
-        with Session(self._engine) as session:
-            row = session.execute(_info_query().where(Upload.id == upload_id)).first()
-            return None if row is None else _info(row)
+        return UploadHistory(self._engine).get(upload_id)
 
     def list(
         self, *, organisation: str | None = None, limit: int | None = None
     ) -> builtins.list[UploadInfo]:
         """Uploads, newest first."""
-        query = _info_query().order_by(Upload.id.desc())
-        if organisation is not None:
-            query = query.where(Organisation.agb == organisation)
-        if limit is not None:
-            query = query.limit(limit)
-        with Session(self._engine) as session:
-            return [_info(row) for row in session.execute(query).all()]
+        return UploadHistory(self._engine).list(organisation=organisation, limit=limit)
 
     def report(self, upload_id: int) -> Report:
         """The stored report of a finished upload; `UploadNotFound`, or `NoReport` saying why
         there is none (yet)."""
-        info = self.get(upload_id)
-        if info is None:
-            raise UploadNotFound(upload_id)
-        with self._engine.connect() as conn:
-            report = read_report(conn, upload_id, info.dataset)
-        if report is None:
-            status = _NO_REPORT.get(info.status, f"heeft status {info.status}")
-            extra = f": {info.error}" if info.error else ""
-            raise NoReport(upload_id, info.status, f"aanlevering {upload_id} {status}{extra}")
-        return report
+        return UploadHistory(self._engine).report(upload_id)
 
     def wait(self, upload_id: int, *, poll_seconds: float = 0.5) -> UploadInfo:
         """The upload once it is finished (at once after an inline dispatch)."""

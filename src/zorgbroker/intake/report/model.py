@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import polars as pl
 
+from zorgbroker.intake.report.plain import Stored as Stored  # re-exported
+
 REPORT_VERSION = 1
 
 Mode = Literal["test", "production"]
@@ -57,16 +59,6 @@ class FileInfo:
             "format": self.format,
             "encoding": self.encoding,
         }
-
-
-@dataclass(frozen=True)
-class Stored:
-    """The contract's `summary.stored`: of the accepted records, how many the registry found new,
-    how many replaced a held version with other content, and how many it held already."""
-
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
 
 
 @dataclass(frozen=True)

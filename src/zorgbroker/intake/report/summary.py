@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zorgbroker.intake.report.model import CLASSES, Report
+from zorgbroker.intake.report.plain import MODE_LABELS as MODE_LABELS  # re-exported
+from zorgbroker.intake.report.plain import format_count as format_count  # re-exported
 
 #: What each message class means, in the words a data manager reads.
 CLASS_LEGEND: dict[str, str] = {
@@ -15,8 +17,6 @@ CLASS_LEGEND: dict[str, str] = {
     "TF": "afgewezen wegens conflict met eerder aangeleverde gegevens",
     "TW": "waarschuwing voor mogelijk conflict met eerder aangeleverde gegevens",
 }
-
-MODE_LABELS: dict[str, str] = {"test": "test", "production": "productie"}
 
 NO_MESSAGES = "Geen meldingen: het bestand voldoet aan de specificatie."
 FILE_REJECTED = "BESTAND AFGEWEZEN"
@@ -51,11 +51,6 @@ def code_rows(report: Report) -> list[CodeRow]:
 def classes_present(rows: list[CodeRow]) -> list[str]:
     seen = {row.klass for row in rows}
     return [klass for klass in CLASSES if klass in seen]
-
-
-def format_count(n: int) -> str:
-    """Dutch digit grouping: 1.234.567."""
-    return f"{n:,}".replace(",", ".")
 
 
 def approximate_size(n_bytes: int) -> str:
