@@ -163,3 +163,16 @@ def test_serve_runs_two_processes_against_postgresql(tmp_path: Path, postgres_ur
         server.send_signal(signal.SIGINT)
         _, errors = server.communicate(timeout=60)
     assert "Traceback" not in errors
+
+
+def test_a_malformed_accounts_key_is_a_settings_error_that_does_not_repeat_it(
+    tmp_path: Path,
+) -> None:
+    done = zorgbroker(
+        tmp_path, "demo", "--port", str(_free_port()),
+        ZORGBROKER_ACCOUNTS_SECRET_KEY="geheim-maar-te-kort",
+    )  # fmt: skip
+
+    assert done.returncode == 2
+    assert "ZORGBROKER_ACCOUNTS_SECRET_KEY: is geen Fernet-sleutel" in done.stderr
+    assert "geheim-maar-te-kort" not in done.stderr and "Traceback" not in done.stderr

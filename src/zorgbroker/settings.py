@@ -107,6 +107,27 @@ class Settings(BaseSettings):
             raise ValueError("is het adres van het portaal zelf, zonder pad (https://host)")
         return f"{parts.scheme}://{parts.netloc}"
 
+    @field_validator("accounts_secret_key")
+    @classmethod
+    def _fernet_key(cls, key: SecretStr | None) -> SecretStr | None:
+        """32 bytes in URL-safe base64, as `Fernet.generate_key()` makes them."""
+        if key is None or not key.get_secret_value().strip():
+            return None
+        import base64
+        import binascii
+
+        value = key.get_secret_value().strip()
+        try:
+            valid = len(base64.urlsafe_b64decode(value.encode())) == 32
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            raise ValueError(
+                "is geen Fernet-sleutel (32 bytes in URL-veilige base64, zoals "
+                "Fernet.generate_key() ze maakt)"
+            )
+        return SecretStr(value)
+
     @property
     def registry_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'registry.sqlite3'}"
