@@ -83,7 +83,9 @@ def live_portal(tmp_path: Path) -> Iterator[LivePortal]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, and later tests that call asyncio.run (the job worker) would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.skip("Chromium ontbreekt: apt-get install -y chromium")
