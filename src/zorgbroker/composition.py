@@ -2,25 +2,45 @@
 
 Services are handed their collaborators (the registry's engine, a file store, a stage-1 relay
 factory, a dispatcher, a mailer, a clock); only this module reads `Settings` to make them, and
-only this module opens the registry database from them. Commands, the worker and (later) the
-portal ask it for what they need. Everything heavy is imported when a function is called, so
-importing this module costs nothing.
+only this module opens the platform's database from them. The registry, the accounts and the
+FHIR server share that database, each with its own migrations and version table. Commands, the
+worker and the portal ask this module for what they need. Everything heavy is imported when a
+function is called, so importing this module costs nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zorgbroker.settings import Settings
+from zorgbroker.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from sqlalchemy import Engine
 
+    from zorgbroker.accounts.collaborators import FernetSecretBox
+    from zorgbroker.accounts.interfaces import Mailer
+    from zorgbroker.accounts.services import AccountServices
+    from zorgbroker.fhir.auth import SignedTokenVerifier
+    from zorgbroker.fhir.routes import FhirService
     from zorgbroker.uploads.history import UploadHistory
     from zorgbroker.uploads.service import UploadService
     from zorgbroker.uploads.tasks import Dispatcher
+
+#: The key that signs the FHIR server's demo tokens, under ZORGBROKER_HOME.
+FHIR_KEY_FILE = "fhir-token.key"
+#: How often each portal process removes ended sessions and spent tokens.
+PURGE_EVERY_SECONDS = 15 * 60
+
+log = logging.getLogger(__name__)
 
 
 def open_registry(settings: Settings) -> Engine:
@@ -95,3 +115,184 @@ def upload_job(settings: Settings) -> Callable[[int], object]:
         return upload_service(settings, dispatch=Inline()).run(upload_id)
 
     return job
+
+
+# --- keys kept in files under ZORGBROKER_HOME (embedded installations) ----------------------
+
+
+def secret_file(path: Path, make: Callable[[], str]) -> str:
+    """The secret in `path`, made with `make` on first use, readable by the owner only. Two
+    processes starting at once agree: the second finds the file the first created."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(make())
+    return path.read_text().strip()
+
+
+# --- the FHIR server ---------------------------------------------------------------------------
+
+
+def fhir_engine(settings: Settings) -> Engine:
+    """The platform's database, with the FHIR tables brought up to date."""
+    from zorgbroker.fhir.schema import ensure_schema
+
+    engine = open_registry(settings)
+    ensure_schema(engine)
+    return engine
+
+
+def fhir_token_verifier(settings: Settings) -> SignedTokenVerifier:
+    from zorgbroker.fhir.auth import SignedTokenVerifier
+
+    key = secret_file(settings.home / FHIR_KEY_FILE, lambda: secrets.token_bytes(32).hex())
+    return SignedTokenVerifier(bytes.fromhex(key))
+
+
+def fhir_service(settings: Settings, base_url: str | None = None) -> FhirService:
+    from zorgbroker.fhir.routes import FhirService
+
+    return FhirService(fhir_engine(settings), fhir_token_verifier(settings), base_url=base_url)
+
+
+# --- accounts and the portal -------------------------------------------------------------------
+
+
+def accounts_secret_box(settings: Settings) -> FernetSecretBox:
+    """TOTP secrets' encryption: ZORGBROKER_ACCOUNTS_SECRET_KEY, else (embedded) a key made
+    once in ZORGBROKER_HOME/accounts-secret.key."""
+    from zorgbroker.accounts.collaborators import FernetSecretBox
+
+    if settings.accounts_secret_key is not None:
+        key = settings.accounts_secret_key.get_secret_value()
+    else:
+        key = secret_file(
+            settings.accounts_key_file, lambda: FernetSecretBox.generate_key().decode()
+        )
+    return FernetSecretBox(key.encode())
+
+
+def accounts_engine(settings: Settings) -> Engine:
+    """The platform's database, with the accounts tables brought up to date; on SQLite every
+    accounts transaction takes the write lock when it begins (they read, then write)."""
+    from zorgbroker.accounts.database import upgrade
+    from zorgbroker.registry.database import immediate_writes
+
+    engine = open_registry(settings)
+    upgrade(engine)
+    return immediate_writes(engine)
+
+
+def account_services(
+    settings: Settings, base_url: str, *, mailer: Mailer | None = None
+) -> AccountServices:
+    """The accounts services of this installation, mailing through SMTP or the local mailbox
+    (or `mailer`: the demo's set-up keeps its invitations).
+
+    On PostgreSQL sessions and attempt counters live in the database, so any number of portal
+    processes share them. SQLite is one machine and one portal process (the demo): its counters
+    stay in that process, as the database's single writer cannot take a counter's write while a
+    sign-in's transaction holds the lock."""
+    from zorgbroker.accounts.collaborators import (
+        LimitsRateLimiter,
+        SystemClock,
+        TransportMailer,
+    )
+    from zorgbroker.accounts.database import session_factory
+    from zorgbroker.accounts.passwords import ShippedListChecker
+    from zorgbroker.accounts.rate_limit_storage import DatabaseStorage
+    from zorgbroker.accounts.services import build_services
+    from zorgbroker.registry.database import is_sqlite
+
+    engine = accounts_engine(settings)
+    storage = "memory://" if is_sqlite(engine) else DatabaseStorage(engine)
+    return build_services(
+        session_factory(engine),
+        clock=SystemClock(),
+        limiter=LimitsRateLimiter(storage),
+        mailer=mailer or TransportMailer(settings),
+        breached=ShippedListChecker(),
+        secret_box=accounts_secret_box(settings),
+        base_url=base_url,
+    )
+
+
+def portal_app(
+    settings: Settings,
+    services: AccountServices,
+    *,
+    origin: str,
+    demo: bool = False,
+    purge_every: float = PURGE_EVERY_SECONDS,
+) -> FastAPI:
+    """The portal on `services`. In the demo its mailbox page shows the local mailbox folder.
+    Each portal process purges ended sessions and spent tokens at start-up and then every
+    `purge_every` seconds (several processes doing so is harmless)."""
+    from zorgbroker.mail.mailbox import MailboxFolder
+    from zorgbroker.portal.app import create_app
+
+    mailbox = MailboxFolder(settings.mailbox_dir) if demo else None
+    app = create_app(services, origin=origin, demo_mailbox=mailbox)
+    app.router.lifespan_context = _purging(services, purge_every)
+    return app
+
+
+def _purging(
+    services: AccountServices, every: float
+) -> Callable[[object], AbstractAsyncContextManager[None]]:
+    from zorgbroker.accounts.tasks import purge_expired
+
+    async def purge_now() -> None:
+        try:
+            await asyncio.to_thread(purge_expired, services)
+        except Exception:  # a database that is down now is retried at the next round
+            log.warning("purging expired sessions failed", exc_info=True)
+
+    @asynccontextmanager
+    async def lifespan(app: object) -> AsyncIterator[None]:
+        async def rounds() -> None:
+            while True:
+                await purge_now()
+                await asyncio.sleep(every)
+
+        task = asyncio.create_task(rounds())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    return lifespan
+
+
+class PortalUrlMissing(ValueError):
+    """`zorgbroker serve` without ZORGBROKER_PORTAL_URL (Dutch message)."""
+
+
+def production_portal() -> FastAPI:
+    """The portal of `zorgbroker serve`, built from the environment in every worker process
+    (uvicorn's factory). Tokens in invitation and login paths are kept out of the access log."""
+    from zorgbroker.portal.access_log import install
+
+    settings = get_settings()
+    if settings.portal_url is None:
+        raise PortalUrlMissing(
+            "Fout: stel ZORGBROKER_PORTAL_URL in op het publieke adres van het portaal "
+            "(bijvoorbeeld https://portaal.example.nl)."
+        )
+    install()
+    services = account_services(settings, settings.portal_url)
+    return portal_app(settings, services, origin=settings.portal_url)
+
+
+def init_ttp(settings: Settings) -> Path:
+    """The TTP's folder, keys, store and audit log under ZORGBROKER_HOME (idempotent)."""
+    from zorgbroker.pseudonymisation.ttp import TrustedThirdParty
+
+    ttp = TrustedThirdParty(settings.home)
+    ttp.init()
+    return ttp.root

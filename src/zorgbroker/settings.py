@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    # --- the portal (zorgbroker.accounts, zorgbroker.portal) ---
+    #: The portal's public address (https://portaal.example.nl): links in mails, the origin
+    #: that requests must come from, the passkeys' relying party. `zorgbroker serve` needs it.
+    portal_url: str | None = None
+    #: The Fernet key that encrypts TOTP secrets at rest (`Fernet.generate_key()`). Unset, an
+    #: embedded installation makes one on first use in `home/accounts-secret.key` (mode 0600);
+    #: a production installation sets it from its secrets store, apart from the database.
+    accounts_secret_key: SecretStr | None = None
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, url: str | None) -> str | None:
@@ -83,9 +92,50 @@ class Settings(BaseSettings):
             raise ValueError(f"gebruik het stuurprogramma psycopg ({_DATABASE_EXAMPLE})")
         raise ValueError(f"zorgbroker werkt met PostgreSQL of SQLite, niet met '{dialect}'")
 
+    @field_validator("portal_url")
+    @classmethod
+    def _portal_address(cls, url: str | None) -> str | None:
+        """An origin: scheme and host (and port), nothing after them but an optional slash."""
+        if url is None or not url.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("is geen webadres (bijvoorbeeld https://portaal.example.nl)")
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            raise ValueError("is het adres van het portaal zelf, zonder pad (https://host)")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @field_validator("accounts_secret_key")
+    @classmethod
+    def _fernet_key(cls, key: SecretStr | None) -> SecretStr | None:
+        """32 bytes in URL-safe base64, as `Fernet.generate_key()` makes them."""
+        if key is None or not key.get_secret_value().strip():
+            return None
+        import base64
+        import binascii
+
+        value = key.get_secret_value().strip()
+        try:
+            valid = len(base64.urlsafe_b64decode(value.encode())) == 32
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            raise ValueError(
+                "is geen Fernet-sleutel (32 bytes in URL-veilige base64, zoals "
+                "Fernet.generate_key() ze maakt)"
+            )
+        return SecretStr(value)
+
     @property
     def registry_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'registry.sqlite3'}"
+
+    @property
+    def accounts_key_file(self) -> Path:
+        """Where an embedded installation keeps its generated accounts key."""
+        return self.home / "accounts-secret.key"
 
     @property
     def mailbox_dir(self) -> Path:

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
 
 from tests.accounts.conftest import FAST_ARGON2
 from zorgbroker.accounts.collaborators import FernetSecretBox, LimitsRateLimiter
@@ -25,6 +23,7 @@ from zorgbroker.accounts.passwords import PasswordService, ShippedListChecker
 from zorgbroker.accounts.services import AccountServices, build_services
 from zorgbroker.accounts.standins import FrozenClock, MemoryMailer
 from zorgbroker.portal.app import create_app
+from zorgbroker.registry.database import engine_for, immediate_writes
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -56,7 +55,8 @@ def live_portal(tmp_path: Path) -> Iterator[LivePortal]:
     port = _free_port()
     # localhost is a secure context to Chromium: __Host- and Secure cookies work over http.
     url = f"http://localhost:{port}"
-    engine = create_engine(f"sqlite:///{tmp_path / 'portal.db'}", poolclass=NullPool)
+    # The SQLite engine of `zorgbroker demo`: WAL, a busy timeout, transactions begun IMMEDIATE.
+    engine = immediate_writes(engine_for(f"sqlite:///{tmp_path / 'portal.db'}"))
     upgrade(engine)
     clock, mailer = FrozenClock(), MemoryMailer()
     services = build_services(

@@ -11,10 +11,10 @@ from sqlalchemy import Engine, delete
 from typer.testing import CliRunner
 
 from tests.fhir.conftest import GGZ, LOAD_DATE, Server, auth
+from zorgbroker.composition import fhir_token_verifier as token_verifier
 from zorgbroker.fhir.access_log import accesses_for
 from zorgbroker.fhir.auth import Grant, SignedTokenVerifier
 from zorgbroker.fhir.cli import fhir_app
-from zorgbroker.fhir.composition import token_verifier
 from zorgbroker.fhir.models import AccessLogEntry
 from zorgbroker.fhir.routes import FhirService, create_app
 from zorgbroker.fhir.schema import ensure_schema

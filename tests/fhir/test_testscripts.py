@@ -18,8 +18,8 @@ from fhir.resources.STU3 import testreport
 from typer.testing import CliRunner
 
 from tests.fhir.conftest import GGZ, LOAD_DATE, Server
+from zorgbroker.composition import fhir_service
 from zorgbroker.fhir.cli import fhir_app
-from zorgbroker.fhir.composition import fhir_service
 from zorgbroker.fhir.routes import create_app
 from zorgbroker.fhir.testscript import TestScriptRunner, build_test_report
 from zorgbroker.settings import get_settings

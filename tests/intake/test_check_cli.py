@@ -149,8 +149,14 @@ def test_datasets_lists_versions() -> None:
     assert "2026.1" in out.stdout
 
 
-def test_demo_the_readme_main_command(tmp_path: Path) -> None:
-    out = run("demo", "--rows", "500", env={"ZORGBROKER_HOME": str(tmp_path / "home")})
+def test_demo_check_only_makes_and_checks_a_demo_file(tmp_path: Path) -> None:
+    out = run(
+        "demo",
+        "--alleen-controle",
+        "--rows",
+        "500",
+        env={"ZORGBROKER_HOME": str(tmp_path / "home")},
+    )
     assert out.returncode == 0, out.stderr
     assert "Kwaliteitsrapport nhr-pmicd 2026.1" in out.stdout
     assert "Records" in out.stdout and "500" in out.stdout

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
 
 from tests.accounts.conftest import FAST_ARGON2
 from zorgbroker.accounts.collaborators import FernetSecretBox, LimitsRateLimiter
@@ -21,6 +19,7 @@ from zorgbroker.accounts.passwords import PasswordService, ShippedListChecker
 from zorgbroker.accounts.services import AccountServices, build_services
 from zorgbroker.accounts.standins import FrozenClock, MemoryMailer
 from zorgbroker.portal.app import create_app
+from zorgbroker.registry.database import engine_for, immediate_writes
 
 ORIGIN = "https://testserver"
 SYSTEM = RequestContext(address="127.0.0.1", user_agent="test")
@@ -60,7 +59,8 @@ def portal(tmp_path: object) -> Iterator[Portal]:
     from pathlib import Path
 
     assert isinstance(tmp_path, Path)
-    engine = create_engine(f"sqlite:///{tmp_path / 'portal.db'}", poolclass=NullPool)
+    # The SQLite engine of `zorgbroker demo`: WAL, a busy timeout, transactions begun IMMEDIATE.
+    engine = immediate_writes(engine_for(f"sqlite:///{tmp_path / 'portal.db'}"))
     upgrade(engine)
     clock, mailer = FrozenClock(), MemoryMailer()
     services = build_services(

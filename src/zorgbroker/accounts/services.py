@@ -106,6 +106,12 @@ class AccountService:
             s.flush()
             return org.id
 
+    def find_organisation(self, name: str) -> int | None:
+        """The organisation of this name, if there is one (set-ups that may run again)."""
+        with self.db() as s:
+            found: int | None = s.scalar(select(Organisation.id).where(Organisation.name == name))
+            return found
+
     def organisation_policy(self, organisation_id: int) -> PasswordPolicy:
         with self.db() as s:
             org = s.get(Organisation, organisation_id)
@@ -163,6 +169,14 @@ class AccountService:
             if user is None:
                 raise NotAllowed("Deze gebruiker bestaat niet.")
             return _view(user)
+
+    def find_user(self, email: str) -> int | None:
+        """The user with this e-mail address (in any case), if there is one."""
+        with self.db() as s:
+            found: int | None = s.scalar(
+                select(User.id).where(func.lower(User.email) == email.strip().lower())
+            )
+            return found
 
     def users(self, organisation_id: int) -> list[UserView]:
         with self.db() as s:

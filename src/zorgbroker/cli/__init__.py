@@ -52,10 +52,15 @@ COMMANDS: dict[str, Entry] = {
         preload=("zorgbroker.intake.service",),
     ),
     "demo": Entry(
-        "zorgbroker.intake.cli",
+        "zorgbroker.platform.cli",
         "demo_command",
-        "Maak een demobestand (nhr-pmicd, synthetisch) en controleer het.",
-        preload=("zorgbroker.intake.service",),
+        "Start het platform op deze machine met demo-organisaties en -gebruikers; stoppen met "
+        "Ctrl-C.",
+    ),
+    "serve": Entry(
+        "zorgbroker.platform.cli",
+        "serve_command",
+        "Start het portaal in productie, achter een proxy die HTTPS afhandelt; stoppen met Ctrl-C.",
     ),
     "generate": Entry(
         "zorgbroker.intake.generate.cli",

@@ -35,8 +35,9 @@ def load_command(
     ] = None,
 ) -> None:
     """Laad FHIR STU3-resources in de database (een fout bestand: niets wordt geladen)."""
-    from zorgbroker.fhir.composition import fhir_engine
+    from zorgbroker.composition import fhir_engine
     from zorgbroker.fhir.store import FhirStore, LoadError, files_in
+    from zorgbroker.registry.registry_db import RegistryMissing, RegistryUnavailable
 
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -47,7 +48,15 @@ def load_command(
         raise _fail(f"--datum '{date}' is geen datum JJJJ-MM-DD", 2) from None
     files = files_in(paths)
     try:
-        count = FhirStore(fhir_engine(get_settings())).load_files(files, today)
+        engine = fhir_engine(get_settings())
+    except RegistryMissing as error:
+        typer.echo(f"Fout: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    except RegistryUnavailable as error:
+        typer.echo(f"Fout: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        count = FhirStore(engine).load_files(files, today)
     except LoadError as error:
         raise _fail(f"{error.message}; er is niets geladen") from None
     except OperationalError:
@@ -63,9 +72,9 @@ def token_command(
     minutes: Annotated[int, typer.Option("--minuten", min=1, help="Geldigheid.")] = 15,
 ) -> None:
     """Maak een toegangstoken voor demo's en tests (de echte autorisatieserver volgt)."""
-    from zorgbroker.fhir.composition import token_verifier
+    from zorgbroker.composition import fhir_token_verifier
 
-    verifier = token_verifier(get_settings())
+    verifier = fhir_token_verifier(get_settings())
     typer.echo(
         verifier.mint(patient, scope, client_id=client, lifetime=dt.timedelta(minutes=minutes))
     )
@@ -82,7 +91,7 @@ def serve_command(
     """Start de FHIR-server."""
     import uvicorn
 
-    from zorgbroker.fhir.composition import fhir_service
+    from zorgbroker.composition import fhir_service
     from zorgbroker.fhir.routes import create_app
 
     uvicorn.run(

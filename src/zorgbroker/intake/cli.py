@@ -1,4 +1,4 @@
-"""`zorgbroker datasets`, `zorgbroker check` and `zorgbroker demo`."""
+"""`zorgbroker datasets`, `zorgbroker check`, and `zorgbroker demo --alleen-controle`'s check."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def check_command(
     raise typer.Exit(EXIT_FILE_REJECTED if outcome.report.file_rejected else EXIT_OK)
 
 
-def demo_command(
+def check_demo(
     rows: Annotated[int, typer.Option(help="Aantal procedures in het demobestand.")] = 20_000,
     error_rate: Annotated[
         float, typer.Option(help="Aandeel records met een ingebouwde fout.")

@@ -71,3 +71,26 @@ def list_mailbox(settings: Settings) -> list[MailEntry]:
             )
         )
     return entries
+
+
+@dataclass(frozen=True)
+class StoredMail:
+    to: str
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class MailboxFolder:
+    """The mailbox folder read as a list of mails, oldest first (the demo's mailbox page)."""
+
+    folder: Path
+
+    @property
+    def sent(self) -> list[StoredMail]:
+        mails = []
+        for path in mail_files(self.folder):
+            message = read_message(path)
+            to, subject = str(message.get("To", "")), str(message.get("Subject", ""))
+            mails.append(StoredMail(to, subject, text_body(message)))
+        return mails

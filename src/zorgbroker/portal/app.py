@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +13,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from zorgbroker.accounts.services import AccountServices
-from zorgbroker.accounts.standins import MemoryMailer
 from zorgbroker.portal import routes
 from zorgbroker.portal.pages import RedirectTo, redirect, render
 from zorgbroker.portal.security import csrf_guard, headers_middleware, session_middleware
@@ -19,11 +20,28 @@ from zorgbroker.portal.security import csrf_guard, headers_middleware, session_m
 STATIC = Path(__file__).resolve().parent / "static"
 
 
+class ShownMail(Protocol):
+    @property
+    def to(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+
+
+class DemoMailbox(Protocol):
+    """What the demo's mailbox page reads: the mail sent, oldest first (an in-memory mailer in
+    tests, the local mailbox folder in `zorgbroker demo`)."""
+
+    @property
+    def sent(self) -> Sequence[ShownMail]: ...
+
+
 def create_app(
     services: AccountServices,
     *,
     origin: str,
-    demo_mailbox: MemoryMailer | None = None,
+    demo_mailbox: DemoMailbox | None = None,
 ) -> FastAPI:
     """`origin` is the portal's own address (``https://portaal.example.nl``): requests that
     change something must come from it. `demo_mailbox` shows the mail sent (demo mode only)."""

@@ -87,6 +87,16 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+def immediate_writes(engine: Engine) -> Engine:
+    """On SQLite, `engine` with every transaction begun IMMEDIATE (its pool shared): for
+    services whose transactions read and then write, which in WAL mode would otherwise fail at
+    once with "database is locked" when another connection wrote after their first read. The
+    second writer waits for the lock instead. Other databases: `engine` itself."""
+    if not is_sqlite(engine):
+        return engine
+    return engine.execution_options(**{_IMMEDIATE: True})
+
+
 def lock_key(name: str) -> int:
     """A stable signed 64-bit key for a PostgreSQL advisory lock."""
     digest = hashlib.sha256(f"zorgbroker:{name}".encode()).digest()

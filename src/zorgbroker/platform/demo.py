@@ -1,0 +1,85 @@
+"""The demo's organisations and users, made through the accounts services (again and again:
+what exists already is left as it is).
+
+The demo organisations do not require the two-step verification, so the printed sign-ins work
+at once; an organisation administrator can switch it on under "Beleid", and a user can add a
+second factor under "Tweestapsverificatie" whatever the policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+
+from zorgbroker.accounts.interfaces import RequestContext
+from zorgbroker.accounts.models import ORGANISATION_ADMIN, REGISTRY_ADMIN, ROLE_LABELS, UPLOADER
+from zorgbroker.accounts.policy import DEFAULT_POLICY
+from zorgbroker.accounts.services import AccountService
+
+HOSPITAL = "Ziekenhuis Rivierenland (AGB 01234567)"
+PRACTICE = "Fysiotherapie De Brug (AGB 04000012)"
+REGISTRY = "Kwaliteitsregistratie (demo)"
+DEMO_POLICY = dataclasses.replace(DEFAULT_POLICY, two_step_required=False)
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    organisation: str
+    email: str
+    name: str
+    roles: frozenset[str]
+    #: Known to everyone who reads this file: for the demo only.
+    password: str
+
+    @property
+    def role_labels(self) -> str:
+        return ", ".join(ROLE_LABELS[role] for role in sorted(self.roles))
+
+
+DEMO_USERS = (
+    DemoUser(
+        REGISTRY, "beheerder@registratie.example.nl", "Rosa Verbeek",
+        frozenset({REGISTRY_ADMIN}), "lantaarn-Kompas-paars-2026",
+    ),
+    DemoUser(
+        HOSPITAL, "datamanager@rivierenland.example.nl", "Daan de Vries",
+        frozenset({UPLOADER, ORGANISATION_ADMIN}), "Zonnebloem-kade-vlieger-73",
+    ),
+)  # fmt: skip
+
+
+@dataclass
+class KeptInvitations:
+    """A mailer that keeps the invitation links instead of sending them: the demo sets the
+    passwords itself."""
+
+    bodies: list[str] = field(default_factory=list)
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        self.bodies.append(body)
+
+    def last_token(self) -> str:
+        found = re.search(r"/uitnodiging/(\S+)", self.bodies[-1])
+        assert found is not None, "an invitation mail holds its link"
+        return found.group(1)
+
+
+def set_up(accounts: AccountService, invitations: KeptInvitations) -> tuple[DemoUser, ...]:
+    """Make the demo organisations and users that do not exist yet; `accounts` mails through
+    `invitations`."""
+    context = RequestContext(address="127.0.0.1", user_agent="zorgbroker demo")
+    organisations = {}
+    for name in (REGISTRY, HOSPITAL, PRACTICE):
+        known = accounts.find_organisation(name)
+        organisations[name] = known or accounts.create_organisation(
+            name, DEMO_POLICY, is_registry=name == REGISTRY
+        )
+    for user in DEMO_USERS:
+        if accounts.find_user(user.email) is not None:
+            continue
+        accounts.invite(
+            None, organisations[user.organisation], user.email, user.name, user.roles, context
+        )
+        accounts.accept_invitation(invitations.last_token(), user.password, context)
+    return DEMO_USERS
