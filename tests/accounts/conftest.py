@@ -6,6 +6,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import argon2
 import pyotp
@@ -38,6 +40,41 @@ HOME = RequestContext(
 )
 
 
+def sqlite_engine(path: Path) -> Engine:
+    """A SQLite database file at `path` with the accounts tables at the newest schema."""
+    engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
+    upgrade(engine)
+    return engine
+
+
+def demo_sqlite_engine(path: Path) -> Engine:
+    """The SQLite engine of `zorgbroker demo` (WAL, a busy timeout, transactions begun
+    IMMEDIATE) at `path`, with the accounts tables at the newest schema: what the portal runs on."""
+    from zorgbroker.registry.database import engine_for, immediate_writes
+
+    engine = immediate_writes(engine_for(f"sqlite:///{path}"))
+    upgrade(engine)
+    return engine
+
+
+def standin_services(
+    engine: Engine, clock: FrozenClock, mailer: MemoryMailer, **options: Any
+) -> AccountServices:
+    """The accounts services on `engine`, handed the clock and mailer plus stand-ins: memory rate
+    limits, the shipped breached-password list, a fresh secret key and cheap argon2id.
+    `options` go to `build_services` as they are (the portal's `base_url`)."""
+    return build_services(
+        session_factory(engine),
+        clock=clock,
+        limiter=LimitsRateLimiter("memory://"),
+        mailer=mailer,
+        breached=ShippedListChecker(),
+        secret_box=FernetSecretBox(FernetSecretBox.generate_key()),
+        passwords=PasswordService(ShippedListChecker(), FAST_ARGON2),
+        **options,
+    )
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     name = f"zorgbroker_test_{secrets.token_hex(6)}"
@@ -58,9 +95,7 @@ def engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("accounts") / "zorgbroker.db"
-        engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
-        upgrade(engine)
+        engine = sqlite_engine(tmp_path_factory.mktemp("accounts") / "zorgbroker.db")
         yield engine
         engine.dispose()
         return
@@ -118,15 +153,7 @@ class World:
 def world(engine: Engine) -> World:
     clock = FrozenClock()
     mailer = MemoryMailer()
-    services = build_services(
-        session_factory(engine),
-        clock=clock,
-        limiter=LimitsRateLimiter("memory://"),
-        mailer=mailer,
-        breached=ShippedListChecker(),
-        secret_box=FernetSecretBox(FernetSecretBox.generate_key()),
-        passwords=PasswordService(ShippedListChecker(), FAST_ARGON2),
-    )
+    services = standin_services(engine, clock, mailer)
     hospital = services.accounts.create_organisation("Ziekenhuis Rivierenland")
     registry = services.accounts.create_organisation("Hartregistratie", is_registry=True)
     return World(services, clock, mailer, hospital, registry)

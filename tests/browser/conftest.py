@@ -16,14 +16,10 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from tests.accounts.conftest import FAST_ARGON2
-from zorgbroker.accounts.collaborators import FernetSecretBox, LimitsRateLimiter
-from zorgbroker.accounts.database import session_factory, upgrade
-from zorgbroker.accounts.passwords import PasswordService, ShippedListChecker
-from zorgbroker.accounts.services import AccountServices, build_services
+from tests.accounts.conftest import demo_sqlite_engine, standin_services
+from zorgbroker.accounts.services import AccountServices
 from zorgbroker.accounts.standins import FrozenClock, MemoryMailer
 from zorgbroker.portal.app import create_app
-from zorgbroker.registry.database import engine_for, immediate_writes
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -55,20 +51,9 @@ def live_portal(tmp_path: Path) -> Iterator[LivePortal]:
     port = _free_port()
     # localhost is a secure context to Chromium: __Host- and Secure cookies work over http.
     url = f"http://localhost:{port}"
-    # The SQLite engine of `zorgbroker demo`: WAL, a busy timeout, transactions begun IMMEDIATE.
-    engine = immediate_writes(engine_for(f"sqlite:///{tmp_path / 'portal.db'}"))
-    upgrade(engine)
+    engine = demo_sqlite_engine(tmp_path / "portal.db")
     clock, mailer = FrozenClock(), MemoryMailer()
-    services = build_services(
-        session_factory(engine),
-        clock=clock,
-        limiter=LimitsRateLimiter("memory://"),
-        mailer=mailer,
-        breached=ShippedListChecker(),
-        secret_box=FernetSecretBox(FernetSecretBox.generate_key()),
-        base_url=url,
-        passwords=PasswordService(ShippedListChecker(), FAST_ARGON2),
-    )
+    services = standin_services(engine, clock, mailer, base_url=url)
     hospital = services.accounts.create_organisation("Ziekenhuis Rivierenland")
     app = create_app(services, origin=url, demo_mailbox=mailer)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

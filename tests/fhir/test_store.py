@@ -139,10 +139,10 @@ def test_a_bad_file_is_named_and_nothing_is_loaded(
 
 
 def test_own_version_table_beside_the_registry(engine: Engine) -> None:
-    from zorgbroker.registry.registry_db import upgrade
+    from zorgbroker.registry.registry_db import CHAIN
 
     with engine.begin() as conn:
-        upgrade(conn)
+        CHAIN.upgrade(conn)
     ensure_schema(engine)
     tables = set(inspect(engine).get_table_names())
     assert {VERSION_TABLE, "alembic_version", "fhir_resource", "fhir_access_log"} <= tables

@@ -10,16 +10,12 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.accounts.conftest import FAST_ARGON2
-from zorgbroker.accounts.collaborators import FernetSecretBox, LimitsRateLimiter
-from zorgbroker.accounts.database import session_factory, upgrade
+from tests.accounts.conftest import demo_sqlite_engine, standin_services
 from zorgbroker.accounts.interfaces import RequestContext
 from zorgbroker.accounts.models import ORGANISATION_ADMIN, UPLOADER
-from zorgbroker.accounts.passwords import PasswordService, ShippedListChecker
-from zorgbroker.accounts.services import AccountServices, build_services
+from zorgbroker.accounts.services import AccountServices
 from zorgbroker.accounts.standins import FrozenClock, MemoryMailer
 from zorgbroker.portal.app import create_app
-from zorgbroker.registry.database import engine_for, immediate_writes
 
 ORIGIN = "https://testserver"
 SYSTEM = RequestContext(address="127.0.0.1", user_agent="test")
@@ -59,20 +55,9 @@ def portal(tmp_path: object) -> Iterator[Portal]:
     from pathlib import Path
 
     assert isinstance(tmp_path, Path)
-    # The SQLite engine of `zorgbroker demo`: WAL, a busy timeout, transactions begun IMMEDIATE.
-    engine = immediate_writes(engine_for(f"sqlite:///{tmp_path / 'portal.db'}"))
-    upgrade(engine)
+    engine = demo_sqlite_engine(tmp_path / "portal.db")
     clock, mailer = FrozenClock(), MemoryMailer()
-    services = build_services(
-        session_factory(engine),
-        clock=clock,
-        limiter=LimitsRateLimiter("memory://"),
-        mailer=mailer,
-        breached=ShippedListChecker(),
-        secret_box=FernetSecretBox(FernetSecretBox.generate_key()),
-        base_url=ORIGIN,
-        passwords=PasswordService(ShippedListChecker(), FAST_ARGON2),
-    )
+    services = standin_services(engine, clock, mailer, base_url=ORIGIN)
     hospital = services.accounts.create_organisation("Ziekenhuis Rivierenland")
     app = create_app(services, origin=ORIGIN, demo_mailbox=mailer)
     yield Portal(services, clock, mailer, hospital, app)

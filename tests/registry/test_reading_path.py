@@ -12,8 +12,7 @@ from sqlalchemy import Engine, inspect
 from zorgbroker.registry import registry_db
 from zorgbroker.registry.database import engine_for
 from zorgbroker.registry.registry_db import (
-    _config,
-    _head,
+    CHAIN,
     forget_prepared,
     head_revision,
     open_registry_database,
@@ -25,7 +24,7 @@ from zorgbroker.uploads.history import UploadHistory
 
 def test_the_head_read_from_the_migration_files_is_alembics() -> None:
     assert head_revision() is not None
-    assert head_revision() == _head()
+    assert head_revision() == CHAIN.head()
 
 
 def test_a_registry_behind_the_newest_migration_is_brought_up_to_date_when_listed(
@@ -34,7 +33,7 @@ def test_a_registry_behind_the_newest_migration_is_brought_up_to_date_when_liste
     url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
     engine = engine_for(url)
     with engine.begin() as conn:
-        command.upgrade(_config(conn), "0002")
+        command.upgrade(CHAIN.config(conn), "0002")
     with engine.connect() as conn:
         assert stored_revision(conn) == "0002"
     forget_prepared()

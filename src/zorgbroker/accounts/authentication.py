@@ -249,9 +249,14 @@ class AuthenticationService:
 
     # -- the second factor ------------------------------------------------------------------
 
-    def _pending(self, s: Session, session_token: str | None) -> tuple[WebSession, User]:
+    def _session_user(
+        self, s: Session, session_token: str | None, *, signed_in: bool = False
+    ) -> tuple[WebSession, User]:
+        """The session and its user: past the password, or with `signed_in` fully signed in
+        (not merely past the password: else the password alone could add a factor)."""
         row = self.sessions.row_for(s, session_token)
-        if row is None or row.user_id is None or row.password_at is None:
+        reached = None if row is None else (row.signed_in_at if signed_in else row.password_at)
+        if row is None or row.user_id is None or reached is None:
             raise SignInRefused("Uw sessie is verlopen. Meld u opnieuw aan.")
         user = s.get(User, row.user_id)
         assert user is not None
@@ -288,7 +293,7 @@ class AuthenticationService:
     ) -> SignInResult:
         failure: InvalidCode | None = None
         with self.db.begin() as s:
-            row, user = self._pending(s, session_token)
+            row, user = self._session_user(s, session_token)
             try:
                 check(s, user)
             except InvalidCode as refused:
@@ -314,7 +319,7 @@ class AuthenticationService:
     def passkey_options(self, session_token: str | None) -> str:
         """The WebAuthn request for the second step (JSON for navigator.credentials.get)."""
         with self.db.begin() as s:
-            row, user = self._pending(s, session_token)
+            row, user = self._session_user(s, session_token)
             return self._passkeys().authentication_options(s, row, user.id)
 
     def verify_passkey(
@@ -327,19 +332,10 @@ class AuthenticationService:
 
         return self._with_factor(session_token, context, check)
 
-    def _signed_in_row(self, s: Session, session_token: str | None) -> tuple[WebSession, User]:
-        # Signed in, not merely past the password: else the password alone could add a factor.
-        row = self.sessions.row_for(s, session_token)
-        if row is None or row.user_id is None or row.signed_in_at is None:
-            raise SignInRefused("Uw sessie is verlopen. Meld u opnieuw aan.")
-        user = s.get(User, row.user_id)
-        assert user is not None
-        return row, user
-
     def passkey_registration_options(self, session_token: str | None) -> str:
         """Adding a passkey (JSON for navigator.credentials.create)."""
         with self.db.begin() as s:
-            row, user = self._signed_in_row(s, session_token)
+            row, user = self._session_user(s, session_token, signed_in=True)
             return self._passkeys().registration_options(s, row, user)
 
     def add_passkey(
@@ -347,7 +343,7 @@ class AuthenticationService:
     ) -> None:
         failure: InvalidCode | None = None
         with self.db.begin() as s:
-            row, user = self._signed_in_row(s, session_token)
+            row, user = self._session_user(s, session_token, signed_in=True)
             try:
                 self._passkeys().register(s, row, user, credential, name, context)
             except InvalidCode as refused:
@@ -358,7 +354,7 @@ class AuthenticationService:
     def send_login_token(self, session_token: str | None, context: RequestContext) -> None:
         """Mail a link and a code that work only in this browser session, for 10 minutes."""
         with self.db.begin() as s:
-            row, user = self._pending(s, session_token)
+            row, user = self._session_user(s, session_token)
             if not self.limiter.hit("mail-account", str(user.id)):
                 raise InvalidCode("Er zijn net al codes verstuurd. Wacht enkele minuten.")
             token, code = new_token(), digit_code(8)
@@ -451,7 +447,7 @@ class AuthenticationService:
     def complete_enrolment(self, session_token: str | None, context: RequestContext) -> str:
         """After the wizard in a pending session: the user is signed in (new identifier)."""
         with self.db.begin() as s:
-            row, user = self._pending(s, session_token)
+            row, user = self._session_user(s, session_token)
             if not self.two_factor.has_factor(s, user.id):
                 raise InvalidCode("Stel eerst de tweestapsverificatie in.")
             if row.signed_in_at is not None:

@@ -8,39 +8,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from zorgbroker.alembic_chain import AlembicChain
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "zorgbroker_accounts_alembic"
-
-
-def _config(conn: Connection | None = None) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    if conn is not None:
-        config.attributes["connection"] = conn
-    return config
+CHAIN = AlembicChain(MIGRATIONS, VERSION_TABLE)
 
 
 def head() -> str | None:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    return CHAIN.head()
 
 
 def current(conn: Connection) -> str | None:
-    context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-    return context.get_current_revision()
+    return CHAIN.current(conn)
 
 
 def upgrade(engine: Engine) -> None:
     """Bring the accounts tables to the newest schema (in one transaction)."""
     with engine.begin() as conn:
-        if current(conn) != head():
-            command.upgrade(_config(conn), "head")
+        if CHAIN.current(conn) != CHAIN.head():
+            CHAIN.upgrade(conn)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

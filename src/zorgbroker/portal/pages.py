@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from zorgbroker.accounts.models import ORGANISATION_ADMIN, REGISTRY_ADMIN, ROLE_LABELS
+from zorgbroker.accounts.policy import PasswordPolicy
 from zorgbroker.accounts.services import UserView
 from zorgbroker.portal.security import csrf_token, current_session, services_of
 
@@ -49,6 +50,18 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
         },
         status_code=status_code,
     )
+
+
+def strength_meter(
+    request: Request, user_id: int, policy: PasswordPolicy, password: str
+) -> HTMLResponse:
+    """The password meter's fragment, asked for by htmx while the user types (nothing is
+    stored): empty for an empty field, else the policy's problems and the strength."""
+    if not password:
+        return render(request, "sterkte.html", policy=policy, problems=[], percent=0)
+    problems, measured = services_of(request).accounts.rate_password(user_id, password)
+    return render(request, "sterkte.html", policy=policy, problems=problems,
+                  percent=measured.percent)  # fmt: skip
 
 
 def signed_in_user(request: Request) -> UserView:

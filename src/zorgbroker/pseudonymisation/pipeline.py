@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -67,6 +67,35 @@ def production_ttp(home: Path) -> TTPClient:
     if url:
         return HttpTTP(url, os.environ.get("ZORGBROKER_TTP_TOKEN", ""))
     return LocalTTP(home)
+
+
+@contextmanager
+def storing_in_background(ttp: TTPClient) -> Iterator[Callable[[], None]]:
+    """Within this block the embedded TTP writes its re-identification store on a thread of its
+    own (see `TrustedThirdParty.storing_in_background`); the block gives the `settle` function
+    to call before relying on it. A TTP service stores before it answers, and a test upload
+    stores nothing: for those `settle` has nothing to wait for."""
+    if isinstance(ttp, LocalTTP):
+        with ttp.ttp.storing_in_background() as settle:
+            yield settle
+    else:
+        yield _nothing_to_settle
+
+
+def key_fingerprints(
+    ttp: TTPClient, *, mode: Mode, registry: str, source_key: str
+) -> dict[str, str]:
+    """What a report shows about the keys of an upload: the source key's fingerprint as given,
+    the registry key's version and fingerprint as the TTP reports them; never a key."""
+    info = ttp.key_info(registry)
+    return {
+        "method": METHOD_VERSION,
+        "mode": mode,
+        "registry": registry,
+        "source_key": source_key,
+        "registry_key_version": info.version,
+        "registry_key": info.fingerprint,
+    }
 
 
 class Pseudonymiser:
@@ -157,26 +186,17 @@ class Pseudonymiser:
             return self.pseudonymise(values)
         return self.pseudonymise_text(values, label=field)
 
-    @contextmanager
-    def storing_in_background(self) -> Iterator[Callable[[], None]]:
+    def storing_in_background(self) -> AbstractContextManager[Callable[[], None]]:
         """Within this block the embedded TTP writes its re-identification store on a thread of
-        its own (see `TrustedThirdParty.storing_in_background`); the block gives the `settle`
-        function to call before relying on it. A TTP service stores before it answers, and a
-        test upload stores nothing: for those `settle` has nothing to wait for."""
-        if isinstance(self.ttp, LocalTTP):
-            with self.ttp.ttp.storing_in_background() as settle:
-                yield settle
-        else:
-            yield _nothing_to_settle
+        its own (see `storing_in_background`); the block gives the `settle` function to call
+        before relying on it."""
+        return storing_in_background(self.ttp)
 
     def fingerprints(self) -> dict[str, str]:
         """What the report shows about the keys used: never the keys themselves."""
-        info = self.ttp.key_info(self.registry)
-        return {
-            "method": METHOD_VERSION,
-            "mode": self.mode,
-            "registry": self.registry,
-            "source_key": fingerprint(self._source_key),
-            "registry_key_version": info.version,
-            "registry_key": info.fingerprint,
-        }
+        return key_fingerprints(
+            self.ttp,
+            mode=self.mode,
+            registry=self.registry,
+            source_key=fingerprint(self._source_key),
+        )

@@ -4,20 +4,22 @@ pseudonym. It holds no key and computes nothing from an identifier: it never see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import polars as pl
 
-from zorgbroker.pseudonymisation.client import LocalTTP, TTPClient
+from zorgbroker.pseudonymisation.client import TTPClient
 from zorgbroker.pseudonymisation.custody import zorgbroker_home
-from zorgbroker.pseudonymisation.method import METHOD_VERSION, check_registry_name
-from zorgbroker.pseudonymisation.pipeline import Mode, ThrowawayTTP, production_ttp
-
-
-def _nothing_to_settle() -> None:
-    return None
+from zorgbroker.pseudonymisation.method import check_registry_name
+from zorgbroker.pseudonymisation.pipeline import (
+    Mode,
+    ThrowawayTTP,
+    key_fingerprints,
+    production_ttp,
+    storing_in_background,
+)
 
 
 class Stage1Relay:
@@ -66,26 +68,18 @@ class Stage1Relay:
             self.registry, stage1, source=self.source, sealed=sealed
         ).alias(stage1.name)
 
-    @contextmanager
-    def storing_in_background(self) -> Iterator[Callable[[], None]]:
+    def storing_in_background(self) -> AbstractContextManager[Callable[[], None]]:
         """As `Pseudonymiser.storing_in_background`: the embedded TTP may store its
         re-identification rows on a thread while the registry imports; call `settle` first."""
-        if isinstance(self.ttp, LocalTTP):
-            with self.ttp.ttp.storing_in_background() as settle:
-                yield settle
-        else:
-            yield _nothing_to_settle
+        return storing_in_background(self.ttp)
 
     def fingerprints(self) -> dict[str, str]:
         """What the report shows about the keys: the source key's fingerprint as the stage-1
         file's manifest names it (the registry never holds that key), the registry key's as the
         TTP reports it."""
-        info = self.ttp.key_info(self.registry)
-        return {
-            "method": METHOD_VERSION,
-            "mode": self.mode,
-            "registry": self.registry,
-            "source_key": self.source_key_fingerprint,
-            "registry_key_version": info.version,
-            "registry_key": info.fingerprint,
-        }
+        return key_fingerprints(
+            self.ttp,
+            mode=self.mode,
+            registry=self.registry,
+            source_key=self.source_key_fingerprint,
+        )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine, insert, inspect, select, text
 from sqlalchemy.exc import OperationalError
 
+from zorgbroker.alembic_chain import AlembicChain
 from zorgbroker.logging import get_logger
 from zorgbroker.registry.database import (
     engine_for,
@@ -29,8 +30,6 @@ from zorgbroker.registry.database import (
 from zorgbroker.registry.models import DatasetVersion
 
 if TYPE_CHECKING:
-    from alembic.config import Config
-
     from zorgbroker.intake.api import DatasetSpec
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -40,20 +39,7 @@ _prepared: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
 _guard = threading.Lock()
 
 
-def _config(conn: Connection | None = None) -> Config:
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    if conn is not None:
-        config.attributes["connection"] = conn
-    return config
-
-
-def _head() -> str | None:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(_config()).get_current_head()
+CHAIN = AlembicChain(MIGRATIONS)
 
 
 _REVISION = re.compile(r'^(down_)?revision\b[^=\n]*=\s*(?:"([^"]*)"|None)', re.MULTILINE)
@@ -81,10 +67,11 @@ def head_revision() -> str | None:
 
 def stored_revision(conn: Connection) -> str | None:
     """The Alembic revision the database is at (None for a new database), read with a plain
-    query, as Alembic itself stores it in `alembic_version`."""
-    if not inspect(conn).has_table("alembic_version"):
+    query, as Alembic itself stores it in its version table."""
+    if not inspect(conn).has_table(CHAIN.version_table):
         return None
-    rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    query = text(f"SELECT version_num FROM {CHAIN.version_table}")
+    rows = conn.execute(query).scalars().all()
     return rows[0] if len(rows) == 1 else None
 
 
@@ -95,7 +82,7 @@ def up_to_date(conn: Connection) -> bool:
     from zorgbroker.registry import data_tables
     from zorgbroker.registry.layout import LayoutError, layout_for
 
-    if stored_revision(conn) != _head():
+    if stored_revision(conn) != CHAIN.head():
         return False
     inspector = inspect(conn)
     for entry in available():
@@ -130,13 +117,6 @@ def _has_version(conn: Connection, spec: DatasetSpec) -> bool:
         )
     ).scalar_one_or_none()
     return found is not None
-
-
-def upgrade(conn: Connection) -> None:
-    """`alembic upgrade head` on this connection, inside its transaction."""
-    from alembic import command
-
-    command.upgrade(_config(conn), "head")
 
 
 def ensure_dataset_version(conn: Connection, spec: DatasetSpec) -> int:
@@ -228,7 +208,7 @@ def open_registry_database(url: str, *, create: bool = False) -> Engine:
                 return engine
             with write_transaction(engine) as conn:
                 lock_for_transaction(conn, "schema")
-                upgrade(conn)
+                CHAIN.upgrade(conn)
                 _sync_datasets(conn)
             _prepared.add(key)
     return engine

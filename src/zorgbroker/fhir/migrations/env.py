@@ -3,20 +3,8 @@ its own version table so it shares a database with the registry but not its migr
 
 from __future__ import annotations
 
-from alembic import context
-
+from zorgbroker.alembic_chain import run_migrations
 from zorgbroker.fhir.models import Base
 from zorgbroker.fhir.schema import VERSION_TABLE
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    raise RuntimeError("Migraties draaien via zorgbroker (zorgbroker.fhir.schema), niet los.")
-
-context.configure(
-    connection=connection,
-    target_metadata=Base.metadata,
-    render_as_batch=True,
-    version_table=VERSION_TABLE,
-)
-with context.begin_transaction():
-    context.run_migrations()
+run_migrations(Base.metadata, runner="zorgbroker.fhir.schema", version_table=VERSION_TABLE)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from zorgbroker.accounts.interfaces import AccountError, SignInRefused, WeakPassword
-from zorgbroker.portal.pages import redirect, render, signed_in_user
+from zorgbroker.portal.pages import redirect, render, signed_in_user, strength_meter
 from zorgbroker.portal.security import context_of, current_session, services_of, session_token
 
 router = APIRouter()
@@ -114,13 +114,8 @@ def password_page(request: Request, verlopen: str = "") -> Response:
 @router.post("/wachtwoord/sterkte")
 def password_strength(request: Request, password: Annotated[str, Form()] = "") -> Response:
     user = signed_in_user(request)
-    accounts = services_of(request).accounts
-    policy = accounts.organisation_policy(user.organisation_id)
-    if not password:
-        return render(request, "sterkte.html", policy=policy, problems=[], percent=0)
-    problems, measured = accounts.rate_password(user.id, password)
-    return render(request, "sterkte.html", policy=policy, problems=problems,
-                  percent=measured.percent)  # fmt: skip
+    policy = services_of(request).accounts.organisation_policy(user.organisation_id)
+    return strength_meter(request, user.id, policy, password)
 
 
 @router.post("/wachtwoord")

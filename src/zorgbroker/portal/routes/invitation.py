@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from zorgbroker.accounts.interfaces import InvalidLink, WeakPassword
-from zorgbroker.portal.pages import render
+from zorgbroker.portal.pages import render, strength_meter
 from zorgbroker.portal.security import context_of, services_of
 
 router = APIRouter()
@@ -33,11 +33,7 @@ def strength(request: Request, token: str, password: Annotated[str, Form()] = ""
         user, policy = accounts.invitation(token)
     except InvalidLink:
         return render(request, "sterkte.html", policy=None, problems=[])
-    if not password:
-        return render(request, "sterkte.html", policy=policy, problems=[], percent=0)
-    problems, measured = accounts.rate_password(user.id, password)
-    return render(request, "sterkte.html", policy=policy, problems=problems,
-                  percent=measured.percent)  # fmt: skip
+    return strength_meter(request, user.id, policy, password)
 
 
 @router.post("/uitnodiging/{token}")
