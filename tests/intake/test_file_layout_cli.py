@@ -115,6 +115,25 @@ def test_a_lone_csv_for_a_multi_table_dataset_names_its_tables(tmp_path: Path) -
     )
 
 
+def test_submit_gives_the_same_explanation_as_check(tmp_path: Path) -> None:
+    """The explanation is made at the source, where the export is read, and travels to the
+    registry in the stage-1 file: a submit must say what check says, not the code's bare text."""
+    made = generate("nhr-pmicd", rows=5, out=tmp_path / "export.csv", today=TODAY)
+    _, checked, _ = check(made.path, "nivel-fysio", tmp_path)
+    home = tmp_path / "home"
+    assert zorgbroker(home, "ttp", "init").returncode == 0
+    report = tmp_path / "ingediend.json"
+    done = zorgbroker(
+        home, "submit", str(made.path), "--dataset", "nivel-fysio", "--organisation", "01234567",
+        "--mode", "test", "--format", "json", "--output", str(report),
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1
+    submitted = json.loads(report.read_text(encoding="utf-8"))
+    assert submitted["messages"] == checked["messages"]
+    assert "nivel-fysio verwacht een ZIP-archief" in submitted["messages"][0]["message"]
+
+
 def test_formulas_without_stored_results_are_reported_plainly(tmp_path: Path) -> None:
     made = generate("parabench-mi", rows=2, out=tmp_path / "mi.csv", today=TODAY)
     frame = pl.read_csv(made.path, separator=";", infer_schema=False)

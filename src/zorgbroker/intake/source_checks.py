@@ -202,6 +202,9 @@ class CarriedFileMessage:
     table: str | None
     field: str | None
     value: str | None
+    #: The reader's explanation, where it replaces the code's standard text (BF-004 says which
+    #: layout the dataset expects): about the file's structure, never its content.
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -242,8 +245,15 @@ def source_findings(
         for t in spec.tables
     }
     own = registry_file_rules(spec)
+    standard = {code: text.nl for code, text in spec.messages.items()}
     file_messages = [
-        CarriedFileMessage(m["code"], m["table"], m["field"], m["value"])
+        CarriedFileMessage(
+            m["code"],
+            m["table"],
+            m["field"],
+            m["value"],
+            None if m["message"] == standard.get(m["code"]) else m["message"],
+        )
         for m in report.messages.filter(pl.col("record").is_null()).iter_rows(named=True)
         if (m["table"], m["field"], m["code"]) not in own
     ]

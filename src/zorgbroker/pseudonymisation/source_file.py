@@ -156,7 +156,7 @@ def write_stage1_file(
         checked_on=day.isoformat(),
         file=report.file.as_json(),
         file_messages=[
-            FileMessage(code=m.code, table=m.table, field=m.field, value=m.value)
+            FileMessage(code=m.code, table=m.table, field=m.field, value=m.value, text=m.text)
             for m in found.file_messages
         ],
         refused=report.file_rejected,

@@ -33,6 +33,8 @@ class FileMessage:
     table: str | None = None
     field: str | None = None
     value: str | None = None
+    #: The reader's explanation where it replaces the code's standard text.
+    text: str | None = None
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ class Stage1Tables:
         m = self.manifest
         return Stage1Input(
             file=FileInfo(**m.file),
-            file_messages=[(f.code, f.table, f.field, f.value) for f in m.file_messages],
+            file_messages=[(f.code, f.table, f.field, f.value, f.text) for f in m.file_messages],
             date_formats=dict(m.date_formats),
             records=sum(m.records.values()) if m.refused else 0,
             refused=m.refused,

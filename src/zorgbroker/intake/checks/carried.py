@@ -56,8 +56,9 @@ class Stage1Input:
     caller before the check starts)."""
 
     file: FileInfo
-    #: (code, table, field, value) of the file-level messages of the source's check.
-    file_messages: list[tuple[str, str | None, str | None, str | None]]
+    #: (code, table, field, value, text) of the file-level messages of the source's check; text
+    #: is the reader's explanation where it replaces the code's own.
+    file_messages: list[tuple[str, str | None, str | None, str | None, str | None]]
     date_formats: dict[str, str]
     #: Records of the main table as the source counted them (what a refused export reports).
     records: int

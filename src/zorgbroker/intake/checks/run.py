@@ -106,8 +106,8 @@ def check_stage1(spec: DatasetSpec, stage1: Stage1Input, options: CheckOptions) 
     from zorgbroker.intake.spec.loader import check_plans
 
     messages = Messages(spec)
-    for code, table, field, value in stage1.file_messages:
-        messages.file(code, table=table, field=field, value=value)
+    for code, table, field, value, text in stage1.file_messages:
+        messages.file(code, table=table, field=field, value=value, text=text)
     if stage1.refused:
         return CheckOutcome(build_report(spec, options, stage1.file, messages, stage1.records, 0))
     plans = carried_plans(spec, check_plans(spec), stage1)
