@@ -94,3 +94,32 @@ def test_only_the_composition_root_opens_the_registry_database_from_the_settings
         if "from zorgbroker.composition import" in text and not name.endswith("cli.py"):
             offenders.append(name)
     assert offenders == []
+
+
+def test_upload_processing_relays_to_the_ttp_service_the_settings_name(tmp_path: Path):
+    """The demo hands its TTP process to the platform through the settings: the relays the
+    upload service makes ask that service, and nothing is made under the platform's own home."""
+    from pydantic import SecretStr
+
+    from zorgbroker.pseudonymisation.service import serving
+    from zorgbroker.pseudonymisation.ttp import TrustedThirdParty
+    from zorgbroker.uploads.service import UploadService
+
+    ttp_home = tmp_path / "ttp-process"
+    token = TrustedThirdParty(ttp_home).add_source("01234567")
+    with serving(ttp_home) as url:
+        settings = get_settings().model_copy(
+            update={
+                "home": tmp_path / "home",
+                "database_url": None,
+                "ttp_url": url,
+                "ttp_token": SecretStr(token),
+            }
+        )
+        service: UploadService = zorgbroker.composition.upload_service(settings)
+        relay = service._relays(  # the factory the service is handed
+            "production", registry="nhr", source="01234567", source_key_fingerprint="f"
+        )
+        expected = TrustedThirdParty(ttp_home).key_info("nhr")
+        assert relay.fingerprints()["registry_key"] == expected.fingerprint
+    assert not (tmp_path / "home" / "ttp").exists()

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from zorgbroker.accounts.services import AccountServices
     from zorgbroker.fhir.auth import SignedTokenVerifier
     from zorgbroker.fhir.routes import FhirService
+    from zorgbroker.pseudonymisation.client import TTPClient
     from zorgbroker.uploads.history import UploadHistory
     from zorgbroker.uploads.service import UploadService
     from zorgbroker.uploads.tasks import Dispatcher
@@ -98,11 +99,22 @@ def upload_service(settings: Settings, *, dispatch: Dispatcher | None = None) ->
     return UploadService(
         engine=engine,
         files=LocalFileStore(settings.home, settings.uploads_dir.name),
-        relays=partial(Stage1Relay.for_mode, home=settings.home),
+        relays=partial(Stage1Relay.for_mode, home=settings.home, ttp=ttp_client(settings)),
         dispatcher=dispatch or dispatcher(settings),
         mailer=Notifier(engine, settings),
         imports=ImportOptions(batch_rows=settings.import_batch_rows),
     )
+
+
+def ttp_client(settings: Settings) -> TTPClient | None:
+    """The TTP service the settings name (`ttp_url`, `ttp_token`), or None: the relay then
+    takes the TTP service of the environment or the embedded TTP (`production_ttp`)."""
+    if not settings.ttp_url:
+        return None
+    from zorgbroker.pseudonymisation.client import HttpTTP
+
+    token = settings.ttp_token.get_secret_value() if settings.ttp_token else ""
+    return HttpTTP(settings.ttp_url, token)
 
 
 def upload_job(settings: Settings) -> Callable[[int], object]:

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     #: a production installation sets it from its secrets store, apart from the database.
     accounts_secret_key: SecretStr | None = None
 
+    # --- the TTP (zorgbroker.pseudonymisation) ---
+    #: The TTP service (`zorgbroker ttp serve`) that upload processing relays stage-1
+    #: pseudonyms to; unset, the embedded TTP under `home/ttp` answers in process.
+    ttp_url: str | None = None
+    #: The token `zorgbroker ttp source-add` issued, sent with every request to `ttp_url`.
+    ttp_token: SecretStr | None = None
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, url: str | None) -> str | None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import socket
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import SecretStr
 
 from zorgbroker.cli.common import EXIT_FAILED, fail_usage, print_error
-from zorgbroker.settings import get_settings
+from zorgbroker.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from zorgbroker.platform.ttp_process import TTPProcess
 
 #: The demo listens here only: it is not meant to be reached from other machines.
 DEMO_HOST = "127.0.0.1"
@@ -55,26 +59,49 @@ def demo_command(
         return
     if not _port_free(DEMO_HOST, port):
         raise fail_usage(f"poort {port} is al in gebruik; kies een andere met --port.")
+    from zorgbroker.platform.demo import HOSPITAL_AGB
+    from zorgbroker.platform.ttp_process import TTPDidNotStart, running_ttp
+
+    settings = get_settings()
+    try:
+        with running_ttp(settings.home, source=HOSPITAL_AGB) as ttp:
+            _run_demo(settings, port, ttp)
+    except TTPDidNotStart as exc:
+        print_error(str(exc))
+        raise typer.Exit(EXIT_FAILED) from None
+    typer.echo("Demo gestopt.")
+
+
+def _run_demo(settings: Settings, port: int, ttp: TTPProcess) -> None:
+    """The portal in this process, its uploads relayed to the TTP process `ttp`; returns when
+    the portal stops (Ctrl-C) and raises when it cannot start."""
     import uvicorn
 
-    from zorgbroker.composition import account_services, init_ttp, portal_app
+    from zorgbroker.composition import account_services, portal_app
     from zorgbroker.platform.demo import KeptInvitations, set_up
     from zorgbroker.portal.access_log import install
 
     # One machine whatever the environment says: SQLite under ZORGBROKER_HOME, jobs in this
-    # process, mail in the local mailbox folder. Demo users never land in a production database.
-    settings = get_settings().model_copy(
-        update={"database_url": None, "jobs": "inline", "smtp_host": None}
+    # process, mail in the local mailbox folder, the TTP in the process started for the demo.
+    # Demo users never land in a production database.
+    settings = settings.model_copy(
+        update={
+            "database_url": None,
+            "jobs": "inline",
+            "smtp_host": None,
+            "ttp_url": ttp.url,
+            "ttp_token": SecretStr(ttp.token),
+        }
     )
     # localhost, not 127.0.0.1: a passkey's relying party must be a name, not an address.
     url = f"http://localhost:{port}"
-    init_ttp(settings)
     invitations = KeptInvitations()
     users = set_up(account_services(settings, url, mailer=invitations).accounts, invitations)
     app = portal_app(settings, account_services(settings, url), origin=url, demo=True)
     install()
     lines = [
         f"Het zorgbroker-portaal draait op {url}  (stoppen met Ctrl-C)",
+        f"De TTP draait als eigen proces op {ttp.url}  (gegevens in {settings.home / 'ttp'})",
         "",
         "Aanmelden met de demogebruikers (wachtwoorden alleen voor deze demo):",
     ]
@@ -91,7 +118,6 @@ def demo_command(
     typer.echo("\n".join(lines))
     sys.stdout.flush()
     uvicorn.run(app, host=DEMO_HOST, port=port, log_level="warning")
-    typer.echo("Demo gestopt.")
 
 
 def serve_command(

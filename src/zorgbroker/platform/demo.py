@@ -17,7 +17,9 @@ from zorgbroker.accounts.models import ORGANISATION_ADMIN, REGISTRY_ADMIN, ROLE_
 from zorgbroker.accounts.policy import DEFAULT_POLICY
 from zorgbroker.accounts.services import AccountService
 
-HOSPITAL = "Ziekenhuis Rivierenland (AGB 01234567)"
+#: The demo hospital's AGB code: the source organisation the demo's TTP issues a token for.
+HOSPITAL_AGB = "01234567"
+HOSPITAL = f"Ziekenhuis Rivierenland (AGB {HOSPITAL_AGB})"
 PRACTICE = "Fysiotherapie De Brug (AGB 04000012)"
 REGISTRY = "Kwaliteitsregistratie (demo)"
 DEMO_POLICY = dataclasses.replace(DEFAULT_POLICY, two_step_required=False)
