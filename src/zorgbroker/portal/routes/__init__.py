@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from zorgbroker.portal.routes import (
     account,
     demo,
+    email_address,
     invitation,
     organisation,
     passkeys,
@@ -17,7 +18,7 @@ from zorgbroker.portal.routes import (
 
 def routers(*, demo: bool) -> list[APIRouter]:
     found = [sign_in.router, invitation.router, wizard.router, account.router,
-             organisation.router, passkeys.router]  # fmt: skip
+             organisation.router, passkeys.router, email_address.router]  # fmt: skip
     if demo:
         found.append(demo_router())
     return found
