@@ -20,7 +20,7 @@ def mailed_token(world: World, to: str) -> str:
 def test_the_address_changes_only_when_the_link_is_followed(world: World) -> None:
     user_id = world.user_with_password(OLD)
     accounts = world.services.accounts
-    accounts.request_email_change(user_id, f"  {NEW} ", HOME)
+    accounts.request_email_change(user_id, f"  {NEW} ", world.services.limiter, HOME)
     assert accounts.user(user_id).email == OLD
     assert "wijzigen in j.devries@ziekenhuis.example" in world.mailer.last_to(OLD).body
     token = mailed_token(world, NEW)
@@ -38,7 +38,7 @@ def test_the_address_changes_only_when_the_link_is_followed(world: World) -> Non
 
 def test_the_link_expires_after_a_day(world: World) -> None:
     user_id = world.user_with_password(OLD)
-    world.services.accounts.request_email_change(user_id, NEW, HOME)
+    world.services.accounts.request_email_change(user_id, NEW, world.services.limiter, HOME)
     token = mailed_token(world, NEW)
     world.clock.advance(hours=24, seconds=1)
     with pytest.raises(InvalidLink, match="niet \\(meer\\) geldig"):
@@ -49,9 +49,9 @@ def test_the_link_expires_after_a_day(world: World) -> None:
 def test_following_one_link_voids_the_other_pending_ones(world: World) -> None:
     user_id = world.user_with_password(OLD)
     accounts = world.services.accounts
-    accounts.request_email_change(user_id, "typo@ziekenhuis.exmaple", HOME)
+    accounts.request_email_change(user_id, "typo@ziekenhuis.exmaple", world.services.limiter, HOME)
     typo = mailed_token(world, "typo@ziekenhuis.exmaple")
-    accounts.request_email_change(user_id, NEW, HOME)
+    accounts.request_email_change(user_id, NEW, world.services.limiter, HOME)
     accounts.confirm_email_change(mailed_token(world, NEW), HOME)
     with pytest.raises(InvalidLink):
         accounts.confirm_email_change(typo, HOME)
@@ -63,13 +63,15 @@ def test_another_users_address_is_refused(world: World) -> None:
     world.invite("piet@ziekenhuis.example", name="Piet Jansen")
     sent = len(world.mailer.sent)
     with pytest.raises(AccountError, match="al een gebruiker met dit e-mailadres"):
-        world.services.accounts.request_email_change(user_id, "PIET@ziekenhuis.example", HOME)
+        world.services.accounts.request_email_change(
+            user_id, "PIET@ziekenhuis.example", world.services.limiter, HOME
+        )
     assert len(world.mailer.sent) == sent
 
 
 def test_an_address_taken_while_the_link_waits_is_refused(world: World) -> None:
     user_id = world.user_with_password(OLD)
-    world.services.accounts.request_email_change(user_id, NEW, HOME)
+    world.services.accounts.request_email_change(user_id, NEW, world.services.limiter, HOME)
     token = mailed_token(world, NEW)
     world.invite(NEW, name="Jan de Vries (2)")
     with pytest.raises(AccountError, match="inmiddels een andere gebruiker"):
@@ -81,9 +83,19 @@ def test_an_address_taken_while_the_link_waits_is_refused(world: World) -> None:
 def test_a_bad_or_unchanged_address_is_refused(world: World, bad: str) -> None:
     user_id = world.user_with_password(OLD)
     with pytest.raises(AccountError):
-        world.services.accounts.request_email_change(user_id, bad, HOME)
+        world.services.accounts.request_email_change(user_id, bad, world.services.limiter, HOME)
 
 
 def test_an_unknown_link_is_refused(world: World) -> None:
     with pytest.raises(InvalidLink):
         world.services.accounts.email_change("verzonnen")
+
+
+def test_mails_are_limited_per_account(world: World) -> None:
+    user_id = world.user_with_password(OLD)
+    accounts, limiter = world.services.accounts, world.services.limiter
+    for n in range(5):  # five mails in ten minutes
+        accounts.request_email_change(user_id, f"jan{n}@elders.example", limiter, HOME)
+    with pytest.raises(AccountError, match="net al mails verstuurd"):
+        accounts.request_email_change(user_id, "jan9@elders.example", limiter, HOME)
+    assert all(m.to != "jan9@elders.example" for m in world.mailer.sent)

@@ -349,10 +349,13 @@ class AccountService:
         other = s.scalar(select(User.id).where(func.lower(User.email) == email.lower()))
         return other is not None and other != user_id
 
-    def request_email_change(self, user_id: int, new_email: str, context: RequestContext) -> None:
+    def request_email_change(
+        self, user_id: int, new_email: str, limiter: RateLimiter, context: RequestContext
+    ) -> None:
         """Mail a one-time link to the new address and a notice to the current one; nothing
         changes until the link is followed (so a typo cannot lock the user out). The caller
-        asks for re-authentication first."""
+        asks for re-authentication first; the account's mail limit keeps the portal from
+        being used to flood someone else's mailbox."""
         new_email = new_email.strip()
         if "@" not in new_email or len(new_email) > 320 or any(c.isspace() for c in new_email):
             raise AccountError("Vul een geldig e-mailadres in.")
@@ -363,6 +366,8 @@ class AccountService:
                 raise AccountError("Dit is al uw e-mailadres.")
             if self._address_taken(s, new_email, user.id):
                 raise AccountError("Er is al een gebruiker met dit e-mailadres.")
+            if not limiter.hit("mail-account", str(user.id)):
+                raise AccountError("Er zijn net al mails verstuurd. Wacht enkele minuten.")
             token = new_token()
             s.add(
                 EmailChange(

@@ -29,7 +29,9 @@ def request_change(request: Request, email: Annotated[str, Form()]) -> Response:
     user = signed_in_user(request)
     recently_authenticated(request, PAGE)
     try:
-        services_of(request).accounts.request_email_change(user.id, email, context_of(request))
+        services = services_of(request)
+        services.accounts.request_email_change(user.id, email, services.limiter,
+                                               context_of(request))  # fmt: skip
     except AccountError as refused:
         return render(request, "email.html", status_code=400, new_email=email,
                       error=refused.message)  # fmt: skip
