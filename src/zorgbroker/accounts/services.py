@@ -32,6 +32,7 @@ from zorgbroker.accounts.models import (
     ORGANISATION_ADMIN,
     REGISTRY_ADMIN,
     ROLES,
+    EmailChange,
     Invitation,
     Organisation,
     PasswordHistory,
@@ -47,6 +48,8 @@ from zorgbroker.accounts.tokens import digest, new_token
 from zorgbroker.accounts.two_factor import TwoFactorService
 
 POLICY_FIELDS = [f.name for f in dataclasses.fields(PasswordPolicy)]
+#: How long the confirmation link to a new e-mail address works.
+EMAIL_CHANGE_VALID = dt.timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -339,6 +342,105 @@ class AccountService:
                 self.sessions.end_all(
                     s, user.id, "password_changed", keep=end_other_sessions_than, context=context
                 )
+
+    # -- e-mail address ----------------------------------------------------------------------
+
+    def _address_taken(self, s: Session, email: str, user_id: int) -> bool:
+        other = s.scalar(select(User.id).where(func.lower(User.email) == email.lower()))
+        return other is not None and other != user_id
+
+    def request_email_change(
+        self, user_id: int, new_email: str, limiter: RateLimiter, context: RequestContext
+    ) -> None:
+        """Mail a one-time link to the new address and a notice to the current one; nothing
+        changes until the link is followed (so a typo cannot lock the user out). The caller
+        asks for re-authentication first; the account's mail limit keeps the portal from
+        being used to flood someone else's mailbox."""
+        new_email = new_email.strip()
+        if "@" not in new_email or len(new_email) > 320 or any(c.isspace() for c in new_email):
+            raise AccountError("Vul een geldig e-mailadres in.")
+        with self.db.begin() as s:
+            user = s.get(User, user_id)
+            assert user is not None
+            if new_email.lower() == user.email.lower():
+                raise AccountError("Dit is al uw e-mailadres.")
+            if self._address_taken(s, new_email, user.id):
+                raise AccountError("Er is al een gebruiker met dit e-mailadres.")
+            if not limiter.hit("mail-account", str(user.id)):
+                raise AccountError("Er zijn net al mails verstuurd. Wacht enkele minuten.")
+            token = new_token()
+            s.add(
+                EmailChange(
+                    user_id=user.id, new_email=new_email, token_hash=digest(token),
+                    expires_at=self.clock.now() + EMAIL_CHANGE_VALID,
+                )
+            )  # fmt: skip
+            self.mailer.send(
+                new_email,
+                "Bevestig uw nieuwe e-mailadres",
+                f"Beste {user.name},\n\nBevestig via deze link dat u zorgbroker voortaan met dit "
+                f"e-mailadres gebruikt:\n{self.base_url}/e-mailadres/bevestigen/{token}\n\n"
+                "De link werkt één keer en is 24 uur geldig. Tot u hem volgt, blijft uw oude "
+                "e-mailadres in gebruik.\n",
+            )
+            self.mailer.send(
+                user.email,
+                "Wijziging van uw e-mailadres aangevraagd",
+                f"Beste {user.name},\n\nIn zorgbroker is gevraagd uw e-mailadres te wijzigen in "
+                f"{new_email}. De wijziging gaat pas in als de link in de mail aan dat adres "
+                "wordt gevolgd.\n\nHeeft u dit niet zelf gedaan? Wijzig dan uw wachtwoord en "
+                "neem contact op met de beheerder van uw organisatie.\n",
+            )
+            self.security_log.record(
+                s, "email_change_requested", user_id=user.id,
+                organisation_id=user.organisation_id, context=context,
+            )  # fmt: skip
+
+    def _email_change(self, s: Session, token: str) -> EmailChange:
+        row = s.scalar(select(EmailChange).where(EmailChange.token_hash == digest(token)))
+        if row is None or row.used_at is not None or row.expires_at <= self.clock.now():
+            raise InvalidLink(
+                "Deze link is niet (meer) geldig. Vraag de wijziging opnieuw aan via "
+                "'E-mailadres wijzigen'."
+            )
+        return row
+
+    def email_change(self, token: str) -> str:
+        """The new address a still valid confirmation link is for (a GET changes nothing)."""
+        with self.db() as s:
+            return self._email_change(s, token).new_email
+
+    def confirm_email_change(self, token: str, context: RequestContext) -> int:
+        """Follow the link: the address changes, the link and every other pending change of
+        this user stop working."""
+        with self.db.begin() as s:
+            row = self._email_change(s, token)
+            user = s.get(User, row.user_id)
+            assert user is not None
+            if self._address_taken(s, row.new_email, user.id):
+                raise AccountError("Er is inmiddels een andere gebruiker met dit e-mailadres.")
+            now = self.clock.now()
+            for pending in s.scalars(
+                select(EmailChange).where(
+                    EmailChange.user_id == user.id, EmailChange.used_at.is_(None)
+                )
+            ):
+                pending.used_at = now
+            old = user.email
+            user.email = row.new_email
+            self.security_log.record(
+                s, "email_changed", user_id=user.id, organisation_id=user.organisation_id,
+                context=context,
+            )  # fmt: skip
+            self.mailer.send(
+                old,
+                "Uw e-mailadres is gewijzigd",
+                f"Beste {user.name},\n\nUw e-mailadres in zorgbroker is gewijzigd in "
+                f"{row.new_email}. Mails van zorgbroker gaan voortaan naar dat adres.\n\n"
+                "Heeft u dit niet zelf gedaan? Neem dan direct contact op met de beheerder van "
+                "uw organisatie.\n",
+            )
+            return user.id
 
     def request_password_reset(self, email: str, limiter: RateLimiter,
                                context: RequestContext) -> None:  # fmt: skip

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from zorgbroker.accounts.interfaces import (
+    AccountError,
     Clock,
     ClockProblem,
     InvalidCode,
@@ -24,7 +25,13 @@ from zorgbroker.accounts.interfaces import (
     RequestContext,
     SecretBox,
 )
-from zorgbroker.accounts.models import ActivationCode, RecoveryCode, TotpFactor, User
+from zorgbroker.accounts.models import (
+    ActivationCode,
+    Passkey,
+    RecoveryCode,
+    TotpFactor,
+    User,
+)
 from zorgbroker.accounts.security_log import SecurityLog
 from zorgbroker.accounts.tokens import digest, normalise_code, typed_code
 
@@ -42,6 +49,20 @@ ACTIVATION_ATTEMPTS = 5
 class TotpEnrolment:
     secret: str
     uri: str
+
+
+TOTP = "app"
+PASSKEY = "passkey"
+
+
+@dataclass(frozen=True)
+class FactorView:
+    """One second factor on the start page: `kind` and `id` name it for removal."""
+
+    kind: str
+    id: int
+    name: str
+    created_at: dt.datetime
 
 
 def time_step(moment: dt.datetime) -> int:
@@ -70,8 +91,6 @@ class TwoFactorService:
     # -- checking ---------------------------------------------------------------------------
 
     def has_factor(self, s: Session, user_id: int) -> bool:
-        from zorgbroker.accounts.models import Passkey
-
         totp = s.scalar(
             select(TotpFactor.id).where(
                 TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None)
@@ -273,3 +292,56 @@ class TwoFactorService:
                                created_at=now))  # fmt: skip
         self.security_log.record(s, "recovery_codes_created", user_id=user_id, context=context)
         return codes
+
+    # -- listing and removing ---------------------------------------------------------------
+
+    def _factor_rows(self, s: Session, user_id: int) -> list[TotpFactor | Passkey]:
+        apps = s.scalars(
+            select(TotpFactor)
+            .where(TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None))
+            .order_by(TotpFactor.id)
+        ).all()
+        keys = s.scalars(select(Passkey).where(Passkey.user_id == user_id).order_by(Passkey.id))
+        return [*apps, *keys]
+
+    def factors(self, user_id: int) -> list[FactorView]:
+        with self.db() as s:
+            return [
+                FactorView(TOTP, row.id, "Authenticator-app", row.created_at)
+                if isinstance(row, TotpFactor)
+                else FactorView(PASSKEY, row.id, f"Passkey {row.name}".strip(), row.created_at)
+                for row in self._factor_rows(s, user_id)
+            ]
+
+    def remove_factor(
+        self, user_id: int, kind: str, factor_id: int, context: RequestContext
+    ) -> None:
+        """Remove one of the user's own factors and tell them by mail; the last one stays when
+        the organisation requires two-step sign-in. The caller asks for re-authentication."""
+        with self.db.begin() as s:
+            user = s.get(User, user_id)
+            assert user is not None
+            rows = self._factor_rows(s, user_id)
+            wanted = TotpFactor if kind == TOTP else Passkey
+            row = next((r for r in rows if isinstance(r, wanted) and r.id == factor_id), None)
+            if row is None:
+                raise AccountError("Deze tweede stap bestaat niet (meer).")
+            if len(rows) == 1 and user.organisation.two_step_required:
+                raise AccountError(
+                    "Dit is uw enige tweede stap en uw organisatie vereist aanmelden in twee "
+                    "stappen. Voeg eerst een andere tweede stap toe (een passkey of de "
+                    "authenticator-app) en verwijder deze daarna."
+                )
+            what = "de authenticator-app" if kind == TOTP else "een passkey"
+            s.delete(row)
+            self.security_log.record(
+                s, "totp_removed" if kind == TOTP else "passkey_removed", user_id=user_id,
+                organisation_id=user.organisation_id, context=context,
+            )  # fmt: skip
+            self.mailer.send(
+                user.email,
+                "Tweede stap verwijderd",
+                f"Beste {user.name},\n\nUit uw zorgbroker-account is {what} verwijderd als "
+                "tweede stap bij het aanmelden.\n\nHeeft u dit niet zelf gedaan? Wijzig dan "
+                "direct uw wachtwoord en neem contact op met de beheerder van uw organisatie.\n",
+            )

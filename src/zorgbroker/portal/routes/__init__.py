@@ -7,6 +7,8 @@ from fastapi import APIRouter
 from zorgbroker.portal.routes import (
     account,
     demo,
+    email_address,
+    factors,
     invitation,
     organisation,
     passkeys,
@@ -17,7 +19,8 @@ from zorgbroker.portal.routes import (
 
 def routers(*, demo: bool) -> list[APIRouter]:
     found = [sign_in.router, invitation.router, wizard.router, account.router,
-             organisation.router, passkeys.router]  # fmt: skip
+             organisation.router, passkeys.router, email_address.router,
+             factors.router]  # fmt: skip
     if demo:
         found.append(demo_router())
     return found

@@ -16,9 +16,13 @@ router = APIRouter()
 
 @router.get("/")
 def home(request: Request, melding: str = "") -> Response:
-    signed_in_user(request)
-    message = "De passkey is toegevoegd." if melding == "passkey" else None
-    return render(request, "home.html", message=message)
+    user = signed_in_user(request)
+    messages = {
+        "passkey": "De passkey is toegevoegd.",
+        "verwijderd": "De tweede stap is verwijderd.",
+    }
+    return render(request, "home.html", message=messages.get(melding),
+                  factors=services_of(request).two_factor.factors(user.id))  # fmt: skip
 
 
 @router.get("/mijn-sessies")
