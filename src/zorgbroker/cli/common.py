@@ -53,10 +53,15 @@ def print_error(message: str) -> None:
     console(stderr=True).print(Text.assemble(("Fout:", "bold red"), " ", message), soft_wrap=True)
 
 
+def fail(message: str, status: int = EXIT_FAILED) -> typer.Exit:
+    """Print 'Fout: message' and return the exit to raise (status EXIT_FAILED unless given)."""
+    print_error(message)
+    return typer.Exit(status)
+
+
 def fail_usage(message: str) -> typer.Exit:
     """Print a usage error in Dutch and return the exit to raise (status EXIT_USAGE)."""
-    print_error(message)
-    return typer.Exit(EXIT_USAGE)
+    return fail(message, EXIT_USAGE)
 
 
 def counted(number: int, one: str, many: str) -> str:

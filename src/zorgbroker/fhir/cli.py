@@ -11,17 +11,16 @@ import httpx
 import typer
 from sqlalchemy.exc import OperationalError
 
+from zorgbroker.cli.common import fail, fail_usage
 from zorgbroker.settings import get_settings
+
+#: The status of a command that failed (docs/fhir.md), where the platform's other commands use 3.
+FAILED = 1
 
 fhir_app = typer.Typer(
     help="FHIR-server voor patiënttoegang (MedMij): laden, tokens, serveren, TestScripts.",
     no_args_is_help=True,
 )
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"Fout: {message}", err=True)
-    return typer.Exit(code)
 
 
 @fhir_app.command("load")
@@ -41,26 +40,26 @@ def load_command(
 
     missing = [p for p in paths if not p.exists()]
     if missing:
-        raise _fail(f"{missing[0]} bestaat niet", 2)
+        raise fail_usage(f"{missing[0]} bestaat niet")
     try:
         today = dt.date.fromisoformat(date) if date else dt.date.today()
     except ValueError:
-        raise _fail(f"--datum '{date}' is geen datum JJJJ-MM-DD", 2) from None
+        raise fail_usage(f"--datum '{date}' is geen datum JJJJ-MM-DD") from None
     files = files_in(paths)
     try:
         engine = fhir_engine(get_settings())
     except RegistryMissing as error:
-        typer.echo(f"Fout: {error.message}", err=True)
-        raise typer.Exit(2) from None
+        raise fail_usage(error.message) from None
     except RegistryUnavailable as error:
-        typer.echo(f"Fout: {error.message}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(error.message, FAILED) from None
     try:
         count = FhirStore(engine).load_files(files, today)
     except LoadError as error:
-        raise _fail(f"{error.message}; er is niets geladen") from None
+        raise fail(f"{error.message}; er is niets geladen", FAILED) from None
     except OperationalError:
-        raise _fail("de database is niet bereikbaar; controleer ZORGBROKER_DATABASE_URL") from None
+        raise fail(
+            "de database is niet bereikbaar; controleer ZORGBROKER_DATABASE_URL", FAILED
+        ) from None
     typer.echo(f"{count} resources geladen uit {len(files)} bestanden.")
 
 
@@ -107,7 +106,7 @@ def _variables(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         name, equals, value = pair.partition("=")
         if not equals or not name:
-            raise _fail(f"--variabele '{pair.split('=')[0]}' heeft de vorm NAAM=WAARDE", 2)
+            raise fail_usage(f"--variabele '{pair.split('=')[0]}' heeft de vorm NAAM=WAARDE")
         out[name] = value
     return out
 
@@ -135,7 +134,7 @@ def testscript_command(
             try:
                 result = runner.run(script)
             except TestScriptError as error:
-                raise _fail(str(error), 2) from None
+                raise fail_usage(str(error)) from None
             counts = {o: result.count(o) for o in ("pass", "fail", "warning", "skip", "error")}
             verdict = "GESLAAGD" if result.passed else "MISLUKT"
             typer.echo(

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 
-from zorgbroker.cli.common import EXIT_FAILED, fail_usage
+from zorgbroker.cli.common import fail, fail_usage
 from zorgbroker.settings import Settings, get_settings
 
 
@@ -40,8 +40,7 @@ def registry_engine(settings: Settings) -> Engine:
     except RegistryMissing as exc:
         raise fail_usage(exc.message) from None
     except RegistryUnavailable as exc:
-        Console(stderr=True).print(Text(f"Fout: {exc.message}", style="bold red"))
-        raise typer.Exit(EXIT_FAILED) from None
+        raise fail(exc.message) from None
 
 
 def init_command() -> None:
@@ -53,8 +52,7 @@ def init_command() -> None:
     try:
         engine = init_registry(settings)
     except RegistryUnavailable as exc:
-        Console(stderr=True).print(Text(f"Fout: {exc.message}", style="bold red"))
-        raise typer.Exit(EXIT_FAILED) from None
+        raise fail(exc.message) from None
     where = engine.url.render_as_string(hide_password=True)
     Console().print(f"Registratiedatabase klaar: {where}", highlight=False, soft_wrap=True)
 

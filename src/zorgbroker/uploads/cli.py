@@ -12,7 +12,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -28,6 +28,7 @@ from zorgbroker.cli.common import (
     OutputOption,
     TodayOption,
     emit,
+    fail,
     fail_usage,
     parse_today,
 )
@@ -58,11 +59,6 @@ class ListFormat(StrEnum):
     json = "json"
 
 
-def fail(message: str, status: int = EXIT_FAILED) -> NoReturn:
-    Console(stderr=True).print(Text(f"Fout: {message}", style="bold red"))
-    raise typer.Exit(status)
-
-
 def service() -> UploadService:
     """The installation's upload service; a Dutch error when its database cannot be used."""
     from zorgbroker.composition import upload_service
@@ -72,7 +68,7 @@ def service() -> UploadService:
     try:
         return upload_service(get_settings())
     except RegistryUnavailable as exc:
-        fail(exc.message)
+        raise fail(exc.message) from None
     except (RegistryMissing, JobsConfigError) as exc:
         raise fail_usage(exc.message) from None
 
@@ -85,7 +81,7 @@ def history() -> UploadHistory:
     try:
         return upload_history(get_settings())
     except RegistryUnavailable as exc:
-        fail(exc.message)
+        raise fail(exc.message) from None
     except RegistryMissing as exc:
         raise fail_usage(exc.message) from None
 
@@ -152,7 +148,7 @@ def submit_command(
     except UploadError as exc:
         raise fail_usage(exc.message) from None
     except QueueUnavailable as exc:
-        fail(exc.message)
+        raise fail(exc.message) from None
     except UploadInterrupted as stopped:
         err.print(
             f"Aanlevering {stopped.upload_id} is gestopt (Ctrl-C); er is niets opgeslagen. "
@@ -184,7 +180,7 @@ def submit_command(
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if info.status != DONE:
-        fail(f"Aanlevering {upload_id} is niet verwerkt: {info.error}")
+        raise fail(f"Aanlevering {upload_id} is niet verwerkt: {info.error}")
     report = uploads.report(upload_id)
     err.print(f"Aanlevering {upload_id} verwerkt.", highlight=False)
     emit(report, fmt, output, file)
@@ -258,6 +254,8 @@ def report_command(
     except UploadNotFound as exc:
         raise fail_usage(exc.message) from None
     except NoReport as exc:
-        fail(exc.message, EXIT_NOT_FINISHED if exc.status in IN_FLIGHT else EXIT_FAILED)
+        raise fail(
+            exc.message, EXIT_NOT_FINISHED if exc.status in IN_FLIGHT else EXIT_FAILED
+        ) from None
     emit(report, fmt, output, Path(f"aanlevering-{upload_id}"))
     raise typer.Exit(EXIT_FILE_REJECTED if report.file_rejected else EXIT_OK)
