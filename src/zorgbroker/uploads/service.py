@@ -205,6 +205,7 @@ class UploadService:
         imports: ImportOptions | None = None,
     ) -> None:
         self._engine = engine
+        self._history = UploadHistory(engine)
         self._files = files
         self._relays = relays
         self._dispatcher = dispatcher or Inline()
@@ -401,18 +402,18 @@ class UploadService:
     # --- reading the history ---------------------------------------------------------------------
 
     def get(self, upload_id: int) -> UploadInfo | None:
-        return UploadHistory(self._engine).get(upload_id)
+        return self._history.get(upload_id)
 
     def list(
         self, *, organisation: str | None = None, limit: int | None = None
     ) -> builtins.list[UploadInfo]:
         """Uploads, newest first."""
-        return UploadHistory(self._engine).list(organisation=organisation, limit=limit)
+        return self._history.list(organisation=organisation, limit=limit)
 
     def report(self, upload_id: int) -> Report:
         """The stored report of a finished upload; `UploadNotFound`, or `NoReport` saying why
         there is none (yet)."""
-        return UploadHistory(self._engine).report(upload_id)
+        return self._history.report(upload_id)
 
     def wait(self, upload_id: int, *, poll_seconds: float = 0.5) -> UploadInfo:
         """The upload once it is finished (at once after an inline dispatch)."""
