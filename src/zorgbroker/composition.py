@@ -299,12 +299,3 @@ def production_portal() -> FastAPI:
     install()
     services = account_services(settings, settings.portal_url)
     return portal_app(settings, services, origin=settings.portal_url)
-
-
-def init_ttp(settings: Settings) -> Path:
-    """The TTP's folder, keys, store and audit log under ZORGBROKER_HOME (idempotent)."""
-    from zorgbroker.pseudonymisation.ttp import TrustedThirdParty
-
-    ttp = TrustedThirdParty(settings.home)
-    ttp.init()
-    return ttp.root
