@@ -249,7 +249,9 @@ def portal_app(
     from zorgbroker.portal.app import create_app
 
     mailbox = MailboxFolder(settings.mailbox_dir) if demo else None
-    app = create_app(services, origin=origin, demo_mailbox=mailbox)
+    app = create_app(
+        services, origin=origin, demo_mailbox=mailbox, uploads=upload_service(settings)
+    )
     app.router.lifespan_context = _purging(services, purge_every)
     return app
 

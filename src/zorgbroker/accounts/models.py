@@ -77,6 +77,9 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     #: The registry's own organisation holds the registry administrators.
     is_registry: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The organisation's AGB code (8 digits): what its uploads are filed under at the registry.
+    #: None for organisations that send nothing (the registry's own).
+    agb: Mapped[str | None] = mapped_column(String(8), unique=True)
     # The policy fields practices know from their own systems; see `policy.PasswordPolicy`.
     min_strength: Mapped[int] = mapped_column(Integer)
     min_length: Mapped[int] = mapped_column(Integer)

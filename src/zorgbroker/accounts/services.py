@@ -59,6 +59,8 @@ class UserView:
     name: str
     organisation_id: int
     organisation: str
+    #: The organisation's AGB code; None for an organisation that sends no uploads.
+    organisation_agb: str | None
     roles: frozenset[str]
     is_active: bool
     has_password: bool
@@ -72,7 +74,8 @@ def policy_of(org: Organisation) -> PasswordPolicy:
 def _view(user: User) -> UserView:
     return UserView(
         user.id, user.email, user.name, user.organisation_id, user.organisation.name,
-        user.role_names, user.is_active, user.password_hash is not None, user.last_sign_in_at,
+        user.organisation.agb, user.role_names, user.is_active, user.password_hash is not None,
+        user.last_sign_in_at,
     )  # fmt: skip
 
 
@@ -98,11 +101,18 @@ class AccountService:
     # -- organisations ----------------------------------------------------------------------
 
     def create_organisation(
-        self, name: str, policy: PasswordPolicy = DEFAULT_POLICY, *, is_registry: bool = False
+        self,
+        name: str,
+        policy: PasswordPolicy = DEFAULT_POLICY,
+        *,
+        is_registry: bool = False,
+        agb: str | None = None,
     ) -> int:
+        if agb is not None and not (len(agb) == 8 and agb.isdigit()):
+            raise AccountError(f"'{agb}' is geen AGB-code van 8 cijfers.")
         with self.db.begin() as s:
             org = Organisation(
-                name=name, is_registry=is_registry, created_at=self.clock.now(),
+                name=name, is_registry=is_registry, agb=agb, created_at=self.clock.now(),
                 **dataclasses.asdict(policy),
             )  # fmt: skip
             s.add(org)

@@ -19,8 +19,9 @@ from zorgbroker.accounts.services import AccountService
 
 #: The demo hospital's AGB code: the source organisation the demo's TTP issues a token for.
 HOSPITAL_AGB = "01234567"
+PRACTICE_AGB = "04000012"
 HOSPITAL = f"Ziekenhuis Rivierenland (AGB {HOSPITAL_AGB})"
-PRACTICE = "Fysiotherapie De Brug (AGB 04000012)"
+PRACTICE = f"Fysiotherapie De Brug (AGB {PRACTICE_AGB})"
 REGISTRY = "Kwaliteitsregistratie (demo)"
 DEMO_POLICY = dataclasses.replace(DEFAULT_POLICY, two_step_required=False)
 
@@ -72,10 +73,10 @@ def set_up(accounts: AccountService, invitations: KeptInvitations) -> tuple[Demo
     `invitations`."""
     context = RequestContext(address="127.0.0.1", user_agent="zorgbroker demo")
     organisations = {}
-    for name in (REGISTRY, HOSPITAL, PRACTICE):
+    for name, agb in ((REGISTRY, None), (HOSPITAL, HOSPITAL_AGB), (PRACTICE, PRACTICE_AGB)):
         known = accounts.find_organisation(name)
         organisations[name] = known or accounts.create_organisation(
-            name, DEMO_POLICY, is_registry=name == REGISTRY
+            name, DEMO_POLICY, is_registry=name == REGISTRY, agb=agb
         )
     for user in DEMO_USERS:
         if accounts.find_user(user.email) is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +16,9 @@ from zorgbroker.accounts.services import AccountServices
 from zorgbroker.portal import routes
 from zorgbroker.portal.pages import RedirectTo, redirect, render
 from zorgbroker.portal.security import csrf_guard, headers_middleware, session_middleware
+
+if TYPE_CHECKING:
+    from zorgbroker.uploads.service import UploadService
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -42,9 +45,12 @@ def create_app(
     *,
     origin: str,
     demo_mailbox: DemoMailbox | None = None,
+    uploads: UploadService | None = None,
 ) -> FastAPI:
     """`origin` is the portal's own address (``https://portaal.example.nl``): requests that
-    change something must come from it. `demo_mailbox` shows the mail sent (demo mode only)."""
+    change something must come from it. `demo_mailbox` shows the mail sent (demo mode only).
+    `uploads` is the upload service the upload pages and the API call (None: a portal of
+    accounts only, as some tests build it)."""
     app = FastAPI(
         title="zorgbroker portaal",
         docs_url=None,
@@ -55,6 +61,7 @@ def create_app(
     app.state.services = services
     app.state.origin = origin.rstrip("/")
     app.state.mailer = demo_mailbox
+    app.state.uploads = uploads
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in routes.routers(demo=demo_mailbox is not None):
         app.include_router(router)
