@@ -249,3 +249,70 @@ def test_quotes_blank_cells_and_trailing_rows_as_in_python(page: Any, tmp_path: 
     odd = "\n".join([header, ";".join(cells), "", *rest, ";;;", ""]) + "\r\n\r\n"
     js = assert_same(page, _write(tmp_path, "aanhalingstekens.csv", odd.encode()), "parabench-mi")
     assert not js["refused"]
+
+
+def _workbook(path: Path, build: Callable[[Any], None]) -> Path:
+    from xlsxwriter import Workbook
+
+    book = Workbook(str(path))
+    build(book)
+    book.close()
+    return path
+
+
+def test_workbook_cells_read_as_in_python(page: Any, tmp_path: Path) -> None:
+    """Numbers, dates, times, booleans, formulas and errors as the Python reader's text."""
+
+    def build(book: Any) -> None:
+        sheet = book.add_worksheet("gegevens")
+        hidden = book.add_worksheet("verborgen")
+        hidden.write_row(0, 0, ["a", "b"])
+        hidden.hide()
+        date = book.add_format({"num_format": "dd-mm-yyyy"})
+        moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        clock = book.add_format({"num_format": "hh:mm"})
+        header = plan_of("parabench-mi")["tables"][0]["source_checks"]["structure"]["needs_column"]
+        sheet.write_row(0, 0, header)
+        sheet.write_row(1, 0, [4012345, 2025, 1.0, True, False, 352193.69])
+        sheet.write_datetime(2, 0, dt.datetime(1951, 6, 20), date)
+        sheet.write_datetime(2, 1, dt.datetime(2026, 5, 6, 7, 8, 9), moment)
+        sheet.write_datetime(2, 2, dt.datetime(1900, 1, 1, 7, 30), clock)
+        sheet.write_number(2, 3, 0.1 + 0.2)
+        sheet.write_number(2, 4, 1e20)
+        sheet.write_number(2, 5, 12345678901234567)
+        sheet.write_formula(3, 0, "=1+1", None, 2)
+        sheet.write_formula(3, 1, '="x"&"y"', None, "xy")
+        sheet.write_string(3, 2, "  ")
+        sheet.write_string(3, 3, " spatie ")
+        sheet.write_number(4, 0, -0.000012345)
+        sheet.write_number(4, 1, 1234567.891)
+        sheet.write_blank(6, 0, None, date)
+
+    path = _workbook(tmp_path / "cellen.xlsx", build)
+    js = assert_same(page, path, "parabench-mi")
+    assert js["tables"][0]["rows"][0][:3] == ["4012345", "2025", "1"]
+    assert [m["code"] for m in js["fileMessages"]][:1] == ["BW-004"]
+
+
+def test_workbook_sheets_by_table_name_as_in_python(page: Any, tmp_path: Path) -> None:
+    """Sheets named after the tables in another letter case and order; an extra sheet."""
+    source = _members(generated("nivel-fysio", tmp_path, ".zip"))
+
+    def build(book: Any) -> None:
+        book.add_worksheet("Toelichting").write(0, 0, "zie handleiding")
+        for name in reversed(list(source)):
+            sheet = book.add_worksheet(name.removesuffix(".csv").upper())
+            lines = source[name].decode().splitlines()
+            for row, line in enumerate(lines):
+                sheet.write_row(row, 0, line.split(";"))
+
+    path = _workbook(tmp_path / "bladen.xlsx", build)
+    js = assert_same(page, path, "nivel-fysio")
+    assert js["fileMessages"][0]["code"] == "BW-001"
+    assert "'Toelichting'" in js["fileMessages"][0]["text"]
+
+
+def test_an_empty_workbook_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "leeg.xlsx", lambda book: book.add_worksheet("blad"))
+    js = assert_same(page, path, "nhr-pmicd")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-005"]
