@@ -71,6 +71,18 @@ def _field_json(f: FieldSpec, spec: DatasetSpec, plan: p.TablePlan) -> dict[str,
     return out
 
 
+def _structure_json(plan: p.TablePlan, spec: DatasetSpec) -> dict[str, Any]:
+    table = plan.table
+    return {
+        "needs_column": [f.name for f in table.fields if f.needs_column],
+        "forbidden_columns": list(table.forbidden_columns),
+        "forbidden_code": table.forbidden_code,
+        "rows": table.rows,
+        "rows_code": table.rows_code,
+        "missing_table_code": spec.missing_table_code,
+    }
+
+
 def source_check_plan(spec: DatasetSpec) -> dict[str, dict[str, Any]]:
     """Per table: the fields whose own checks run at the source, the source rules (with their
     condition as a syntax tree), and the derived values they may read (as syntax trees)."""
@@ -95,5 +107,16 @@ def source_check_plan(spec: DatasetSpec) -> dict[str, dict[str, Any]]:
             ],
             "derive": {d: node_json(node) for d, node in plan.derive.items()},
             "findings": sorted(f"{field}={code}" for field, code in mine.pairs),
+            # The header check the source runs on the export (its messages go to the
+            # manifest): which columns must be there, which may not, how many rows.
+            "structure": _structure_json(plan, spec),
+            # Fields (of any kind) a source rule reads: a rule does not fire for a record in
+            # which one of them has a message of its own, so the source needs their checks too.
+            "read_fields": [
+                _field_json(f, spec, plan)
+                for f in plan.fields
+                if f.name not in mine.fields
+                and any(f.name in r.reads for r in plan.rules if r.index in mine.rules)
+            ],
         }
     return out
