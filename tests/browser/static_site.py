@@ -17,7 +17,7 @@ from zorgbroker.portal.app import STATIC
 
 #: Stand-ins for modules other engineers write, served only while the package has none.
 STUB = Path(__file__).parent / "stage1_stub"
-_STUBBED = {"/static/stage1/read.js", "/static/stage1/checks.js", "/static/stage1/keywrap.js"}
+_STUBBED = {"/static/stage1/keywrap.js"}
 _PAGE = b"<!doctype html><html lang='nl'><head><title>stap 1</title></head><body></body></html>"
 
 

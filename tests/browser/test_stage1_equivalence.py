@@ -96,17 +96,39 @@ def ttp(tmp_path_factory: pytest.TempPathFactory) -> TrustedThirdParty:
 
 CASES = [
     ("nhr-pmicd", "export.csv", 400),
+    ("nhr-pmicd", "export.xlsx", 100),
     ("nivel-fysio", "export.zip", 60),
+    ("nivel-fysio", "export.xlsx", 30),
     ("parabench-mi", "export.csv", 4),
 ]
 
 
-@pytest.mark.parametrize(("dataset", "name", "rows"), CASES)
+def _as_windows_csv(export: Path) -> None:
+    """The generated CSV as an older system writes it: Windows-1252, ',' between the values,
+    CRLF line ends, and surnames and BSNs with accents, dots and spaces."""
+    lines = export.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(";")
+    bsn, surname = header.index("bsn"), header.index("achternaam")
+    out = [",".join(header)]
+    for number, line in enumerate(lines[1:]):
+        cells = line.split(";")
+        assert not any("," in cell for cell in cells)
+        if number % 3 == 0:
+            cells[surname] = f"  Sévérine-{cells[surname]}  "
+        if number % 4 == 0 and len(cells[bsn]) == 9:
+            cells[bsn] = f"{cells[bsn][:4]}.{cells[bsn][4:6]}.{cells[bsn][6:]}"
+        out.append(",".join(cells))
+    export.write_bytes("\r\n".join(out).encode("cp1252", errors="replace") + b"\r\n")
+
+
+@pytest.mark.parametrize(("dataset", "name", "rows"), [*CASES, ("nhr-pmicd", "windows.csv", 90)])
 def test_browser_and_python_make_the_same_stage1_file(
     page: Any, ttp: TrustedThirdParty, tmp_path: Path, dataset: str, name: str, rows: int
 ) -> None:
     export = tmp_path / name
     made = intake_api.generate(dataset, rows=rows, out=export, error_rate=0.1, today=DAY)
+    if name == "windows.csv":
+        _as_windows_csv(export)
     spec = intake_api.load_dataset(dataset)
     public = ttp.seal_public_key()
     python_zip = tmp_path / "python.zip"
@@ -116,7 +138,7 @@ def test_browser_and_python_make_the_same_stage1_file(
     )  # fmt: skip
     plan = browser_plan(spec, ttp_public_key=public)
     data, answer = browser_stage1(page, export, plan, mode="production", key=KEY, ttp=public)
-    assert answer["fileName"] == "export.stap1.zip"
+    assert answer["fileName"] == export.stem + ".stap1.zip"
 
     want_manifest, want, want_names = _tables(python_zip.read_bytes())
     got_manifest, got, got_names = _tables(data)
@@ -166,6 +188,27 @@ def _same_bsns_sealed(
     # The TTP takes them as a production batch: it opens each for its own row and registry.
     final = ttp.pseudonymise(registry, got["bsn"], source="01234567", sealed=sealed)
     assert final.null_count() == got["bsn"].null_count()
+
+
+def test_a_refused_export_travels_as_its_manifest_only(
+    page: Any, ttp: TrustedThirdParty, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.csv"
+    export.write_text("iets;anders\n1;2\n", encoding="utf-8")
+    spec = intake_api.load_dataset("nhr-pmicd")
+    python_zip = tmp_path / "python.zip"
+    write_stage1_file(
+        export, "nhr-pmicd", "nhr", python_zip, key=KEY, ttp_public_key=None, today=DAY
+    )
+    plan = browser_plan(spec, ttp_public_key=ttp.seal_public_key())
+    data, answer = browser_stage1(
+        page, export, plan, mode="production", key=KEY, ttp=ttp.seal_public_key()
+    )
+    want_manifest, _, want_names = _tables(python_zip.read_bytes())
+    got_manifest, _, got_names = _tables(data)
+    assert got_manifest["refused"] and answer["summary"]["refused"]
+    assert got_manifest == want_manifest
+    assert got_names == want_names == ["zorgbroker-stap1.json"]
 
 
 def test_a_test_upload_uses_a_throw_away_key_and_seals_nothing(
