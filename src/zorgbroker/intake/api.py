@@ -65,6 +65,7 @@ if TYPE_CHECKING:
         source_findings,
         spec_column_names,
     )
+    from zorgbroker.intake.source_plan import source_check_plan
     from zorgbroker.intake.spec import (
         DatasetSpec,
         FieldSpec,
@@ -120,6 +121,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "SEALED_SUFFIX": ("zorgbroker.intake.checks.carried", "SEALED_SUFFIX"),
     "source_checks": ("zorgbroker.intake.source_checks", "source_checks"),
     "source_findings": ("zorgbroker.intake.source_checks", "source_findings"),
+    "source_check_plan": ("zorgbroker.intake.source_plan", "source_check_plan"),
     "spec_column_names": ("zorgbroker.intake.source_checks", "spec_column_names"),
     "date_format_of": ("zorgbroker.intake.source_checks", "date_format_of"),
 }
@@ -165,6 +167,7 @@ __all__ = [
     "refusal",
     "render_text",
     "report_from_json",
+    "source_check_plan",
     "source_checks",
     "source_findings",
     "spec_column_names",

@@ -1,0 +1,122 @@
+"""The source checks of a specification as plain JSON data, for a source that is not Python.
+
+The portal's browser makes the stage-1 file itself (docs/pseudonymisation.md, section 8.7): it
+runs the source checks (`source_checks`) in JavaScript, from this description, so a new dataset
+needs no new JavaScript. Rule conditions travel as the rule language's syntax tree, one JSON
+object per node (the shapes are listed in section 8.7), never as text to be parsed again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zorgbroker.intake.checks import plan as p
+from zorgbroker.intake.checks import rule_language as rl
+from zorgbroker.intake.source_checks import source_checks
+from zorgbroker.intake.spec.model import DatasetSpec, FieldSpec
+
+
+def node_json(node: rl.Node) -> dict[str, Any]:
+    """One node of the rule language's syntax tree, and its children, as JSON data."""
+    match node:
+        case rl.Literal(value=value):
+            return {"node": "literal", "value": value}
+        case rl.FieldRef(name=name):
+            return {"node": "field", "name": name}
+        case rl.Dotted(head=head, field=field):
+            return {"node": "dotted", "head": head, "field": field}
+        case rl.Call(function=function, args=args):
+            return {"node": "call", "function": function, "args": [node_json(a) for a in args]}
+        case rl.Compare(op=op, left=left, right=right):
+            return {"node": "compare", "op": op, "left": node_json(left), "right": node_json(right)}
+        case rl.In(value=value, items=items, negated=negated):
+            return {
+                "node": "in",
+                "value": node_json(value),
+                "items": [node_json(i) for i in items],
+                "negated": negated,
+            }
+        case rl.IsEmpty(value=value, negated=negated):
+            return {"node": "is_empty", "value": node_json(value), "negated": negated}
+        case rl.Arith(op=op, left=left, right=right):
+            return {"node": "arith", "op": op, "left": node_json(left), "right": node_json(right)}
+        case rl.Logic(op=op, args=args):
+            return {"node": "logic", "op": op, "args": [node_json(a) for a in args]}
+    raise TypeError(f"unknown node {type(node).__name__}")
+
+
+def _field_json(f: FieldSpec, spec: DatasetSpec, plan: p.TablePlan) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": f.name,
+        "type": f.type,
+        "normalise": f.normalise,
+        "identifying": f.identifying,
+        # The codes a field's own checks can give, in the engine's order (the first that fails
+        # is the one message the field gets).
+        "codes": p.field_codes(f),
+        "required": f.required if isinstance(f.required, bool) else None,
+        "required_when": node_json(plan.required_when[f.name])
+        if f.name in plan.required_when
+        else None,
+    }
+    checks = f.model_dump(
+        include={
+            "missing_code", "format_code", "length_code", "range_code", "codes_code",
+            "unique_code", "pattern", "min_length", "max_length", "minimum", "maximum",
+            "unique", "pad_digits", "pad_min",
+        }
+    )  # fmt: skip
+    out.update(checks)
+    out["code_values"] = sorted(p._codes(f, spec)) if f.codes is not None else None
+    return out
+
+
+def _structure_json(plan: p.TablePlan, spec: DatasetSpec) -> dict[str, Any]:
+    table = plan.table
+    return {
+        "needs_column": [f.name for f in table.fields if f.needs_column],
+        "forbidden_columns": list(table.forbidden_columns),
+        "forbidden_code": table.forbidden_code,
+        "rows": table.rows,
+        "rows_code": table.rows_code,
+        "missing_table_code": spec.missing_table_code,
+    }
+
+
+def source_check_plan(spec: DatasetSpec) -> dict[str, dict[str, Any]]:
+    """Per table: the fields whose own checks run at the source, the source rules (with their
+    condition as a syntax tree), and the derived values they may read (as syntax trees)."""
+    from zorgbroker.intake.spec.loader import check_plans
+
+    checks = source_checks(spec)
+    out: dict[str, dict[str, Any]] = {}
+    for name, plan in check_plans(spec).items():
+        mine = checks[name]
+        out[name] = {
+            "fields": [_field_json(f, spec, plan) for f in plan.fields if f.name in mine.fields],
+            "rules": [
+                {
+                    "index": r.index,
+                    "code": r.code,
+                    "field": r.field,
+                    "scope": r.scope,
+                    "when": node_json(r.condition),
+                }
+                for r in plan.rules
+                if r.index in mine.rules
+            ],
+            "derive": {d: node_json(node) for d, node in plan.derive.items()},
+            "findings": sorted(f"{field}={code}" for field, code in mine.pairs),
+            # The header check the source runs on the export (its messages go to the
+            # manifest): which columns must be there, which may not, how many rows.
+            "structure": _structure_json(plan, spec),
+            # Fields (of any kind) a source rule reads: a rule does not fire for a record in
+            # which one of them has a message of its own, so the source needs their checks too.
+            "read_fields": [
+                _field_json(f, spec, plan)
+                for f in plan.fields
+                if f.name not in mine.fields
+                and any(f.name in r.reads for r in plan.rules if r.index in mine.rules)
+            ],
+        }
+    return out

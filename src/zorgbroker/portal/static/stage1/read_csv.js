@@ -1,0 +1,212 @@
+// A CSV table from bytes, as zorgbroker/intake/readers (csv_layout, dialect, csv_table,
+// frames) reads it: encoding, line ending, separator and header from the first line, then the
+// rows. Cells are kept as they are, except that a cell of only white space becomes empty ("").
+// Trailing blank rows are dropped; blank rows between filled ones stay (row numbers keep
+// matching the file's records).
+
+import * as m from "./read_messages.js";
+
+export const SEPARATORS = [";", ",", "\t"];
+const MAX_COLUMNS = 16384;
+const QUOTE = 0x22;
+
+// Decide the encoding of the whole stream: UTF-8 (with or without BOM), else Windows-1252,
+// unless the bytes also hold well-formed UTF-8 sequences (two exports glued together: BF-009).
+export function decodeCsv(bytes, table = null) {
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  try {
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+    return { encoding: bom ? "utf-8-sig" : "utf-8", text: bom ? text.slice(1) : text, bom };
+  } catch {
+    const lenient = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
+    // What is left after dropping the invalid bytes is exactly the well-formed sequences.
+    if (/[^\x00-\x7f\ufffd]/.test(lenient)) throw m.mixedEncoding(table);
+    // WHATWG's windows-1252 maps the five undefined bytes to the C1 controls, as Windows does.
+    return { encoding: "cp1252", text: new TextDecoder("windows-1252").decode(bytes), bom };
+  }
+}
+
+function detectEol(text) {
+  return text.includes("\n") || !text.includes("\r") ? "\n" : "\r";
+}
+
+// Index just past the first line end outside quotes, or -1.
+function firstRecordEnd(text, eol) {
+  let inside = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) inside = !inside;
+    else if (!inside && text[i] === eol) return i + 1;
+  }
+  return -1;
+}
+
+export function detectSeparator(line) {
+  const outside = line.split('"').filter((_, i) => i % 2 === 0);
+  let best = SEPARATORS[0];
+  let bestCount = -1;
+  for (const sep of SEPARATORS) {
+    const count = outside.reduce((n, part) => n + part.split(sep).length - 1, 0);
+    if (count > bestCount) {
+      best = sep;
+      bestCount = count;
+    }
+  }
+  return bestCount > 0 ? best : ";";
+}
+
+// Python's csv module (strict=False): a field that starts with a quote is quoted, "" inside it is
+// one quote, and what follows the closing quote is kept as text.
+function parseHeaderLine(line, sep) {
+  line = line.replace(/[\r\n]+$/, "");
+  if (!line.trim()) return [];
+  const cells = [];
+  let i = 0;
+  for (;;) {
+    let cell = "";
+    if (line[i] === '"') {
+      i++;
+      for (;;) {
+        if (i >= line.length) break;
+        if (line[i] === '"') {
+          if (line[i + 1] === '"') {
+            cell += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        cell += line[i++];
+      }
+    }
+    while (i < line.length && line[i] !== sep) cell += line[i++];
+    cells.push(cell);
+    if (i >= line.length) break;
+    i++;
+  }
+  return cells;
+}
+
+const PY_SPACE = /^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/g;
+
+export function pyStrip(text) {
+  return text.replace(PY_SPACE, "");
+}
+
+// Column names: trimmed, BOM-free, unique regardless of case (BF-008), as dialect.column_names.
+export function columnNames(cells, table = null) {
+  let names = cells.map((cell) => pyStrip(cell.replaceAll("\ufeff", "")));
+  while (names.length && !names[names.length - 1]) names.pop();
+  if (!names.length) throw m.unreadable("de kopregel bevat geen kolomnamen.", table);
+  if (names.length > MAX_COLUMNS) {
+    throw m.unreadable(
+      `de kopregel heeft ${names.length} kolommen, meer dan de ${MAX_COLUMNS} die een tabel kan hebben.`,
+      table,
+    );
+  }
+  names = names.map((name, i) => name || `kolom_${i + 1}`);
+  const firstSeen = new Map();
+  names.forEach((name, i) => {
+    const key = casefold(name);
+    if (firstSeen.has(key)) {
+      const first = firstSeen.get(key);
+      throw m.duplicateColumns(first, i + 1, names[first - 1] === name, table);
+    }
+    firstSeen.set(key, i + 1);
+  });
+  return names;
+}
+
+export function casefold(text) {
+  return text.toLowerCase().replaceAll("ß", "ss");
+}
+
+// Cells of only (Unicode) white space count as empty, as frames.blank_to_null.
+const BLANK = /^\s*$/;
+
+// The data rows of `text` (from just after the header), as Polars splits them.
+function parseRows(text, sep, eol, width) {
+  const rows = [];
+  const n = text.length;
+  let i = 0;
+  const sepCode = sep.charCodeAt(0);
+  const eolCode = eol.charCodeAt(0);
+  while (i < n) {
+    const row = [];
+    for (;;) {
+      let cell;
+      if (text.charCodeAt(i) === QUOTE) {
+        let j = i + 1;
+        let parts = "";
+        for (;;) {
+          const q = text.indexOf('"', j);
+          if (q < 0) {
+            parts += text.slice(j);
+            j = n;
+            break;
+          }
+          parts += text.slice(j, q);
+          if (text.charCodeAt(q + 1) === QUOTE) {
+            parts += '"';
+            j = q + 2;
+          } else {
+            j = q + 1;
+            break;
+          }
+        }
+        // Anything between the closing quote and the separator stays text.
+        let k = j;
+        while (k < n && text.charCodeAt(k) !== sepCode && text.charCodeAt(k) !== eolCode) k++;
+        cell = parts + stripCr(text.slice(j, k));
+        i = k;
+      } else {
+        let k = i;
+        while (k < n && text.charCodeAt(k) !== sepCode && text.charCodeAt(k) !== eolCode) k++;
+        cell = stripCr(text.slice(i, k));
+        i = k;
+      }
+      if (row.length < width) row.push(BLANK.test(cell) ? "" : cell);
+      if (i < n && text.charCodeAt(i) === sepCode) {
+        i++;
+        continue;
+      }
+      i++; // past the line end (or the end of the text)
+      break;
+    }
+    while (row.length < width) row.push("");
+    rows.push(row);
+  }
+  return dropTrailingBlank(rows);
+}
+
+function stripCr(cell) {
+  return cell.endsWith("\r") ? cell.slice(0, -1) : cell;
+}
+
+export function dropTrailingBlank(rows) {
+  let end = rows.length;
+  while (end > 0 && rows[end - 1].every((cell) => cell === "")) end--;
+  rows.length = end;
+  return rows;
+}
+
+// {encoding, header, rows} of a CSV stream, or a ReadError. `requireRows`: a lone table needs
+// data below its header (BF-005); a table of several may be empty.
+export function readCsv(bytes, { table = null, requireRows = true } = {}) {
+  const decoded = decodeCsv(bytes, table);
+  const encoding = decoded.encoding;
+  // A BOM before bytes that are no UTF-8 is still no part of the header.
+  const text = decoded.bom && encoding === "cp1252" ? decoded.text.slice(3) : decoded.text;
+  const eol = detectEol(text.slice(0, 65536));
+  let end = firstRecordEnd(text, eol);
+  if (end < 0) end = text.length;
+  const headerLine = text.slice(0, end);
+  if (!headerLine.trim()) throw m.noData(table);
+  const sep = detectSeparator(headerLine);
+  const rest = text.slice(end);
+  const dataPattern = new RegExp(`[^ \\t\\n\\r\\f\\v${sep === "\t" ? "" : sep}]`);
+  if (requireRows && !dataPattern.test(rest)) throw m.noData(table);
+  const header = columnNames(parseHeaderLine(headerLine, sep), table);
+  return { encoding, separator: sep, header, rows: parseRows(rest, sep, eol, header.length) };
+}

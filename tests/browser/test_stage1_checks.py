@@ -1,0 +1,147 @@
+"""The browser's source checks (`portal/static/stage1/checks.js`) against Python's: per row the
+same findings `field=code` in the same order, and the same date format, as `write_stage1_file`
+writes into the stage-1 file's `zb_bronbevindingen` column and manifest, for each dataset's
+generated export (its deliberate errors included) in every format a hospital sends."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tests.browser.stage1_support import plan_of, serve_static
+from tests.browser.test_stage1_read import DATASETS, TODAY, VARIANTS
+from zorgbroker.intake.api import load_dataset
+from zorgbroker.pseudonymisation.source_file import write_stage1_file
+
+CHECK_JS = """
+async ([data, name, plan, today]) => {
+  const { readExport } = await import("/stage1/read.js");
+  const { sourceFindings } = await import("/stage1/checks.js");
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  const read = await readExport(new File([bytes], name), plan);
+  const out = {};
+  for (const table of read.tables) out[table.name] = sourceFindings(plan, table, { today });
+  return { refused: read.refused, tables: out };
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any) -> Iterator[Any]:
+    with serve_static() as url:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url + "/portal.css")
+        yield page
+        context.close()
+
+
+def python_findings(path: Path, dataset: str, folder: Path) -> dict[str, Any]:
+    """Per table: the findings column and the date format of Python's stage-1 file."""
+    spec = load_dataset(dataset)
+    out = folder / "stap1.zip"
+    write_stage1_file(
+        path, dataset, spec.registry, out, key=bytes(32), ttp_public_key=None, today=TODAY,
+        seal=False,
+    )  # fmt: skip
+    with zipfile.ZipFile(out) as archive:
+        manifest = json.loads(archive.read("zorgbroker-stap1.json"))
+        tables = {}
+        for table, member in manifest["members"].items():
+            frame = pl.read_csv(archive.read(member), separator=";", infer_schema=False)
+            findings = frame["zb_bronbevindingen"].fill_null("").to_list()
+            tables[table] = {"findings": findings, "dateFormat": manifest["date_formats"][table]}
+    return {"refused": manifest["refused"], "tables": tables}
+
+
+def browser_findings(page: Any, path: Path, dataset: str) -> Any:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return page.evaluate(CHECK_JS, [data, path.name, plan_of(dataset), TODAY.isoformat()])
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_findings_and_date_format_as_in_python(
+    page: Any, tmp_path: Path, dataset: str, variant: str
+) -> None:
+    path = VARIANTS[variant](dataset, tmp_path)
+    py = python_findings(path, dataset, tmp_path)
+    js = browser_findings(page, path, dataset)
+    assert not py["refused"]
+    assert js["tables"] == py["tables"]
+    if dataset != "parabench-mi":
+        # The generator's deliberate errors include source findings, so the comparison is not
+        # one of empty columns.
+        assert any(f for t in js["tables"].values() for f in t["findings"])
+
+
+#: Values that probe the source checks' corners: BSNs with dots, spaces, eight digits, letters,
+#: leading plus, failing and passing the eleven-test; dates in both formats, impossible dates,
+#: leap days, birthdays on the boundary of 18 and 100 years; names too long, blank, padded.
+TRICKY = {
+    "bsn": ["", " ", "123456782", "12345678", "1234.56.782", "1234 56 782", "12-34-56-782",
+            "+12345678", "000000000", "111222333", "11122233", "abcdefghi", "98765432101234",
+            " 123456782 ", "٠١٢٣٤٥٦٧٨", "123456789"],
+    "achternaam": ["", "  ", "de Vries", "x" * 100, "y" * 101, "é" * 101, " Jansen "],
+    "geboortedatum": ["", "1950-01-01", "01-01-1950", "1950-1-1", "1950-02-29", "1952-02-29",
+                      "2008-11-14", "2008-11-15", "1926-11-14", "1926-11-13", "31-02-1960",
+                      "19500101", "2030-01-01", " 1960-05-05 ", "+1960-05-05", "99-01-01"],
+    "procedure_datum": ["", "2026-11-14", "14-11-2026", "2026-13-01", "abc", "2000-01-01",
+                        "1940-01-01", "2026-2-3"],
+    "patient_id": ["", "P1", "P1", "P2"],
+}  # fmt: skip
+
+
+def _mutated(data: bytes, seed: int, dmy: bool) -> bytes:
+    frame = pl.read_csv(data, separator=";", infer_schema=False)
+    rng = random.Random(seed)
+    columns = {}
+    for name in frame.columns:
+        values = frame[name].to_list()
+        if name in TRICKY:
+            values = [rng.choice(TRICKY[name]) if rng.random() < 0.6 else v for v in values]
+        if dmy and name.endswith("datum"):
+            values = [
+                f"{v[8:10]}-{v[5:7]}-{v[:4]}" if v and len(v) == 10 and v[4] == "-" else v
+                for v in values
+            ]
+        columns[name] = values
+    return (
+        pl.DataFrame(columns, schema=dict.fromkeys(frame.columns, pl.String))
+        .write_csv(separator=";")
+        .encode()
+    )
+
+
+@pytest.mark.parametrize("dmy", [False, True])
+@pytest.mark.parametrize("dataset", ["nhr-pmicd", "nivel-fysio"])
+def test_tricky_values_give_the_findings_python_gives(
+    page: Any, tmp_path: Path, dataset: str, dmy: bool
+) -> None:
+    from zorgbroker.intake.generate.api import generate
+
+    source = tmp_path / ("bron.zip" if dataset == "nivel-fysio" else "bron.csv")
+    generate(dataset, rows=400, error_rate=0.2, seed=5, out=source, today=TODAY)
+    path = tmp_path / ("lastig.zip" if dataset == "nivel-fysio" else "lastig.csv")
+    if dataset == "nivel-fysio":
+        with zipfile.ZipFile(source) as archive, zipfile.ZipFile(path, "w") as out:
+            for name in archive.namelist():
+                out.writestr(name, _mutated(archive.read(name), 7, dmy))
+    else:
+        path.write_bytes(_mutated(source.read_bytes(), 7, dmy))
+    py = python_findings(path, dataset, tmp_path)
+    js = browser_findings(page, path, dataset)
+    assert js["tables"] == py["tables"]
+    found = {f for t in js["tables"].values() for f in t["findings"] if f}
+    assert len(found) >= 3
+    # Not a vacuous comparison: the corners reach the source checks' codes.
+    codes = {token.split("=")[1] for f in found for token in f.split()}
+    assert len(codes) >= 3
