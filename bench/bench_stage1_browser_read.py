@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
-
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.stage1_support import plan_of, serve_static
+
 from zorgbroker.intake.api import load_dataset, source_findings
 from zorgbroker.intake.generate.api import generate
 
