@@ -5,12 +5,20 @@
 export const ISO = "%Y-%m-%d";
 export const DMY = "%d-%m-%Y";
 
+import { WHITE_SPACE } from "./read_csv.js";
+
 // Polars' strip_chars: Unicode white space at both ends.
-const EDGE_SPACE = /^\s+|\s+$/g;
+const EDGE_SPACE = new RegExp(`^[${WHITE_SPACE}]+|[${WHITE_SPACE}]+$`, "g");
+
+function visible(code) {
+  return code > 32 && code < 0x85;
+}
 
 // The field's text: trimmed, empty as null.
 export function cellText(cell) {
   if (cell === undefined || cell === null || cell === "") return null;
+  // Most cells begin and end with a visible ASCII character: no regex for those.
+  if (visible(cell.charCodeAt(0)) && visible(cell.charCodeAt(cell.length - 1))) return cell;
   const text = cell.replace(EDGE_SPACE, "");
   return text === "" ? null : text;
 }
@@ -79,18 +87,27 @@ export function normaliser(field) {
   };
 }
 
-const DAY_MS = 86400000;
-
+// Days since 1970-01-01 of a proleptic Gregorian date, and back, by arithmetic alone (Howard
+// Hinnant's algorithms): a Date object per value would cost more than the rest of a check.
 export function dayNumber(year, month, day) {
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(0, 0, 0, 0);
-  return Math.round(date.getTime() / DAY_MS);
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
 }
 
 export function civil(days) {
-  const date = new Date(days * DAY_MS);
-  return { year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate() };
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  return { year: yoe + era * 400 + (month <= 2 ? 1 : 0), month, day };
 }
 
 function daysInMonth(year, month) {
@@ -140,11 +157,20 @@ export function typer(field, dateFormat) {
         const number = text.replace(",", ".");
         return NUMBER.test(number) ? Number(number) : null;
       };
-    case "date":
+    case "date": {
+      // Dates repeat (procedure dates, admission days): each distinct text is parsed once.
+      const seen = new Map();
       return (text) => {
-        const date = parseDate(text, dateFormat);
-        return date === null ? null : dayNumber(date.year, date.month, date.day);
+        if (text === null) return null;
+        let days = seen.get(text);
+        if (days === undefined) {
+          const date = parseDate(text, dateFormat);
+          days = date === null ? null : dayNumber(date.year, date.month, date.day);
+          seen.set(text, days);
+        }
+        return days;
       };
+    }
     default:
       return (text) => text;
   }
@@ -163,7 +189,7 @@ export function detectDateFormat(rows, columns) {
     for (let r = 0; r < sample; r++) {
       const cell = rows[r][column];
       if (!cell) continue;
-      const text = cell.replace(EDGE_SPACE, "");
+      const text = cellText(cell) ?? "";
       if (ISO_SHAPE.test(text)) iso++;
       else if (DMY_SHAPE.test(text)) dmy++;
     }

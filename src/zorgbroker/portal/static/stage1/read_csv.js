@@ -122,8 +122,18 @@ export function casefold(text) {
   return text.toLowerCase().replaceAll("ß", "ss");
 }
 
-// Cells of only (Unicode) white space count as empty, as frames.blank_to_null.
-const BLANK = /^\s*$/;
+// White space as Rust (Polars) knows it: Unicode's White_Space property.
+export const WHITE_SPACE = "\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const BLANK = new RegExp(`^[${WHITE_SPACE}]*$`);
+
+// A cell of only white space counts as empty, as frames.blank_to_null.
+export function isBlank(cell) {
+  if (cell === "") return true;
+  const c = cell.charCodeAt(0);
+  // Most cells start with a visible ASCII character: no regex for those.
+  if (c > 32 && c < 0x85) return false;
+  return BLANK.test(cell);
+}
 
 // The data rows of `text` (from just after the header), as Polars splits them.
 function parseRows(text, sep, eol, width) {
@@ -166,7 +176,7 @@ function parseRows(text, sep, eol, width) {
         cell = stripCr(text.slice(i, k));
         i = k;
       }
-      if (row.length < width) row.push(BLANK.test(cell) ? "" : cell);
+      if (row.length < width) row.push(isBlank(cell) ? "" : cell);
       if (i < n && text.charCodeAt(i) === sepCode) {
         i++;
         continue;
