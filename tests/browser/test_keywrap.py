@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,3 +85,51 @@ def test_a_blob_asking_for_too_few_rounds_is_refused(page: Any) -> None:
     weakened = dict(vector["blob"], iterations=1000)
     result = page.evaluate(UNWRAP, [weakened, vector["password"]])
     assert "te weinig PBKDF2-rondes" in result["error"]
+
+
+@pytest.mark.slow
+def test_in_the_demo_the_printed_ttp_password_opens_the_key_the_command_line_uses(
+    browser: Any, tmp_path: Path
+) -> None:
+    """`zorgbroker demo`: the uploader signs in with the printed password, the page fetches the
+    relayed wrapping and unwraps it with the printed TTP password, and gets the project key that
+    `zorgbroker submit` on the same machine uses."""
+    from playwright.sync_api import expect
+
+    from tests.browser.conftest import _free_port
+    from tests.browser.test_demo import sign_in_of, start_demo, stop
+    from zorgbroker.pseudonymisation.custody import source_key
+
+    demo = start_demo(tmp_path / "home", _free_port())
+    try:
+        email = "datamanager@rivierenland.example.nl"
+        found = re.search(r"TTP-wachtwoord voor aanleveren in productie: (\S+)", demo.printed)
+        assert found, demo.printed
+        context = browser.new_context()
+        opened = context.new_page()
+        opened.goto(demo.url + "/aanmelden")
+        opened.get_by_label("E-mailadres").fill(email)
+        opened.get_by_label("Wachtwoord").fill(sign_in_of(demo.printed, email))
+        opened.get_by_role("button", name="Aanmelden").click()
+        expect(opened.get_by_role("heading", name="Welkom, Daan de Vries")).to_be_visible()
+        result = opened.evaluate(
+            """async (password) => {
+              const answer = await fetch("/aanleveren/sleutel/nhr");
+              const blob = await answer.json();
+              const { unwrapSourceKey } = await import("/static/stage1/keywrap.js");
+              const key = await unwrapSourceKey(blob, password);
+              let wrong = null;
+              try { await unwrapSourceKey(blob, password + "x"); }
+              catch (error) { wrong = error.message; }
+              return { hex: Array.from(key, (b) => b.toString(16).padStart(2, "0")).join(""),
+                       wrong };
+            }""",
+            found.group(1),
+        )
+        context.close()
+        assert result["wrong"] == "Het TTP-wachtwoord klopt niet."
+        assert result["hex"] == source_key(demo.home, "nhr").hex()
+        mails = b"".join(p.read_bytes() for p in (demo.home / "mailbox").glob("*.eml"))
+        assert mails.count(b"Subject: Stel uw TTP-wachtwoord in") == 3
+    finally:
+        stop(demo)
