@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from tests.mail.conftest import SmtpServer, smtp_server, smtp_settings
 from zorgbroker.pseudonymisation.cli import ttp_app
 from zorgbroker.pseudonymisation.client import HttpTTP
-from zorgbroker.pseudonymisation.custody import key_material, source_key
+from zorgbroker.pseudonymisation.custody import KeyCustodyError, key_material, source_key
 from zorgbroker.pseudonymisation.enrolment import LINK_VALID, SourceKeyCustody
 from zorgbroker.pseudonymisation.errors import NotAuthorised, RateLimited
 from zorgbroker.pseudonymisation.keywrap import WrappedKey, WrongPassword, unwrap_key
@@ -215,3 +215,48 @@ def test_the_ttp_adopts_the_project_key_the_source_side_already_uses(tmp_path: P
     custody = SourceKeyCustody(TrustedThirdParty(home))
     assert custody.project_key("nivel") == used_before
     assert "bronsleutel-overgenomen" in (home / "ttp" / "audit.jsonl").read_text()
+
+
+def test_a_source_installation_gets_the_project_key_the_browser_gets(tmp_path: Path) -> None:
+    ttp_home, source_home = tmp_path / "ttp-machine", tmp_path / "hospital"
+    runner = CliRunner()
+    exported = tmp_path / "project-nhr.key"
+    done = runner.invoke(
+        ttp_app,
+        ["source-key-export", "--registry", "nhr", "--output", str(exported)],
+        env={"ZORGBROKER_HOME": str(ttp_home)},
+    )
+    assert done.exit_code == 0, done.output
+    assert exported.stat().st_mode & 0o077 == 0
+    (source_home / "source").mkdir(parents=True)
+    exported.rename(source_home / "source" / "project-nhr.key")
+    custody = SourceKeyCustody(TrustedThirdParty(ttp_home))
+    assert source_key(source_home, "nhr") == custody.project_key("nhr")
+    again = runner.invoke(
+        ttp_app,
+        [
+            "source-key-export",
+            "--registry",
+            "nhr",
+            "--output",
+            str(source_home / "source" / "project-nhr.key"),
+        ],
+        env={"ZORGBROKER_HOME": str(ttp_home)},
+    )
+    assert again.exit_code == 2 and "bestaat al" in again.output
+    audit = (ttp_home / "ttp" / "audit.jsonl").read_text()
+    assert "bronsleutel-aangemaakt" in audit and "bronsleutel-uitgegeven" in audit
+
+
+def test_the_ttp_refuses_a_project_key_that_differs_from_this_installations(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    custody = SourceKeyCustody(TrustedThirdParty(home))
+    custody.project_key("nhr")
+    local = home / "source" / "project-nhr.key"
+    local.parent.mkdir(parents=True)
+    local.write_bytes(bytes(32))
+    local.chmod(0o600)
+    with pytest.raises(KeyCustodyError, match="verschilt van"):
+        custody.project_key("nhr")

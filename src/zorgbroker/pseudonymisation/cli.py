@@ -64,7 +64,8 @@ def init(
         typer.Option(
             "--project-key/--no-project-key",
             help="Maak in deze installatie ook de bronsleutel van het project van elk --registry "
-            "(uitzetten voor een TTP op een eigen machine: die hoort geen bronsleutel te hebben).",
+            "(uitzetten voor een TTP op een eigen machine: de bronnen krijgen die sleutel met "
+            "'ttp source-key-export').",
         ),
     ] = True,
 ) -> None:
@@ -209,6 +210,39 @@ def enrol(
         f"{enrolment.email} (AGB {enrolment.organisation}) is ingeschreven voor register "
         f"{enrolment.registry}; de link om het TTP-wachtwoord in te stellen is gemaild en "
         f"geldig tot {until}."
+    )
+
+
+@ttp_app.command("source-key-export")
+def source_key_export(
+    registry: Annotated[str, typer.Option(help="Het register van het project, bv. nhr.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Nieuw sleutelbestand (mag nog niet bestaan).")
+    ],
+) -> None:
+    """Geef de bronsleutel van een project uit aan een broninstallatie (bestand, alleen voor u
+    leesbaar); de bron zet het in $ZORGBROKER_HOME/source/project-<register>.key."""
+    from zorgbroker.cli.common import EXIT_FAILED, EXIT_USAGE, fail
+    from zorgbroker.pseudonymisation.custody import write_new_key
+    from zorgbroker.pseudonymisation.enrolment import SourceKeyCustody
+
+    if output.exists():
+        raise fail(f"{output} bestaat al; kies een nieuw bestand.", EXIT_USAGE)
+    ttp = _ttp()
+    try:
+        key = SourceKeyCustody(ttp).project_key(registry)
+        write_new_key(output, key)
+    except ValueError as error:
+        raise fail(str(error), EXIT_USAGE) from None
+    except (KeyCustodyError, OSError) as error:
+        raise fail(str(error), EXIT_FAILED) from None
+    ttp.audit.append(
+        "bronsleutel-uitgegeven", "ttp", {"register": registry, "vingerafdruk": fingerprint(key)}
+    )
+    typer.echo(
+        f"Bronsleutel van project {registry} (vingerafdruk {fingerprint(key)}) staat in "
+        f"{output}. Breng het bestand veilig naar de bron: "
+        f"$ZORGBROKER_HOME/source/project-{registry}.key, rechten 0600."
     )
 
 
