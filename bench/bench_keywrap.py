@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import Any
 
 from zorgbroker.portal.app import STATIC
 from zorgbroker.pseudonymisation.keywrap import ITERATIONS, unwrap_key, wrap_key
@@ -40,13 +41,13 @@ def main() -> None:
         )
         page = browser.new_page()
 
-        def serve(route: object) -> None:
-            path = route.request.url.removeprefix(ORIGIN)  # type: ignore[attr-defined]
+        def serve(route: Any) -> None:
+            path = route.request.url.removeprefix(ORIGIN)
             if path.startswith("/static/"):
                 body = (STATIC / path.removeprefix("/static/")).read_bytes()
-                route.fulfill(body=body, content_type="text/javascript")  # type: ignore[attr-defined]
+                route.fulfill(body=body, content_type="text/javascript")
             else:
-                route.fulfill(body="<!doctype html><title>b</title>", content_type="text/html")  # type: ignore[attr-defined]
+                route.fulfill(body="<!doctype html><title>b</title>", content_type="text/html")
 
         page.route(f"{ORIGIN}/**", serve)
         page.goto(f"{ORIGIN}/")

@@ -104,7 +104,9 @@ def setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setting
     engine.dispose()
 
 
-def test_the_uploader_gets_their_wrapping_and_the_password_opens_it(setting: Setting) -> None:
+def test_the_uploader_gets_their_wrapping_and_the_password_opens_it(
+    setting: Setting, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     hospital = setting.services.accounts.create_organisation(
         f"Ziekenhuis Rivierenland (AGB {HOSPITAL_AGB})", DEMO_POLICY
     )
@@ -124,11 +126,13 @@ def test_the_uploader_gets_their_wrapping_and_the_password_opens_it(setting: Set
         unwrap_key(WrappedKey.from_json(blob), SIGN_IN)  # the portal password is not it
 
     # Nothing on the registry's side holds the password or the key: its files (database, log),
-    # nor what it answered.
+    # what it printed or logged, nor what it answered.
     secrets = [TTP_PASSWORD.encode(), *key_material(setting.ttp_home)]
     secrets = [s for s in secrets if len(s) > 8]
     held = b"".join(p.read_bytes() for p in setting.registry_home.rglob("*") if p.is_file())
     held += answer.content + client.get("/").content
+    printed = capfd.readouterr()
+    held += (printed.out + printed.err + caplog.text).encode()
     assert [s for s in secrets if s in held] == []
 
 
