@@ -30,9 +30,13 @@ _AGB_IN_NAME = re.compile(r"\bAGB[ :-]?([0-9]{8})\b")
 
 
 def organisation_agb(user: UserView) -> str | None:
-    """The AGB code of the user's organisation. Organisations in the accounts database carry no
-    AGB column yet; their names do ("Ziekenhuis Rivierenland (AGB 01234567)", as the demo's),
-    so that is where it is read until they get one."""
+    """The AGB code of the user's organisation: its own field where the accounts give one (the
+    upload pages' branch adds `UserView.organisation_agb`), else read from the organisation's name
+    ("Ziekenhuis Rivierenland (AGB 01234567)", as the demo's), which is all the accounts hold
+    before that."""
+    recorded: str | None = getattr(user, "organisation_agb", None)
+    if recorded:
+        return recorded
     found = _AGB_IN_NAME.search(user.organisation)
     return found.group(1) if found else None
 
