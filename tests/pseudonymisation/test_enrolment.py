@@ -260,3 +260,25 @@ def test_the_ttp_refuses_a_project_key_that_differs_from_this_installations(
     local.chmod(0o600)
     with pytest.raises(KeyCustodyError, match="verschilt van"):
         custody.project_key("nhr")
+
+
+def test_the_embedded_ttp_gives_the_portal_the_same_wrapping(tmp_path: Path) -> None:
+    """Without ZORGBROKER_TTP_URL the portal asks the TTP in its own installation (LocalTTP)."""
+    from zorgbroker.pseudonymisation.client import LocalTTP, WrappedKeySource
+
+    home = tmp_path / "home"
+    custody = SourceKeyCustody(TrustedThirdParty(home))
+    sent: list[str] = []
+
+    class Kept:
+        def send(self, to: str, subject: str, body: str) -> None:
+            sent.append(body)
+
+    custody.enrol(EMAIL, AGB, "nhr", base_url="https://ttp.example", mailer=Kept())
+    token = sent[-1].split("https://ttp.example/wachtwoord/")[1].split()[0]
+    custody.set_password(token, PASSWORD)
+    local: WrappedKeySource = LocalTTP(home)
+    blob = local.wrapped_source_key(EMAIL, AGB, "nhr")
+    assert blob is not None
+    assert unwrap_key(WrappedKey.from_json(blob), PASSWORD) == source_key(home, "nhr")
+    assert local.wrapped_source_key(EMAIL, "07654321", "nhr") is None
