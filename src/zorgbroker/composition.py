@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from zorgbroker.accounts.services import AccountServices
     from zorgbroker.fhir.auth import SignedTokenVerifier
     from zorgbroker.fhir.routes import FhirService
-    from zorgbroker.pseudonymisation.client import TTPClient
+    from zorgbroker.pseudonymisation.client import TTPClient, WrappedKeySource
     from zorgbroker.uploads.history import UploadHistory
     from zorgbroker.uploads.service import UploadService
     from zorgbroker.uploads.tasks import Dispatcher
@@ -115,6 +115,15 @@ def ttp_client(settings: Settings) -> TTPClient | None:
 
     token = settings.ttp_token.get_secret_value() if settings.ttp_token else ""
     return HttpTTP(settings.ttp_url, token)
+
+
+def wrapped_key_source(settings: Settings) -> WrappedKeySource:
+    """Where the portal gets an uploader's wrapped source key: the TTP service the settings name,
+    else the embedded TTP under ZORGBROKER_HOME."""
+    from zorgbroker.pseudonymisation.client import HttpTTP, LocalTTP
+
+    client = ttp_client(settings)
+    return client if isinstance(client, HttpTTP) else LocalTTP(settings.home)
 
 
 def upload_job(settings: Settings) -> Callable[[int], object]:
@@ -251,7 +260,11 @@ def portal_app(
 
     mailbox = MailboxFolder(settings.mailbox_dir) if demo else None
     app = create_app(
-        services, origin=origin, demo_mailbox=mailbox, uploads=upload_service(settings)
+        services,
+        origin=origin,
+        demo_mailbox=mailbox,
+        uploads=upload_service(settings),
+        source_keys=wrapped_key_source(settings),
     )
     # The browser's stage 1 seals BSNs for the TTP with this key (routes/stage1_plan.py).
     app.state.seal_public_key = cache(partial(ttp_public_key_for_source, settings.home))

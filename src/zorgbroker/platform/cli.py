@@ -78,7 +78,14 @@ def _run_demo(settings: Settings, port: int, ttp: TTPProcess) -> None:
     import uvicorn
 
     from zorgbroker.composition import account_services, portal_app
-    from zorgbroker.platform.demo import KeptInvitations, set_up
+    from zorgbroker.platform.demo import (
+        DEMO_REGISTRIES,
+        DEMO_TTP_PASSWORD,
+        HOSPITAL_AGB,
+        KeptInvitations,
+        set_up,
+    )
+    from zorgbroker.platform.ttp_process import enrol_demo_uploader
     from zorgbroker.portal.access_log import install
 
     # One machine whatever the environment says: SQLite under ZORGBROKER_HOME, jobs in this
@@ -97,6 +104,12 @@ def _run_demo(settings: Settings, port: int, ttp: TTPProcess) -> None:
     url = f"http://localhost:{port}"
     invitations = KeptInvitations()
     users = set_up(account_services(settings, url, mailer=invitations).accounts, invitations)
+    for user in users:
+        if user.ttp_enrolled:
+            enrol_demo_uploader(
+                ttp, settings.home, email=user.email, organisation=HOSPITAL_AGB,
+                registries=DEMO_REGISTRIES, password=DEMO_TTP_PASSWORD,
+            )  # fmt: skip
     app = portal_app(settings, account_services(settings, url), origin=url, demo=True)
     install()
     lines = [
@@ -108,6 +121,13 @@ def _run_demo(settings: Settings, port: int, ttp: TTPProcess) -> None:
     for user in users:
         lines.append(f"  {user.email}  wachtwoord: {user.password}")
         lines.append(f"    {user.name}, {user.role_labels}, {user.organisation}")
+        if user.ttp_enrolled:
+            lines.append(
+                f"    TTP-wachtwoord voor aanleveren in productie: {DEMO_TTP_PASSWORD}  "
+                f"(bij de TTP ingeschreven voor "
+                f"{', '.join(DEMO_REGISTRIES)}: hiermee opent de browser de projectsleutel "
+                "bij een aanlevering in productie; de mail van de TTP staat in de demo-mailbox)"
+            )
     lines += [
         "",
         "Tweestapsverificatie is in de demo-organisaties niet verplicht (aan te zetten onder "

@@ -24,6 +24,12 @@ HOSPITAL = f"Ziekenhuis Rivierenland (AGB {HOSPITAL_AGB})"
 PRACTICE = f"Fysiotherapie De Brug (AGB {PRACTICE_AGB})"
 REGISTRY = "Kwaliteitsregistratie (demo)"
 DEMO_POLICY = dataclasses.replace(DEFAULT_POLICY, two_step_required=False)
+#: The registries of the shipped datasets: the demo hospital's uploader is enrolled at the TTP
+#: for each, so a production upload from the browser works at once.
+DEMO_REGISTRIES = ("nhr", "nivel", "parabench")
+#: The uploader's TTP password (it unwraps the project key in the browser). Known to everyone
+#: who reads this file: for the demo only. Not the sign-in password, as the TTP's mail advises.
+DEMO_TTP_PASSWORD = "Grachtenpand-kwartel-zeilboot-58"
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,8 @@ class DemoUser:
     roles: frozenset[str]
     #: Known to everyone who reads this file: for the demo only.
     password: str
+    #: Enrolled at the TTP for DEMO_REGISTRIES with DEMO_TTP_PASSWORD (an uploader).
+    ttp_enrolled: bool = False
 
     @property
     def role_labels(self) -> str:
@@ -47,7 +55,7 @@ DEMO_USERS = (
     ),
     DemoUser(
         HOSPITAL, "datamanager@rivierenland.example.nl", "Daan de Vries",
-        frozenset({UPLOADER, ORGANISATION_ADMIN}), "Zonnebloem-kade-vlieger-73",
+        frozenset({UPLOADER, ORGANISATION_ADMIN}), "Zonnebloem-kade-vlieger-73", True,
     ),
 )  # fmt: skip
 

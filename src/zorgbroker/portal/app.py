@@ -16,6 +16,7 @@ from zorgbroker.accounts.services import AccountServices
 from zorgbroker.portal import routes
 from zorgbroker.portal.pages import RedirectTo, redirect, render
 from zorgbroker.portal.security import csrf_guard, headers_middleware, session_middleware
+from zorgbroker.pseudonymisation.client import WrappedKeySource
 
 if TYPE_CHECKING:
     from zorgbroker.uploads.service import UploadService
@@ -46,11 +47,13 @@ def create_app(
     origin: str,
     demo_mailbox: DemoMailbox | None = None,
     uploads: UploadService | None = None,
+    source_keys: WrappedKeySource | None = None,
 ) -> FastAPI:
     """`origin` is the portal's own address (``https://portaal.example.nl``): requests that
     change something must come from it. `demo_mailbox` shows the mail sent (demo mode only).
     `uploads` is the upload service the upload pages and the API call (None: a portal of
-    accounts only, as some tests build it)."""
+    accounts only, as some tests build it). `source_keys` is the TTP that holds the uploaders'
+    wrapped source keys (the portal relays them)."""
     app = FastAPI(
         title="zorgbroker portaal",
         docs_url=None,
@@ -62,6 +65,7 @@ def create_app(
     app.state.origin = origin.rstrip("/")
     app.state.mailer = demo_mailbox
     app.state.uploads = uploads
+    app.state.source_keys = source_keys
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in routes.routers(demo=demo_mailbox is not None):
         app.include_router(router)

@@ -17,7 +17,7 @@ from zorgbroker.pseudonymisation.custody import (
     zb1_source_key,
     zorgbroker_home,
 )
-from zorgbroker.pseudonymisation.errors import TTPError
+from zorgbroker.pseudonymisation.errors import BatchRejected, TTPError
 from zorgbroker.pseudonymisation.method import fingerprint, is_reidentifiable
 from zorgbroker.pseudonymisation.ratelimit import Limits
 from zorgbroker.pseudonymisation.ttp import TrustedThirdParty
@@ -64,7 +64,8 @@ def init(
         typer.Option(
             "--project-key/--no-project-key",
             help="Maak in deze installatie ook de bronsleutel van het project van elk --registry "
-            "(uitzetten voor een TTP op een eigen machine: die hoort geen bronsleutel te hebben).",
+            "(uitzetten voor een TTP op een eigen machine: de bronnen krijgen die sleutel met "
+            "'ttp source-key-export').",
         ),
     ] = True,
 ) -> None:
@@ -140,6 +141,109 @@ def source_add(organisation: Annotated[str, typer.Argument(help="AGB-code van de
     """Geef een bronorganisatie een (nieuw) toegangstoken voor de dienst."""
     token = _run(lambda: _ttp().add_source(organisation))
     typer.echo(f"Toegangstoken voor {organisation} (wordt niet opnieuw getoond):\n{token}")
+
+
+class _PlatformMail:
+    """The TTP's mail goes out as the installation's other mail does: through the SMTP server
+    of ZORGBROKER_SMTP_HOST, else into the local mailbox folder (`zorgbroker mail`)."""
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        import datetime as dt
+        from email.message import EmailMessage
+        from email.utils import format_datetime, make_msgid
+
+        from zorgbroker.mail.transport import deliver
+        from zorgbroker.settings import get_settings
+
+        settings = get_settings(fresh=True)
+        message = EmailMessage()
+        message["Subject"] = subject
+        message["From"] = settings.mail_from
+        message["To"] = to
+        message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+        message["Message-ID"] = make_msgid("ttp-wachtwoord", domain="zorgbroker.local")
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(body)
+        deliver(message, settings)
+
+
+@ttp_app.command()
+def enrol(
+    email: Annotated[str, typer.Option(help="E-mailadres van de aanleveraar.")],
+    organisation: Annotated[
+        str, typer.Option(help="AGB-code van de organisatie waarvoor hij of zij aanlevert.")
+    ],
+    registry: Annotated[str, typer.Option(help="Het register, bv. nhr.")],
+    ttp_url: Annotated[
+        str,
+        typer.Option(
+            "--ttp-adres",
+            envvar="ZORGBROKER_TTP_PUBLIC_URL",
+            help="Publiek adres van deze TTP-dienst, waar de link naartoe wijst "
+            "(of ZORGBROKER_TTP_PUBLIC_URL).",
+        ),
+    ] = "http://127.0.0.1:8470",
+) -> None:
+    """Schrijf een aanleveraar in voor het portaal en mail een link om het TTP-wachtwoord in te
+    stellen (ook om het opnieuw in te stellen)."""
+    from zorgbroker.cli.common import EXIT_FAILED, EXIT_USAGE, fail
+    from zorgbroker.mail.transport import DeliveryFailed
+    from zorgbroker.pseudonymisation.enrolment import SourceKeyCustody
+
+    custody = SourceKeyCustody(_ttp())
+    try:
+        enrolment = custody.enrol(
+            email, organisation, registry, base_url=ttp_url, mailer=_PlatformMail()
+        )
+    except BatchRejected as error:
+        raise fail(error.message, EXIT_USAGE) from None
+    except (TTPError, KeyCustodyError) as error:
+        raise fail(str(error), EXIT_FAILED) from None
+    except DeliveryFailed:
+        raise fail(
+            f"de mail aan {email} kon niet worden verstuurd (SMTP-server). Probeer het later "
+            "opnieuw; een nieuwe inschrijving maakt een nieuwe link.",
+            EXIT_FAILED,
+        ) from None
+    until = enrolment.link_expires.strftime("%d-%m-%Y %H:%M UTC")
+    typer.echo(
+        f"{enrolment.email} (AGB {enrolment.organisation}) is ingeschreven voor register "
+        f"{enrolment.registry}; de link om het TTP-wachtwoord in te stellen is gemaild en "
+        f"geldig tot {until}."
+    )
+
+
+@ttp_app.command("source-key-export")
+def source_key_export(
+    registry: Annotated[str, typer.Option(help="Het register van het project, bv. nhr.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Nieuw sleutelbestand (mag nog niet bestaan).")
+    ],
+) -> None:
+    """Geef de bronsleutel van een project uit aan een broninstallatie (bestand, alleen voor u
+    leesbaar); de bron zet het in $ZORGBROKER_HOME/source/project-<register>.key."""
+    from zorgbroker.cli.common import EXIT_FAILED, EXIT_USAGE, fail
+    from zorgbroker.pseudonymisation.custody import write_new_key
+    from zorgbroker.pseudonymisation.enrolment import SourceKeyCustody
+
+    if output.exists():
+        raise fail(f"{output} bestaat al; kies een nieuw bestand.", EXIT_USAGE)
+    ttp = _ttp()
+    try:
+        key = SourceKeyCustody(ttp).project_key(registry)
+        write_new_key(output, key)
+    except ValueError as error:
+        raise fail(str(error), EXIT_USAGE) from None
+    except (KeyCustodyError, OSError) as error:
+        raise fail(str(error), EXIT_FAILED) from None
+    ttp.audit.append(
+        "bronsleutel-uitgegeven", "ttp", {"register": registry, "vingerafdruk": fingerprint(key)}
+    )
+    typer.echo(
+        f"Bronsleutel van project {registry} (vingerafdruk {fingerprint(key)}) staat in "
+        f"{output}. Breng het bestand veilig naar de bron: "
+        f"$ZORGBROKER_HOME/source/project-{registry}.key, rechten 0600."
+    )
 
 
 @ttp_app.command("officer-add")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
 import httpx
 import polars as pl
@@ -32,7 +32,7 @@ from zorgbroker.pseudonymisation.wire import (
     encode_pseudonyms,
 )
 
-__all__ = ["HttpTTP", "KeyInfo", "LocalTTP", "TTPClient"]
+__all__ = ["HttpTTP", "KeyInfo", "LocalTTP", "TTPClient", "WrappedKeySource"]
 
 
 @runtime_checkable
@@ -56,6 +56,17 @@ class TTPClient(Protocol):
     def seal_public_key(self) -> bytes:
         """The TTP's X25519 public key that sources seal BSNs to."""
         ...
+
+
+@runtime_checkable
+class WrappedKeySource(Protocol):
+    """What the registry's portal relays to a source user's browser (docs/pseudonymisation.md,
+    section 9): the user's wrapped source key as JSON, or None when the TTP has none for exactly
+    this user, organisation and registry."""
+
+    def wrapped_source_key(
+        self, email: str, organisation: str, registry: str
+    ) -> dict[str, Any] | None: ...
 
 
 class LocalTTP:
@@ -96,6 +107,16 @@ class LocalTTP:
         self, registry: str, stage1: pl.Series, *, source: str, from_version: int
     ) -> pl.DataFrame:
         return self.ttp.rekey(registry, stage1, source=source, from_version=from_version)
+
+    def wrapped_source_key(
+        self, email: str, organisation: str, registry: str
+    ) -> dict[str, Any] | None:
+        from zorgbroker.pseudonymisation.enrolment import SourceKeyCustody
+
+        found = SourceKeyCustody(self.ttp).wrapped_key(
+            email, organisation, registry, asked_by="in-proces"
+        )
+        return None if found is None else found.to_json()
 
 
 _ERRORS: dict[int, type[TTPError]] = {
@@ -138,12 +159,16 @@ class HttpTTP:
         except httpx.HTTPError:
             raise TTPUnavailable(f"De TTP op {self.base_url} is niet bereikbaar.") from None
         if response.status_code != 200:
-            try:
-                message = str(response.json()["detail"])
-            except (ValueError, KeyError, TypeError):
-                message = f"De TTP antwoordde met status {response.status_code}."
-            raise _ERRORS.get(response.status_code, TTPError)(message)
+            self._raise_for(response)
         return response
+
+    @staticmethod
+    def _raise_for(response: httpx.Response) -> NoReturn:
+        try:
+            message = str(response.json()["detail"])
+        except (ValueError, KeyError, TypeError):
+            message = f"De TTP antwoordde met status {response.status_code}."
+        raise _ERRORS.get(response.status_code, TTPError)(message)
 
     def pseudonymise(
         self,
@@ -184,6 +209,23 @@ class HttpTTP:
     def seal_public_key(self) -> bytes:
         data = self._send("GET", "/v1/seal-public-key").json()
         return base64.b64decode(str(data["x25519"]))
+
+    def wrapped_source_key(
+        self, email: str, organisation: str, registry: str
+    ) -> dict[str, Any] | None:
+        try:
+            response = self._http.get(
+                f"/v1/registries/{registry}/source-keys",
+                params={"email": email, "organisation": organisation},
+            )
+        except httpx.HTTPError:
+            raise TTPUnavailable(f"De TTP op {self.base_url} is niet bereikbaar.") from None
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            self._raise_for(response)
+        data: dict[str, Any] = response.json()
+        return data
 
     def rekey(
         self, registry: str, stage1: pl.Series, *, source: str, from_version: int

@@ -6,6 +6,8 @@ Layout under ZORGBROKER_HOME (folders 0700, key files 0600):
     ttp/keys/seal.key                   X25519 private key; sources seal BSNs to its public half
     ttp/keys/registry-<name>-k<n>.key   K_registry, version n (the highest is current)
     ttp/keys/reid-<name>.key            K_reid for AES-SIV, re-identifiable registries only
+    ttp/keys/source-<name>.key          K_source of a project in the TTP's custody: what it wraps
+                                        for browser users and hands to source installations
     source/project-<registry>.key       K_source of one project (method zb2), shared by the
                                         sources that deliver to that registry only
     source/source.key                   the one K_source of method zb1, read by nothing now
@@ -120,8 +122,15 @@ def source_key(home: Path, registry: str) -> bytes:
 
     One key per receiving registry's project: the same BSN gets unrelated stage-1 pseudonyms for
     different registries, so registries comparing what they relayed cannot link patients.
+    The TTP is the project key's custodian (it wraps it for browser users): when the TTP of this
+    same installation holds the project's key already, the source side takes that one, so the
+    command line and the browser make the same P1.
     """
-    return key_or_create(source_key_path(home, registry), length=KEY_BYTES)
+    path = source_key_path(home, registry)
+    custodian = TTPKeys(ttp_dir(home)).source_key_path(registry)
+    if not path.exists() and custodian.exists():
+        write_new_key(path, read_key(custodian, length=KEY_BYTES))
+    return key_or_create(path, length=KEY_BYTES)
 
 
 def zb1_source_key(home: Path) -> Path | None:
@@ -226,6 +235,9 @@ class TTPKeys:
     def reid_key(self, registry: str) -> bytes:
         check_registry_name(registry)
         return key_or_create(self.folder / f"reid-{registry}.key", length=REID_KEY_BYTES)
+
+    def source_key_path(self, registry: str) -> Path:
+        return self.folder / f"source-{check_registry_name(registry)}.key"
 
     def key_files(self) -> list[Path]:
         if not self.folder.exists():

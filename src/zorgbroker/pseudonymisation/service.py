@@ -19,6 +19,7 @@ from fastapi import FastAPI, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from zorgbroker.pseudonymisation.enrolment import SourceKeyCustody
 from zorgbroker.pseudonymisation.errors import (
     BatchRejected,
     BatchTooLarge,
@@ -30,6 +31,7 @@ from zorgbroker.pseudonymisation.errors import (
 from zorgbroker.pseudonymisation.method import is_reidentifiable
 from zorgbroker.pseudonymisation.ratelimit import Limits, RateLimiter
 from zorgbroker.pseudonymisation.ttp import TrustedThirdParty
+from zorgbroker.pseudonymisation.ttp_pages import add_source_key_routes
 from zorgbroker.pseudonymisation.wire import (
     CONTENT_TYPE,
     KEY_FINGERPRINT_HEADER,
@@ -42,7 +44,11 @@ from zorgbroker.pseudonymisation.wire import (
 _MAX_LINE_BYTES = 256
 
 
-def create_app(home: Path, *, limits: Limits | None = None) -> FastAPI:
+def create_app(
+    home: Path, *, limits: Limits | None = None, custody: SourceKeyCustody | None = None
+) -> FastAPI:
+    """The service on the TTP in `home`; `custody` serves the browser's source keys (by
+    default on the system clock)."""
     limits = limits or Limits()
     ttp = TrustedThirdParty(home)
     ttp.init()
@@ -64,6 +70,8 @@ def create_app(home: Path, *, limits: Limits | None = None) -> FastAPI:
         if claimed is not None and claimed != org:
             raise Forbidden("Het token hoort bij een andere bronorganisatie.")
         return org
+
+    add_source_key_routes(app, custody or SourceKeyCustody(ttp), organisation)
 
     @app.get("/v1/health")
     async def health() -> dict[str, str]:
@@ -155,12 +163,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextlib.contextmanager
-def serving(home: Path, *, limits: Limits | None = None, host: str = "127.0.0.1") -> Iterator[str]:
+def serving(
+    home: Path,
+    *,
+    limits: Limits | None = None,
+    host: str = "127.0.0.1",
+    custody: SourceKeyCustody | None = None,
+) -> Iterator[str]:
     """The real service on a free loopback port in a background thread; yields its base URL.
     For tests and the benchmark."""
     port = free_port(host)
     config = uvicorn.Config(
-        create_app(home, limits=limits),
+        create_app(home, limits=limits, custody=custody),
         host=host,
         port=port,
         log_level="warning",

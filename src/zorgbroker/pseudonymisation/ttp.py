@@ -169,6 +169,10 @@ class TrustedThirdParty:
         if self._audit is None:
             self.init()
 
+    def ready(self) -> None:
+        """Set up on first use only (`init` once per object)."""
+        self._ready()
+
     @property
     def audit(self) -> AuditLog:
         if self._audit is None:

@@ -30,6 +30,11 @@ CREATE TABLE IF NOT EXISTS requests (
 CREATE TABLE IF NOT EXISTS request_items (
     request_id TEXT NOT NULL REFERENCES requests(id), key_version INTEGER NOT NULL,
     pseudonym TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS enrolments (
+    registry TEXT NOT NULL, email TEXT NOT NULL, organisation TEXT NOT NULL,
+    created TEXT NOT NULL, link_hash TEXT UNIQUE, link_expires TEXT,
+    wrapped TEXT, wrapped_at TEXT,
+    PRIMARY KEY (registry, email));
 CREATE TABLE IF NOT EXISTS decisions (
     request_id TEXT NOT NULL REFERENCES requests(id), officer TEXT NOT NULL,
     decision TEXT NOT NULL, reason TEXT, time TEXT NOT NULL,
@@ -208,6 +213,56 @@ class TTPStore:
 
     def officer_for_token(self, token: str) -> str | None:
         return self._check_credential("officers", "name", token)
+
+    # --- source users of the browser (wrapped source keys) ----------------------------------
+
+    def enrol(
+        self, registry: str, email: str, organisation: str, link_hash: str, expires: str
+    ) -> None:
+        """Enrol a source user (again): a new single-use link replaces any earlier one. The
+        wrapping made with an earlier password stays until the new one is set, unless the user
+        moved to another organisation (a wrapping is bound to its organisation)."""
+        with self.connect() as db:
+            db.execute(
+                "INSERT INTO enrolments (registry, email, organisation, created, link_hash, "
+                "link_expires) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (registry, email) DO UPDATE SET link_hash = excluded.link_hash, "
+                "link_expires = excluded.link_expires, "
+                "wrapped = CASE WHEN organisation = excluded.organisation THEN wrapped END, "
+                "wrapped_at = CASE WHEN organisation = excluded.organisation THEN wrapped_at END, "
+                "organisation = excluded.organisation",
+                (registry, email, organisation, now(), link_hash, expires),
+            )
+
+    def enrolment_by_link(self, link_hash: str) -> tuple[str, str, str, str] | None:
+        """(registry, e-mail, organisation, expires) of an unused link."""
+        with self.connect() as db:
+            row = db.execute(
+                "SELECT registry, email, organisation, link_expires FROM enrolments "
+                "WHERE link_hash = ?",
+                (link_hash,),
+            ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]), str(row[2]), str(row[3]))
+
+    def use_link(self, link_hash: str, not_expired_at: str, wrapped: str) -> bool:
+        """Store the wrapping and spend the link, if it is still unused and valid at
+        `not_expired_at`; False when another request spent it first (or it expired)."""
+        with self.connect() as db:
+            done = db.execute(
+                "UPDATE enrolments SET wrapped = ?, wrapped_at = ?, link_hash = NULL, "
+                "link_expires = NULL WHERE link_hash = ? AND link_expires > ?",
+                (wrapped, now(), link_hash, not_expired_at),
+            )
+        return done.rowcount == 1
+
+    def wrapped_for(self, registry: str, email: str, organisation: str) -> str | None:
+        with self.connect() as db:
+            row = db.execute(
+                "SELECT wrapped FROM enrolments WHERE registry = ? AND email = ? "
+                "AND organisation = ? AND wrapped IS NOT NULL",
+                (registry, email, organisation),
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     # --- re-identification store ---------------------------------------------------------------
 
