@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from zorgbroker.fhir.auth import Grant, TokenVerifier
+from zorgbroker.fhir.auth import Grant
 from zorgbroker.fhir.models import AccessToken, AuthorizationCode, OAuthClientSecret, PatientAccount
 from zorgbroker.registry.database import write_transaction
 
@@ -210,17 +210,3 @@ class StoredTokenVerifier:
         if row is None or row.revoked or _aware(row.expires_at) <= self.clock():
             return None
         return Grant(row.patient_id, row.scope, row.client_id)
-
-
-class FirstOf:
-    """Asks each verifier in turn: stored tokens first, then the signed demo tokens."""
-
-    def __init__(self, *verifiers: TokenVerifier) -> None:
-        self.verifiers = verifiers
-
-    def verify(self, token: str) -> Grant | None:
-        for verifier in self.verifiers:
-            grant = verifier.verify(token)
-            if grant is not None:
-                return grant
-        return None
