@@ -12,6 +12,7 @@ from zorgbroker.portal.routes import (
     invitation,
     organisation,
     passkeys,
+    patient_access,
     sign_in,
     wizard,
 )
@@ -20,7 +21,7 @@ from zorgbroker.portal.routes import (
 def routers(*, demo: bool) -> list[APIRouter]:
     found = [sign_in.router, invitation.router, wizard.router, account.router,
              organisation.router, passkeys.router, email_address.router,
-             factors.router]  # fmt: skip
+             factors.router, patient_access.router]  # fmt: skip
     if demo:
         found.append(demo_router())
     return found
