@@ -75,6 +75,9 @@ def _validated(path: Path, schema_name: str, kind: str) -> Any:
         root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as exc:
         raise ListError(f"{path.name}: geen geldige XML (regel {exc.lineno})") from exc
+    if root.getroottree().docinfo.doctype:
+        # MedMij's lists have no DTD; one could only serve entity tricks (XXE, expansion).
+        raise ListError(f"{path.name}: een DOCTYPE is in een MedMij-lijst niet toegestaan")
     schema = _schema(schema_name)
     if not schema.validate(root):
         error = schema.error_log[0]
