@@ -138,19 +138,33 @@ def serve_command(
     base_url: Annotated[
         str | None, typer.Option("--basis-url", help="Publieke basis-URL voor fullUrl en links.")
     ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-certificaat", help="Certificaat (PEM) voor https.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-sleutel", help="Privésleutel (PEM) bij het certificaat.")
+    ] = None,
 ) -> None:
-    """Start de FHIR-server."""
+    """Start de FHIR-server met het token-endpoint (https met TLS 1.2 of 1.3 als een
+    certificaat is gegeven; anders http achter een proxy die TLS afhandelt)."""
     import uvicorn
 
     from zorgbroker.composition import fhir_service
+    from zorgbroker.fhir.oauth.lists import ListError
     from zorgbroker.fhir.routes import create_app
+    from zorgbroker.fhir.tls import server_config
 
-    uvicorn.run(
-        create_app(fhir_service(get_settings(), base_url)),
-        host=host,
-        port=port,
-        log_level="warning",
-    )
+    if (tls_cert is None) != (tls_key is None):
+        raise fail_usage("geef --tls-certificaat en --tls-sleutel samen")
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            raise fail_usage(f"{path} bestaat niet")
+    try:
+        service = fhir_service(get_settings(), base_url)
+    except ListError as error:
+        raise fail(str(error), FAILED) from None
+    config = server_config(create_app(service), host=host, port=port, cert=tls_cert, key=tls_key)
+    uvicorn.Server(config).run()
 
 
 def _variables(pairs: list[str]) -> dict[str, str]:
