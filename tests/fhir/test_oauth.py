@@ -358,3 +358,49 @@ def test_an_account_without_a_patient_cannot_consent(world: World) -> None:
     page = world.portal.get(url)
     assert page.status_code == 403 and "niet gekoppeld aan een patiëntdossier" in page.text
     assert world.portal.get("/mijn-gegevens/opvragingen").status_code == 403
+
+
+def test_a_password_alone_is_not_enough_to_consent(world: World) -> None:
+    """The second factor stands in for DigiD: an account that signs in without one (its
+    organisation does not require two steps) cannot consent."""
+    import dataclasses
+
+    mailer: MemoryMailer = world.services.accounts.mailer  # type: ignore[attr-defined]
+    accounts = world.services.accounts
+    relaxed = accounts.create_organisation("Praktijk zonder tweede stap")
+    policy = dataclasses.replace(accounts.organisation_policy(relaxed), two_step_required=False)
+    accounts.set_policy(None, relaxed, policy, HOME)
+    email = "walsen@voorbeeld.nl"
+    user_id = accounts.invite(None, relaxed, email, "Patiënt Walsen", (UPLOADER,), HOME)
+    link = next(line for line in mailer.last_to(email).body.splitlines() if "/uitnodiging/" in line)
+    accounts.accept_invitation(link.rsplit("/", 1)[1], GOOD_PASSWORD, HOME)
+    world.store.link_patient(user_id, "XXX-Walsen")
+
+    url, _ = world.pgo().create_authorization_url(f"{ORIGIN}/medmij/autoriseren")
+    assert world.portal.get(url).headers["location"] == "/aanmelden"
+    page = world.portal.get("/aanmelden")
+    signed_in = world.portal.post(
+        "/aanmelden",
+        data={"csrf_token": csrf(page.text), "email": email, "password": GOOD_PASSWORD},
+        headers={"Origin": ORIGIN},
+    )
+    back = signed_in.headers["location"]
+    assert back.startswith("/medmij/autoriseren?")  # signed in, sent back to the request
+    refused = world.portal.get(back)
+    assert refused.status_code == 403 and "twee stappen" in refused.text
+    assert "Toestemming geven" not in refused.text
+
+
+def test_the_token_endpoint_echoes_medmij_headers_and_is_not_cached(world: World) -> None:
+    import httpx
+
+    answer = httpx.post(
+        f"{world.fhir_url}/oauth/token",
+        data={"grant_type": "authorization_code", "code": "geraden", "redirect_uri": REDIRECT},
+        auth=(PGO, world.secret),
+        headers=TRACE,
+    )
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    assert answer.headers["MedMij-Request-ID"] == TRACE["MedMij-Request-ID"]
+    assert answer.headers["X-Correlation-ID"] == TRACE["X-Correlation-ID"]
+    assert answer.headers["Cache-Control"] == "no-store"
