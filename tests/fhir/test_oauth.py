@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +27,8 @@ from sqlalchemy import Engine, select
 from tests.accounts.conftest import GOOD_PASSWORD, HOME, demo_sqlite_engine, standin_services
 from tests.fhir.conftest import GGZ, LOAD_DATE, MEDICATION
 from tests.portal.conftest import ORIGIN, csrf
+from tests.registry.conftest import new_postgres_database
+from zorgbroker.accounts.database import upgrade
 from zorgbroker.accounts.models import UPLOADER
 from zorgbroker.accounts.services import AccountServices
 from zorgbroker.accounts.standins import FrozenClock, MemoryMailer
@@ -39,6 +42,7 @@ from zorgbroker.fhir.routes import create_app as fhir_app
 from zorgbroker.fhir.schema import ensure_schema
 from zorgbroker.fhir.store import FhirStore
 from zorgbroker.portal.app import create_app as portal_app
+from zorgbroker.registry.database import engine_for
 
 PGO = "pgo.voorbeeld.nl"
 REDIRECT = f"https://{PGO}/medmij/terug"
@@ -121,9 +125,18 @@ def _patient(services: AccountServices) -> tuple[int, pyotp.TOTP]:
     return user_id, totp
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    engine = demo_sqlite_engine(tmp_path / "zorgbroker.db")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            engine = demo_sqlite_engine(tmp_path / "zorgbroker.db")
+        else:
+            engine = engine_for(stack.enter_context(new_postgres_database()))
+            upgrade(engine)
+        yield from _world(engine)
+
+
+def _world(engine: Engine) -> Iterator[World]:
     ensure_schema(engine)
     clock, mailer = FrozenClock(), MemoryMailer()
     FhirStore(engine, clock.now).load_files(
