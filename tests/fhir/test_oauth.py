@@ -350,6 +350,7 @@ def test_the_patient_reads_who_fetched_what(world: World) -> None:
     pgo = world.pgo()
     pgo.fetch_token(f"{world.fhir_url}/oauth/token", authorization_response=world.consent(pgo))
     count = pgo.get(f"{world.fhir_url}/Observation").json()["total"]
+    assert 'href="/mijn-gegevens/opvragingen"' in world.portal.get("/").text  # in the menu
     page = world.portal.get("/mijn-gegevens/opvragingen")
     assert page.status_code == 200
     assert "Wie heeft mijn gegevens opgevraagd" in page.text
@@ -370,6 +371,7 @@ def test_an_account_without_a_patient_cannot_consent(world: World) -> None:
     url, _ = world.pgo().create_authorization_url(f"{ORIGIN}/medmij/autoriseren")
     page = world.portal.get(url)
     assert page.status_code == 403 and "niet gekoppeld aan een patiëntdossier" in page.text
+    assert "/mijn-gegevens/opvragingen" not in world.portal.get("/").text
     assert world.portal.get("/mijn-gegevens/opvragingen").status_code == 403
 
 

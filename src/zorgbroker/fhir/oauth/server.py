@@ -32,6 +32,7 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 
+from zorgbroker.fhir.oauth.dataservices import data_service_ids
 from zorgbroker.fhir.oauth.lists import MedMijLists
 from zorgbroker.fhir.oauth.store import CodeReplayed, IssuedCode, OAuthStore
 
@@ -286,8 +287,6 @@ class AuthorizationService:
         return self.lists.clients.get(client_id, client_id)
 
     def data_service_names(self, scope: str | None) -> list[str]:
-        from zorgbroker.fhir.oauth.dataservices import data_service_ids
-
         names = self.lists.data_service_names
         return [names.get(i, i) for i in data_service_ids(scope or "")]
 

@@ -17,11 +17,20 @@ from fastapi.responses import RedirectResponse, Response
 
 from zorgbroker.fhir.oauth.patients import PatientAccess
 from zorgbroker.fhir.oauth.server import AuthorizationRefused
-from zorgbroker.portal.pages import redirect, render, signed_in_user
+from zorgbroker.portal.pages import TEMPLATES, redirect, render, signed_in_user
 from zorgbroker.portal.routes.sign_in import RETURN_COOKIE
 from zorgbroker.portal.security import CONTENT_SECURITY_POLICY, current_session, services_of
 
 router = APIRouter()
+
+
+def _is_patient(request: Request, user_id: int) -> bool:
+    """For the menu: does this account stand for a patient (a PK lookup per page)."""
+    access: PatientAccess | None = getattr(request.app.state, "patient_access", None)
+    return access is not None and access.patient_of(user_id) is not None
+
+
+TEMPLATES.env.globals["is_patient"] = _is_patient
 
 AUTHORIZE = "/medmij/autoriseren"
 NOT_A_PATIENT = (
