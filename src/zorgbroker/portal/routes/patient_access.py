@@ -60,11 +60,15 @@ def _refused(request: Request, refused: AuthorizationRefused) -> Response:
 
 
 def _to_client(location: str) -> Response:
-    response = RedirectResponse(location, status_code=303)
-    # Browsers apply form-action to a form's redirects: allow the PGO's own (checked) origin.
-    parts = urlsplit(location)
+    return RedirectResponse(location, status_code=303)
+
+
+def _form_may_reach(response: Response, redirect_uri: str) -> Response:
+    """Browsers apply the form's page's `form-action` to the redirects after its submission:
+    the consent page allows the PGO's own origin (its redirect_uri was checked) besides ours."""
+    origin = f"https://{urlsplit(redirect_uri).netloc}"
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
-        "form-action 'self'", f"form-action 'self' https://{parts.netloc}"
+        "form-action 'self'", f"form-action 'self' {origin}"
     )
     return response
 
@@ -100,7 +104,8 @@ def authorize(request: Request) -> Response:
     patient = _patient(request, access)
     if isinstance(patient, Response):
         return patient
-    return render(request, "patient/toestemming.html", consent=consent)
+    page = render(request, "patient/toestemming.html", consent=consent)
+    return _form_may_reach(page, dict(consent.params)["redirect_uri"])
 
 
 @router.post(AUTHORIZE)
