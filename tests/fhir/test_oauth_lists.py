@@ -138,3 +138,31 @@ def test_the_commands_name_a_broken_configured_list(
     assert unknown.exit_code != 0 and "niet op de OAuth-clientlijst" in unknown.output
     made = CliRunner().invoke(fhir_app, ["client-secret", "pgo.voorbeeld.nl"])
     assert made.exit_code == 0 and len(made.stdout.strip()) >= 40
+
+
+@pytest.mark.postgres
+def test_serve_names_a_broken_list_before_listening(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.registry.conftest import new_postgres_database
+
+    lists = tmp_path / "lijsten"
+    shutil.copytree(DEMO_LISTS, lists)
+    broken(lists, "zal.xml", "<TokenEndpointuri>https://", "<TokenEndpointuri>http://")
+    with new_postgres_database() as url:
+        env = {
+            **os.environ,
+            "ZORGBROKER_HOME": str(tmp_path / "home"),
+            "ZORGBROKER_DATABASE_URL": url,
+            "ZORGBROKER_PORTAL_URL": "https://portaal.example.nl",
+            "ZORGBROKER_MEDMIJ_LISTS_DIR": str(lists),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "zorgbroker", "serve", "--port", "1"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 3
+    assert "zal.xml" in done.stderr and "element TokenEndpointuri" in done.stderr
+    assert "Traceback" not in done.stderr
