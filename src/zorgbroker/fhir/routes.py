@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from zorgbroker.fhir import access_log, search
 from zorgbroker.fhir.auth import Grant, TokenVerifier
@@ -179,7 +180,8 @@ def router(service: FhirService) -> APIRouter:
             """MedMij's token endpoint: a code, once, for a bearer token (JSON)."""
             form = await request.form()
             items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-            answer = oauth.token(items, request.headers)
+            # The database work is synchronous: off the event loop, as the sync routes are.
+            answer = await run_in_threadpool(oauth.token, items, request.headers)
             return JSONResponse(answer.body, answer.status, headers=dict(answer.headers))
 
     return api
