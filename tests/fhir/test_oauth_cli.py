@@ -36,3 +36,16 @@ def test_linking_an_account_to_a_patient(tmp_path: Path, monkeypatch: pytest.Mon
     assert linked.exit_code == 0, linked.output
     assert "gekoppeld aan patiënt XXX-Bals" in linked.stdout
     assert fhir_oauth_store(fhir_engine(settings)).patient_of(user_id) == "XXX-Bals"
+
+
+def test_a_demo_token_needs_a_scope_that_is_offered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZORGBROKER_HOME", str(tmp_path / "home"))
+    get_settings(fresh=True)
+    refused = CliRunner().invoke(
+        fhir_app, ["token", "--patient", "XXX-Bals", "--scope", "praktijk~ggz"]
+    )
+    assert refused.exit_code == 2
+    assert "--scope 'praktijk~ggz' wordt hier niet aangeboden" in refused.output
+    assert "praktijk~1, praktijk~3, praktijk~24" in refused.output

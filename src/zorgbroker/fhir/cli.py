@@ -86,10 +86,20 @@ def token_command(
     ] = None,
 ) -> None:
     """Maak een toegangstoken voor demo's en tests, zonder PGO en toestemming."""
-    from zorgbroker.composition import fhir_oauth_store
+    from zorgbroker.composition import authorization_service
+    from zorgbroker.fhir.oauth.lists import ListError
 
-    lifetime = minutes or get_settings().medmij_token_minutes
-    token = fhir_oauth_store(_engine()).issue_token(
+    settings = get_settings()
+    engine = _engine()
+    try:
+        service = authorization_service(settings, engine)
+    except ListError as error:
+        raise fail(str(error), FAILED) from None
+    if not service.scope_is_offered(scope):
+        offered = ", ".join(service.offered_scopes())
+        raise fail_usage(f"--scope '{scope[:100]}' wordt hier niet aangeboden; wel: {offered}")
+    lifetime = minutes or settings.medmij_token_minutes
+    token = service.store.issue_token(
         client_id=client, patient_id=patient, scope=scope, lifetime=dt.timedelta(minutes=lifetime)
     )
     typer.echo(token)

@@ -283,6 +283,19 @@ class AuthorizationService:
         self.issuer = issuer.rstrip("/")
         self._server = _Server(lists, store, provider, token_lifetime, code_lifetime)
 
+    def scope_is_offered(self, scope: str) -> bool:
+        """Whether `scope` names this provider and data services it offers (ZAL and GNL)."""
+        try:
+            self._server.validate_requested_scope(scope)
+        except InvalidScopeError:
+            return False
+        return True
+
+    def offered_scopes(self) -> list[str]:
+        provider = self.lists.providers.get(f"{self._server.provider}@medmij")
+        services = sorted(provider.data_services, key=int) if provider else []
+        return [f"{self._server.provider}~{i}" for i in services]
+
     def client_name(self, client_id: str) -> str:
         return self.lists.clients.get(client_id, client_id)
 
