@@ -419,3 +419,21 @@ def test_the_token_endpoint_echoes_medmij_headers_and_is_not_cached(world: World
     assert answer.headers["MedMij-Request-ID"] == TRACE["MedMij-Request-ID"]
     assert answer.headers["X-Correlation-ID"] == TRACE["X-Correlation-ID"]
     assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_expired_tokens_and_spent_codes_are_purged(world: World) -> None:
+    authorization: AuthorizationService = world.portal.app.state.patient_access.authorization  # type: ignore[attr-defined]
+    pgo = world.pgo()
+    location = world.consent(pgo)
+    pgo.fetch_token(f"{world.fhir_url}/oauth/token", authorization_response=location)
+    assert authorization.purge_expired() == 0
+    world.clock.advance(minutes=16)  # the token has expired; its code may still be replayed
+    assert authorization.purge_expired() == 1
+    world.clock.advance(minutes=5)  # now every token of the code has expired as well
+    assert authorization.purge_expired() == 1
+    with world.engine.connect() as conn:
+        assert conn.execute(select(AuthorizationCode.pk)).all() == []
+        assert conn.execute(select(AccessToken.pk)).all() == []
+    with pytest.raises(OAuthError) as refused:
+        world.pgo().fetch_token(f"{world.fhir_url}/oauth/token", authorization_response=location)
+    assert refused.value.error == "invalid_grant"

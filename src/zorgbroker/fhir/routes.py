@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,6 +25,8 @@ from zorgbroker.fhir.params import searchable_types
 from zorgbroker.fhir.resources import without_bsn
 from zorgbroker.fhir.store import Stored, read_one, utcnow
 from zorgbroker.registry.database import is_sqlite
+
+log = logging.getLogger(__name__)
 
 
 class FhirService:
@@ -231,11 +235,31 @@ async def _echo_trace_headers(
     return response
 
 
-def create_app(service: FhirService) -> FastAPI:
+#: How often the server removes expired tokens and codes.
+PURGE_EVERY_SECONDS = 15 * 60
+
+
+def create_app(service: FhirService, *, purge_every: float = PURGE_EVERY_SECONDS) -> FastAPI:
+    """With an authorisation server, expired tokens and codes are removed at start-up and then
+    every `purge_every` seconds (several processes doing so is harmless)."""
+
+    async def purging(oauth: AuthorizationService) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(oauth.purge_expired)
+            except Exception:  # a database that is down now is retried at the next round
+                log.warning("purging expired tokens failed", exc_info=True)
+            await asyncio.sleep(purge_every)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        service.close()
+        task = asyncio.create_task(purging(service.oauth)) if service.oauth else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+            service.close()
 
     app = FastAPI(
         title="zorgbroker FHIR", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan

@@ -283,6 +283,9 @@ class AuthorizationService:
         self.issuer = issuer.rstrip("/")
         self._server = _Server(lists, store, provider, token_lifetime, code_lifetime)
 
+    def purge_expired(self) -> int:
+        return self.store.purge_expired(self._server.token_lifetime)
+
     def scope_is_offered(self, scope: str) -> bool:
         """Whether `scope` names this provider and data services it offers (ZAL and GNL)."""
         try:

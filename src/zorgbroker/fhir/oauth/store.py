@@ -152,6 +152,17 @@ class OAuthStore:
             raise CodeReplayed()
         return None if expired else issued
 
+    def purge_expired(self, token_lifetime: dt.timedelta) -> int:
+        """Remove expired tokens, and codes whose every token has expired too (a replay of such
+        a code is still refused: it is then unknown). Returns how many rows went."""
+        now = self.clock()
+        with write_transaction(self.engine) as conn:
+            tokens = conn.execute(delete(AccessToken).where(AccessToken.expires_at < now))
+            codes = conn.execute(
+                delete(AuthorizationCode).where(AuthorizationCode.expires_at < now - token_lifetime)
+            )
+        return int(tokens.rowcount) + int(codes.rowcount)
+
     # --- tokens --------------------------------------------------------------------------
 
     def issue_token(
