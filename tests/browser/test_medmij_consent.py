@@ -21,7 +21,6 @@ from playwright.sync_api import Page, Route, expect
 
 from tests.accounts.conftest import GOOD_PASSWORD, HOME, demo_sqlite_engine, standin_services
 from tests.browser.conftest import _free_port
-from zorgbroker.accounts.models import UPLOADER
 from zorgbroker.accounts.standins import FrozenClock, MemoryMailer
 from zorgbroker.fhir.oauth.lists import DEMO_LISTS, read_lists
 from zorgbroker.fhir.oauth.patients import PatientAccess
@@ -52,7 +51,7 @@ def practice(tmp_path: Path) -> Iterator[Practice]:
     clock, mailer = FrozenClock(), MemoryMailer()
     services = standin_services(engine, clock, mailer, base_url=url)
     organisation = services.accounts.create_organisation("Praktijk patiënten")
-    user_id = services.accounts.invite(None, organisation, EMAIL, "Patiënt Bals", (UPLOADER,), HOME)
+    user_id = services.accounts.invite(None, organisation, EMAIL, "Patiënt Bals", (), HOME)
     link = next(line for line in mailer.last_to(EMAIL).body.splitlines() if "/uitnodiging/" in line)
     services.accounts.accept_invitation(link.rsplit("/", 1)[1], GOOD_PASSWORD, HOME)
     totp = pyotp.TOTP(services.two_factor.begin_totp(user_id).secret)

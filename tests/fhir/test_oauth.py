@@ -29,7 +29,6 @@ from tests.fhir.conftest import GGZ, LOAD_DATE, MEDICATION
 from tests.portal.conftest import ORIGIN, csrf
 from tests.registry.conftest import new_postgres_database
 from zorgbroker.accounts.database import upgrade
-from zorgbroker.accounts.models import UPLOADER
 from zorgbroker.accounts.services import AccountServices
 from zorgbroker.accounts.standins import FrozenClock, MemoryMailer
 from zorgbroker.fhir.models import AccessLogEntry, AccessToken, AuthorizationCode
@@ -113,9 +112,7 @@ def _free_port() -> int:
 def _patient(services: AccountServices) -> tuple[int, pyotp.TOTP]:
     mailer: MemoryMailer = services.accounts.mailer  # type: ignore[attr-defined]
     practice = services.accounts.create_organisation("Praktijk patiënten")
-    user_id = services.accounts.invite(
-        None, practice, PATIENT_EMAIL, "Patiënt Bals", (UPLOADER,), HOME
-    )
+    user_id = services.accounts.invite(None, practice, PATIENT_EMAIL, "Patiënt Bals", (), HOME)
     token = next(
         line for line in mailer.last_to(PATIENT_EMAIL).body.splitlines() if "/uitnodiging/" in line
     ).rsplit("/", 1)[1]
@@ -386,7 +383,7 @@ def test_a_password_alone_is_not_enough_to_consent(world: World) -> None:
     policy = dataclasses.replace(accounts.organisation_policy(relaxed), two_step_required=False)
     accounts.set_policy(None, relaxed, policy, HOME)
     email = "walsen@voorbeeld.nl"
-    user_id = accounts.invite(None, relaxed, email, "Patiënt Walsen", (UPLOADER,), HOME)
+    user_id = accounts.invite(None, relaxed, email, "Patiënt Walsen", (), HOME)
     link = next(line for line in mailer.last_to(email).body.splitlines() if "/uitnodiging/" in line)
     accounts.accept_invitation(link.rsplit("/", 1)[1], GOOD_PASSWORD, HOME)
     world.store.link_patient(user_id, "XXX-Walsen")

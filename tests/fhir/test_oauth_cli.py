@@ -8,7 +8,6 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.accounts.conftest import HOME
-from zorgbroker.accounts.models import UPLOADER
 from zorgbroker.accounts.standins import MemoryMailer
 from zorgbroker.composition import account_services, fhir_engine, fhir_oauth_store
 from zorgbroker.fhir.cli import fhir_app
@@ -20,9 +19,7 @@ def test_linking_an_account_to_a_patient(tmp_path: Path, monkeypatch: pytest.Mon
     settings = get_settings(fresh=True)
     services = account_services(settings, "http://localhost", mailer=MemoryMailer())
     practice = services.accounts.create_organisation("Praktijk patiënten")
-    user_id = services.accounts.invite(
-        None, practice, "bals@voorbeeld.nl", "Bals", (UPLOADER,), HOME
-    )
+    user_id = services.accounts.invite(None, practice, "bals@voorbeeld.nl", "Bals", (), HOME)
 
     unknown = CliRunner().invoke(
         fhir_app, ["patient-koppelen", "--email", "niemand@voorbeeld.nl", "--patient", "XXX-Bals"]
