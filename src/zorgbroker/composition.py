@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import cache, partial
@@ -29,15 +28,15 @@ if TYPE_CHECKING:
     from zorgbroker.accounts.collaborators import FernetSecretBox
     from zorgbroker.accounts.interfaces import Mailer
     from zorgbroker.accounts.services import AccountServices
-    from zorgbroker.fhir.auth import SignedTokenVerifier
+    from zorgbroker.fhir.oauth.patients import PatientAccess
+    from zorgbroker.fhir.oauth.server import AuthorizationService
+    from zorgbroker.fhir.oauth.store import OAuthStore
     from zorgbroker.fhir.routes import FhirService
     from zorgbroker.pseudonymisation.client import TTPClient, WrappedKeySource
     from zorgbroker.uploads.history import UploadHistory
     from zorgbroker.uploads.service import UploadService
     from zorgbroker.uploads.tasks import Dispatcher
 
-#: The key that signs the FHIR server's demo tokens, under ZORGBROKER_HOME.
-FHIR_KEY_FILE = "fhir-token.key"
 #: How often each portal process removes ended sessions and spent tokens.
 PURGE_EVERY_SECONDS = 15 * 60
 
@@ -168,17 +167,53 @@ def fhir_engine(settings: Settings) -> Engine:
     return engine
 
 
-def fhir_token_verifier(settings: Settings) -> SignedTokenVerifier:
-    from zorgbroker.fhir.auth import SignedTokenVerifier
+def fhir_oauth_store(engine: Engine) -> OAuthStore:
+    """The authorisation server's codes, tokens, client secrets and patient accounts."""
+    from zorgbroker.fhir.oauth.store import OAuthStore
+    from zorgbroker.fhir.store import utcnow
 
-    key = secret_file(settings.home / FHIR_KEY_FILE, lambda: secrets.token_bytes(32).hex())
-    return SignedTokenVerifier(bytes.fromhex(key))
+    return OAuthStore(engine, utcnow)
+
+
+def authorization_service(settings: Settings, engine: Engine) -> AuthorizationService:
+    """MedMij's authorisation server over the configured lists (the demo lists when unset);
+    raises `ListError` (Dutch) for a list that does not match its schema."""
+    import datetime as dt
+
+    from zorgbroker.fhir.oauth.lists import DEMO_LISTS, read_lists
+    from zorgbroker.fhir.oauth.server import AuthorizationService
+
+    return AuthorizationService(
+        read_lists(settings.medmij_lists_dir or DEMO_LISTS),
+        fhir_oauth_store(engine),
+        provider=settings.medmij_provider,
+        issuer=settings.portal_url or "https://localhost",
+        token_lifetime=dt.timedelta(minutes=settings.medmij_token_minutes),
+    )
 
 
 def fhir_service(settings: Settings, base_url: str | None = None) -> FhirService:
+    """The FHIR API with the token endpoint; tokens are those the authorisation server (or
+    `zorgbroker fhir token`) stored."""
+    from zorgbroker.fhir.oauth.store import StoredTokenVerifier
     from zorgbroker.fhir.routes import FhirService
+    from zorgbroker.fhir.store import utcnow
 
-    return FhirService(fhir_engine(settings), fhir_token_verifier(settings), base_url=base_url)
+    engine = fhir_engine(settings)
+    return FhirService(
+        engine,
+        StoredTokenVerifier(engine, utcnow),
+        base_url=base_url,
+        oauth=authorization_service(settings, engine),
+    )
+
+
+def patient_access(settings: Settings) -> PatientAccess:
+    """What the portal's patient pages use: consent for a PGO and the access log."""
+    from zorgbroker.fhir.oauth.patients import PatientAccess
+
+    engine = fhir_engine(settings)
+    return PatientAccess(engine, authorization_service(settings, engine))
 
 
 # --- accounts and the portal -------------------------------------------------------------------
@@ -268,6 +303,8 @@ def portal_app(
     )
     # The browser's stage 1 seals BSNs for the TTP with this key (routes/stage1_plan.py).
     app.state.seal_public_key = cache(partial(ttp_public_key_for_source, settings.home))
+    # The patient pages (MedMij consent, who fetched my data) read this; without it they 404.
+    app.state.patient_access = patient_access(settings)
     app.router.lifespan_context = _purging(services, purge_every)
     return app
 

@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     #: a production installation sets it from its secrets store, apart from the database.
     accounts_secret_key: SecretStr | None = None
 
+    # --- patient access through MedMij (zorgbroker.fhir) ---
+    #: How long an access token of the authorisation server is valid.
+    medmij_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: This practice's name on the Zorgaanbiederslijst, without @medmij (the scope's first part).
+    medmij_provider: str = "praktijk"
+    #: The folder with MedMij's lists (zal.xml, ocl.xml, gnl.xml); the shipped demo lists when
+    #: unset.
+    medmij_lists_dir: Path | None = None
+
     # --- the TTP (zorgbroker.pseudonymisation) ---
     #: The TTP service (`zorgbroker ttp serve`) that upload processing relays stage-1
     #: pseudonyms to; unset, the embedded TTP under `home/ttp` answers in process.

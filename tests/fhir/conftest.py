@@ -27,9 +27,10 @@ CLIENT = "pgo-test"
 
 #: Bearer tokens of the tests, one per qualification patient.
 TOKENS = {
-    "token-bals": Grant("XXX-Bals", "praktijk~ggz", CLIENT),
-    "token-walsen": Grant("XXX-Walsen", "praktijk~ggz", CLIENT),
-    "token-dirksz": Grant("XXX-DIRKSZ", "praktijk~medicatie", CLIENT),
+    "token-bals": Grant("XXX-Bals", "praktijk~24", CLIENT),
+    "token-walsen": Grant("XXX-Walsen", "praktijk~24", CLIENT),
+    "token-dirksz": Grant("XXX-DIRKSZ", "praktijk~3", CLIENT),
+    "token-bals-medicatie": Grant("XXX-Bals", "praktijk~3", CLIENT),
 }
 BSNS = ("999911478", "999911491", "999911326")
 

@@ -1,4 +1,4 @@
-"""NEN 7513 access log, and the signed demo tokens."""
+"""NEN 7513 access log, and the demo tokens of `zorgbroker fhir token`."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 from typer.testing import CliRunner
 
 from tests.fhir.conftest import GGZ, LOAD_DATE, Server, auth
-from zorgbroker.composition import fhir_token_verifier as token_verifier
+from zorgbroker.composition import fhir_service
 from zorgbroker.fhir.access_log import accesses_for
-from zorgbroker.fhir.auth import Grant, SignedTokenVerifier
 from zorgbroker.fhir.cli import fhir_app
-from zorgbroker.fhir.models import AccessLogEntry
+from zorgbroker.fhir.models import AccessLogEntry, AccessToken
 from zorgbroker.fhir.routes import FhirService, create_app
 from zorgbroker.fhir.schema import ensure_schema
 from zorgbroker.fhir.store import FhirStore
@@ -56,43 +55,25 @@ def test_refused_and_empty_searches_log_nothing(server: Server) -> None:
         assert accesses_for(conn, "XXX-Bals") == []
 
 
-NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
-
-
-def test_signed_tokens() -> None:
-    clock = [NOW]
-    verifier = SignedTokenVerifier(b"k" * 32, clock=lambda: clock[0])
-    token = verifier.mint(
-        "XXX-Bals", "praktijk~ggz", client_id="pgo", lifetime=dt.timedelta(minutes=15)
-    )
-    assert verifier.verify(token) == Grant("XXX-Bals", "praktijk~ggz", "pgo")
-    body, _, signature = token.partition(".")
-    other = SignedTokenVerifier(b"x" * 32, clock=lambda: clock[0])
-    assert other.verify(token) is None
-    forged = other.mint("XXX-Walsen", "praktijk~ggz", lifetime=dt.timedelta(minutes=15))
-    assert verifier.verify(f"{forged.partition('.')[0]}.{signature}") is None
-    assert verifier.verify(body) is None
-    clock[0] = NOW + dt.timedelta(minutes=15)
-    assert verifier.verify(token) is None
-
-
 def test_minted_token_opens_only_its_patients_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ZORGBROKER_HOME", str(tmp_path / "home"))
     settings = get_settings(fresh=True)
-    engine = engine_for(f"sqlite:///{tmp_path}/fhir.sqlite3")
-    ensure_schema(engine)
-    FhirStore(engine).load_files([GGZ / "resources"], LOAD_DATE)
+    service = fhir_service(settings)
+    FhirStore(service.engine).load_files([GGZ / "resources"], LOAD_DATE)
     minted = CliRunner().invoke(
-        fhir_app, ["token", "--patient", "XXX-Walsen", "--scope", "praktijk~ggz", "--minuten", "5"]
+        fhir_app, ["token", "--patient", "XXX-Walsen", "--scope", "praktijk~24", "--minuten", "5"]
     )
     assert minted.exit_code == 0
-    client = TestClient(create_app(FhirService(engine, token_verifier(settings))))
-    bundle = client.get("/Patient", headers={"Authorization": f"Bearer {minted.stdout.strip()}"})
+    token = minted.stdout.strip()
+    client = TestClient(create_app(service))
+    bundle = client.get("/Patient", headers={"Authorization": f"Bearer {token}"})
     assert [e["resource"]["id"] for e in bundle.json()["entry"]] == ["XXX-Walsen"]
-    key_file = settings.home / "fhir-token.key"
-    assert key_file.stat().st_mode & 0o077 == 0
+    # Only its digest is stored.
+    with service.engine.connect() as conn:
+        stored = conn.execute(select(AccessToken.token_hash)).scalars().all()
+    assert token not in stored and len(stored) == 1
 
 
 def test_concurrent_requests_share_commits_and_lose_no_entry(server: Server) -> None:

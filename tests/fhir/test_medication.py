@@ -205,5 +205,15 @@ def test_dispense_conversion_with_patient_and_performer(server: Server) -> None:
 
 def test_another_patient_gets_no_medication(server: Server) -> None:
     for kind, system, code in BLOCKS:
-        response = server.client.get(base_url(kind, system, code), headers=auth("token-bals"))
+        url = base_url(kind, system, code)
+        response = server.client.get(url, headers=auth("token-bals-medicatie"))
         assert response.json()["total"] == 0
+
+
+def test_a_ggz_token_opens_no_medication(server: Server) -> None:
+    """The scope limits the data service: consent for Basisgegevens GGZ is not consent for
+    Medicatiegegevens."""
+    for kind, system, code in BLOCKS:
+        response = server.client.get(base_url(kind, system, code), headers=auth("token-bals"))
+        assert response.status_code == 403
+        assert "gegevensdienst" in response.json()["issue"][0]["diagnostics"]

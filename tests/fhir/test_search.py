@@ -169,7 +169,8 @@ def test_patient_and_subject_are_refused(server: Server, url: str) -> None:
     ],
 )
 def test_unsupported_parameter_is_400_with_an_operation_outcome(server: Server, url: str) -> None:
-    response = server.client.get(url, headers=auth())
+    token = "token-bals-medicatie" if url.startswith("/Medication") else "token-bals"
+    response = server.client.get(url, headers=auth(token))
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
 

@@ -149,7 +149,7 @@ def test_own_version_table_beside_the_registry(engine: Engine) -> None:
     with engine.connect() as conn:
         fhir = conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar_one()
         registry = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-    assert fhir == "fhir0001"
+    assert fhir == "fhir0002"
     assert registry != fhir
 
 

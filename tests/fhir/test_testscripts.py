@@ -195,7 +195,7 @@ def test_the_cli_runs_a_script_over_http_with_a_minted_token(
     live_server: str, tmp_path: Path
 ) -> None:
     cli = CliRunner()
-    minted = cli.invoke(fhir_app, ["token", "--patient", "XXX-Walsen", "--scope", "praktijk~ggz"])
+    minted = cli.invoke(fhir_app, ["token", "--patient", "XXX-Walsen", "--scope", "praktijk~24"])
     assert minted.exit_code == 0
     token = minted.stdout.strip()
     script = GGZ / "testscripts" / "medmij-ggz-xis-1-2-serve-xml.xml"

@@ -36,6 +36,7 @@ def entries(
             "request_id": (context.request_id or "")[:64] or None,
             "correlation_id": (context.correlation_id or "")[:64] or None,
             "query": context.query[:2000],
+            "scope": grant.scope[:255],
         }
         for item in served
     ]
@@ -95,6 +96,8 @@ class Access:
     resource_type: str
     resource_id: str
     query: str
+    scope: str | None = None
+    request_id: str | None = None
 
 
 def accesses_for(conn: Connection, patient_id: str) -> list[Access]:
@@ -106,6 +109,8 @@ def accesses_for(conn: Connection, patient_id: str) -> list[Access]:
             AccessLogEntry.resource_type,
             AccessLogEntry.resource_id,
             AccessLogEntry.query,
+            AccessLogEntry.scope,
+            AccessLogEntry.request_id,
         )
         .where(AccessLogEntry.patient_id == patient_id)
         .order_by(AccessLogEntry.at.desc(), AccessLogEntry.pk.desc())

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import httpx
 import typer
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from zorgbroker.cli.common import fail, fail_usage
@@ -63,20 +64,81 @@ def load_command(
     typer.echo(f"{count} resources geladen uit {len(files)} bestanden.")
 
 
+def _engine() -> Engine:
+    from zorgbroker.composition import fhir_engine
+    from zorgbroker.registry.registry_db import RegistryMissing, RegistryUnavailable
+
+    try:
+        return fhir_engine(get_settings())
+    except RegistryMissing as error:
+        raise fail_usage(error.message) from None
+    except RegistryUnavailable as error:
+        raise fail(error.message, FAILED) from None
+
+
 @fhir_app.command("token")
 def token_command(
     patient: Annotated[str, typer.Option("--patient", help="Resource-id van de patiënt.")],
     scope: Annotated[str, typer.Option("--scope", help="zorgaanbiedernaam~gegevensdienstid")],
     client: Annotated[str, typer.Option("--client", help="Naam van de PGO (client).")] = "demo",
-    minutes: Annotated[int, typer.Option("--minuten", min=1, help="Geldigheid.")] = 15,
+    minutes: Annotated[
+        int | None, typer.Option("--minuten", min=1, help="Geldigheid (standaard de instelling).")
+    ] = None,
 ) -> None:
-    """Maak een toegangstoken voor demo's en tests (de echte autorisatieserver volgt)."""
-    from zorgbroker.composition import fhir_token_verifier
+    """Maak een toegangstoken voor demo's en tests, zonder PGO en toestemming."""
+    from zorgbroker.composition import authorization_service
+    from zorgbroker.fhir.oauth.lists import ListError
 
-    verifier = fhir_token_verifier(get_settings())
-    typer.echo(
-        verifier.mint(patient, scope, client_id=client, lifetime=dt.timedelta(minutes=minutes))
+    settings = get_settings()
+    engine = _engine()
+    try:
+        service = authorization_service(settings, engine)
+    except ListError as error:
+        raise fail(str(error), FAILED) from None
+    if not service.scope_is_offered(scope):
+        offered = ", ".join(service.offered_scopes())
+        raise fail_usage(f"--scope '{scope[:100]}' wordt hier niet aangeboden; wel: {offered}")
+    lifetime = minutes or settings.medmij_token_minutes
+    token = service.store.issue_token(
+        client_id=client, patient_id=patient, scope=scope, lifetime=dt.timedelta(minutes=lifetime)
     )
+    typer.echo(token)
+
+
+@fhir_app.command("client-secret")
+def client_secret_command(
+    hostname: Annotated[str, typer.Argument(help="Hostname van de PGO op de OAuth-clientlijst.")],
+) -> None:
+    """Maak een nieuw geheim waarmee een PGO zich bij het token-endpoint aanmeldt."""
+    from zorgbroker.composition import authorization_service
+    from zorgbroker.fhir.oauth.lists import ListError
+
+    engine = _engine()
+    try:
+        service = authorization_service(get_settings(), engine)
+    except ListError as error:
+        raise fail(str(error), FAILED) from None
+    if hostname not in service.lists.clients:
+        raise fail_usage(f"{hostname} staat niet op de OAuth-clientlijst")
+    typer.echo(service.store.new_client_secret(hostname))
+
+
+@fhir_app.command("patient-koppelen")
+def link_patient_command(
+    email: Annotated[str, typer.Option("--email", help="E-mailadres van het portaalaccount.")],
+    patient: Annotated[str, typer.Option("--patient", help="Resource-id van de patiënt.")],
+) -> None:
+    """Koppel een portaalaccount aan een patiënt: dat account geeft toestemming aan PGO's."""
+    from zorgbroker.composition import account_services, fhir_oauth_store
+
+    settings = get_settings()
+    engine = _engine()
+    services = account_services(settings, settings.portal_url or "http://localhost")
+    user_id = services.accounts.find_user(email)
+    if user_id is None:
+        raise fail_usage(f"er is geen account met e-mailadres {email}")
+    fhir_oauth_store(engine).link_patient(user_id, patient)
+    typer.echo(f"{email} is gekoppeld aan patiënt {patient}.")
 
 
 @fhir_app.command("serve")
@@ -86,19 +148,33 @@ def serve_command(
     base_url: Annotated[
         str | None, typer.Option("--basis-url", help="Publieke basis-URL voor fullUrl en links.")
     ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-certificaat", help="Certificaat (PEM) voor https.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-sleutel", help="Privésleutel (PEM) bij het certificaat.")
+    ] = None,
 ) -> None:
-    """Start de FHIR-server."""
+    """Start de FHIR-server met het token-endpoint (https met TLS 1.2 of 1.3 als een
+    certificaat is gegeven; anders http achter een proxy die TLS afhandelt)."""
     import uvicorn
 
     from zorgbroker.composition import fhir_service
+    from zorgbroker.fhir.oauth.lists import ListError
     from zorgbroker.fhir.routes import create_app
+    from zorgbroker.fhir.tls import server_config
 
-    uvicorn.run(
-        create_app(fhir_service(get_settings(), base_url)),
-        host=host,
-        port=port,
-        log_level="warning",
-    )
+    if (tls_cert is None) != (tls_key is None):
+        raise fail_usage("geef --tls-certificaat en --tls-sleutel samen")
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            raise fail_usage(f"{path} bestaat niet")
+    try:
+        service = fhir_service(get_settings(), base_url)
+    except ListError as error:
+        raise fail(str(error), FAILED) from None
+    config = server_config(create_app(service), host=host, port=port, cert=tls_cert, key=tls_key)
+    uvicorn.Server(config).run()
 
 
 def _variables(pairs: list[str]) -> dict[str, str]:

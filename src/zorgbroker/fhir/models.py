@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -66,3 +66,54 @@ class AccessLogEntry(Base):
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     correlation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     query: Mapped[str] = mapped_column(Text)
+    #: The token's scope (`<zorgaanbiedernaam>~<gegevensdienstid>`): which data service.
+    scope: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class PatientAccount(Base):
+    """The accounts user who is this FHIR Patient: who may consent for the patient's record."""
+
+    __tablename__ = "fhir_patient_account"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    patient_id: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class OAuthClientSecret(Base):
+    """The secret a PGO server (OCL hostname) authenticates with at the token endpoint, hashed."""
+
+    __tablename__ = "oauth_client_secret"
+
+    client_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuthorizationCode(Base):
+    """A code issued after the patient's consent; used once, then retired (`used_at`)."""
+
+    __tablename__ = "oauth_authorization_code"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(255))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(String(255))
+    patient_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AccessToken(Base):
+    """An access token, stored as its SHA-256 digest; `code_pk` names the code it came from, so a
+    replayed code revokes it."""
+
+    __tablename__ = "oauth_access_token"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_pk: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    client_id: Mapped[str] = mapped_column(String(255))
+    patient_id: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

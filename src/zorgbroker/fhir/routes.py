@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from zorgbroker.fhir import access_log, search
 from zorgbroker.fhir.auth import Grant, TokenVerifier
 from zorgbroker.fhir.capability import capability_statement
 from zorgbroker.fhir.formats import MEDIA_TYPES, Format, negotiate, operation_outcome, render
+from zorgbroker.fhir.oauth.dataservices import resource_types
+from zorgbroker.fhir.oauth.server import AuthorizationService
+from zorgbroker.fhir.params import searchable_types
 from zorgbroker.fhir.resources import without_bsn
-from zorgbroker.fhir.store import Stored, utcnow
+from zorgbroker.fhir.store import Stored, read_one, utcnow
 from zorgbroker.registry.database import is_sqlite
+
+log = logging.getLogger(__name__)
 
 
 class FhirService:
@@ -30,9 +39,12 @@ class FhirService:
         *,
         clock: Callable[[], dt.datetime] = utcnow,
         base_url: str | None = None,
+        oauth: AuthorizationService | None = None,
     ) -> None:
+        """`oauth`, when given, adds the authorisation server's token endpoint."""
         self.engine = engine
         self.verifier = verifier
+        self.oauth = oauth
         self.clock = clock
         self.base_url = base_url.rstrip("/") if base_url else None
         self.access_log = access_log.AccessLogWriter(engine)
@@ -110,13 +122,10 @@ def router(service: FhirService) -> APIRouter:
         fmt = negotiate(request.query_params.get("_format"), request.headers.get("accept"))
         grant = _grant(service, request)
         if grant is None:
-            return _error(
-                "geen geldig toegangstoken",
-                fmt,
-                401,
-                "login",
-                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
+            return _unauthorised(fmt)
+        allowed = resource_types(grant.scope)
+        if resource_type not in allowed and resource_type in searchable_types():
+            return _out_of_scope(resource_type, fmt)
         items = list(request.query_params.multi_items())
         try:
             query = search.parse_query(resource_type, items, lastn=lastn)
@@ -129,17 +138,13 @@ def router(service: FhirService) -> APIRouter:
         query_text = f"?{request.url.query}" if request.url.query else ""
         self_url = f"{base}{request.url.path}{query_text}"
         next_url = _next_url(self_url, items, query.page) if page.has_next else None
-        context = access_log.RequestContext(
-            query=f"{request.url.path}?{request.url.query}",
-            request_id=request.headers.get("medmij-request-id"),
-            correlation_id=request.headers.get("x-correlation-id"),
-        )
+        # Supporting resources of another data service are not included (the token's scope).
+        page.included = [i for i in page.included if i.resource_type in allowed]
         served = page.matches + page.included
-        service.access_log.write(access_log.entries(grant, served, context, service.clock()))
-        headers = {}
-        if context.correlation_id:
-            headers["X-Correlation-ID"] = context.correlation_id[:64]
-        return _respond(_bundle(base, self_url, next_url, page), fmt, headers=headers)
+        service.access_log.write(
+            access_log.entries(grant, served, _context(request), service.clock())
+        )
+        return _respond(_bundle(base, self_url, next_url, page), fmt)
 
     @api.get("/Observation/$lastn")
     def lastn(request: Request) -> Response:
@@ -149,17 +154,116 @@ def router(service: FhirService) -> APIRouter:
     def search_type(request: Request, resource_type: str) -> Response:
         return do_search(request, resource_type, lastn=False)
 
+    @api.get("/{resource_type}/{resource_id}")
+    def read(request: Request, resource_type: str, resource_id: str) -> Response:
+        """One resource of the token's patient (or a shared one, such as an Organization), of a
+        type the token's data service serves; anything else is not found, so a token cannot
+        learn what another patient's record holds."""
+        fmt = negotiate(request.query_params.get("_format"), request.headers.get("accept"))
+        grant = _grant(service, request)
+        if grant is None:
+            return _unauthorised(fmt)
+        if resource_type not in resource_types(grant.scope):
+            return _out_of_scope(resource_type, fmt)
+        with service.engine.connect() as conn:
+            found = read_one(conn, resource_type, resource_id, grant.patient_id)
+        if found is None:
+            return _error(
+                f"{resource_type[:64]}/{resource_id[:64]} is niet gevonden", fmt, 404, "not-found"
+            )
+        service.access_log.write(
+            access_log.entries(grant, [found], _context(request), service.clock())
+        )
+        return _respond(without_bsn(found.resource()), fmt)
+
+    if service.oauth is not None:
+        oauth = service.oauth
+
+        @api.post("/oauth/token")
+        async def token(request: Request) -> Response:
+            """MedMij's token endpoint: a code, once, for a bearer token (JSON)."""
+            form = await request.form()
+            items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+            # The database work is synchronous: off the event loop, as the sync routes are.
+            answer = await run_in_threadpool(oauth.token, items, request.headers)
+            return JSONResponse(answer.body, answer.status, headers=dict(answer.headers))
+
     return api
 
 
-def create_app(service: FhirService) -> FastAPI:
+def _unauthorised(fmt: Format) -> Response:
+    return _error(
+        "geen geldig toegangstoken",
+        fmt,
+        401,
+        "login",
+        {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+def _out_of_scope(resource_type: str, fmt: Format) -> Response:
+    return _error(
+        f"het toegangstoken geeft geen toegang tot {resource_type[:64]}: de toestemming geldt "
+        "een andere gegevensdienst",
+        fmt,
+        403,
+        "forbidden",
+        {"WWW-Authenticate": 'Bearer error="insufficient_scope"'},
+    )
+
+
+def _context(request: Request) -> access_log.RequestContext:
+    return access_log.RequestContext(
+        query=f"{request.url.path}?{request.url.query}",
+        request_id=request.headers.get("medmij-request-id"),
+        correlation_id=request.headers.get("x-correlation-id"),
+    )
+
+
+#: MedMij's request headers, echoed on every response (at most 64 characters each).
+TRACE_HEADERS = ("MedMij-Request-ID", "X-Correlation-ID")
+
+
+async def _echo_trace_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    for name in TRACE_HEADERS:
+        value = request.headers.get(name)
+        if value:
+            response.headers[name] = value[:64]
+    return response
+
+
+#: How often the server removes expired tokens and codes.
+PURGE_EVERY_SECONDS = 15 * 60
+
+
+def create_app(service: FhirService, *, purge_every: float = PURGE_EVERY_SECONDS) -> FastAPI:
+    """With an authorisation server, expired tokens and codes are removed at start-up and then
+    every `purge_every` seconds (several processes doing so is harmless)."""
+
+    async def purging(oauth: AuthorizationService) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(oauth.purge_expired)
+            except Exception:  # a database that is down now is retried at the next round
+                log.warning("purging expired tokens failed", exc_info=True)
+            await asyncio.sleep(purge_every)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        service.close()
+        task = asyncio.create_task(purging(service.oauth)) if service.oauth else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+            service.close()
 
     app = FastAPI(
         title="zorgbroker FHIR", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.include_router(router(service))
+    app.middleware("http")(_echo_trace_headers)
     return app

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert
+from sqlalchemy import Connection, Engine, delete, insert, or_, select
 
 from zorgbroker.fhir.indexing import compartment, index_rows
 from zorgbroker.fhir.models import SearchIndex, StoredResource
@@ -131,3 +131,27 @@ class FhirStore:
         for path in files_in(paths):
             resources.extend(read_resources(path, today))
         return self.put_all(resources)
+
+
+def read_one(
+    conn: Connection, resource_type: str, resource_id: str, patient_id: str
+) -> Stored | None:
+    """The resource `resource_type/resource_id` if it is in `patient_id`'s record or shared (no
+    patient); a Patient only when it is that patient."""
+    where = [
+        StoredResource.resource_type == resource_type,
+        StoredResource.resource_id == resource_id,
+        or_(StoredResource.patient_id.is_(None), StoredResource.patient_id == patient_id),
+    ]
+    if resource_type == "Patient":
+        where.append(StoredResource.resource_id == patient_id)
+    row = conn.execute(
+        select(
+            StoredResource.pk,
+            StoredResource.resource_type,
+            StoredResource.resource_id,
+            StoredResource.patient_id,
+            StoredResource.body,
+        ).where(*where)
+    ).one_or_none()
+    return None if row is None else Stored(*row)

@@ -59,6 +59,7 @@ def demo_command(
         return
     if not _port_free(DEMO_HOST, port):
         raise fail_usage(f"poort {port} is al in gebruik; kies een andere met --port.")
+    from zorgbroker.fhir.oauth.lists import ListError
     from zorgbroker.platform.demo import HOSPITAL_AGB
     from zorgbroker.platform.ttp_process import TTPDidNotStart, running_ttp
 
@@ -66,7 +67,7 @@ def demo_command(
     try:
         with running_ttp(settings.home, source=HOSPITAL_AGB) as ttp:
             _run_demo(settings, port, ttp)
-    except TTPDidNotStart as exc:
+    except (TTPDidNotStart, ListError) as exc:
         print_error(str(exc))
         raise typer.Exit(EXIT_FAILED) from None
     typer.echo("Demo gestopt.")
@@ -154,6 +155,7 @@ def serve_command(
     import uvicorn
 
     from zorgbroker.composition import PortalUrlMissing, production_portal
+    from zorgbroker.fhir.oauth.lists import ListError
     from zorgbroker.registry.registry_db import RegistryMissing, RegistryUnavailable
     from zorgbroker.settings import POSTGRES_SCHEME
 
@@ -172,6 +174,9 @@ def serve_command(
         raise fail_usage(str(exc).removeprefix("Fout: ")) from None
     except (RegistryMissing, RegistryUnavailable) as exc:
         print_error(exc.message)
+        raise typer.Exit(EXIT_FAILED) from None
+    except ListError as exc:  # a MedMij list (ZORGBROKER_MEDMIJ_LISTS_DIR) that is invalid
+        print_error(str(exc))
         raise typer.Exit(EXIT_FAILED) from None
     # Behind a proxy: the client's address and scheme come from its X-Forwarded-* headers
     # (trusted from the addresses in FORWARDED_ALLOW_IPS, uvicorn's setting; 127.0.0.1 by default).

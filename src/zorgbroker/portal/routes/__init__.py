@@ -12,6 +12,7 @@ from zorgbroker.portal.routes import (
     invitation,
     organisation,
     passkeys,
+    patient_access,
     sign_in,
     source_key,
     stage1_plan,
@@ -23,7 +24,7 @@ def routers(*, demo: bool) -> list[APIRouter]:
     found = [sign_in.router, invitation.router, wizard.router, account.router,
              organisation.router, passkeys.router, email_address.router,
              factors.router, stage1_plan.router,
-             source_key.router]  # fmt: skip
+             source_key.router, patient_access.router]  # fmt: skip
     if demo:
         found.append(demo_router())
     return found

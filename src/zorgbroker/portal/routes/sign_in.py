@@ -21,6 +21,18 @@ from zorgbroker.portal.security import (
 
 router = APIRouter()
 
+#: A page of this site to return to once signed in (MedMij consent sets it).
+RETURN_COOKIE = "__Host-zb-terug"
+
+
+def _signed_in_page(request: Request) -> Response:
+    target = request.cookies.get(RETURN_COOKIE, "")
+    if not target.startswith("/") or target.startswith("//"):  # never an open redirect
+        return redirect("/")
+    response = redirect(target)
+    response.delete_cookie(RETURN_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    return response
+
 
 def _next_page(request: Request, result: SignInResult) -> Response:
     use_session(request, result.session_token)
@@ -30,7 +42,7 @@ def _next_page(request: Request, result: SignInResult) -> Response:
         return redirect("/tweestap")
     if result.password_expired:
         return redirect("/wachtwoord?verlopen=1")
-    return redirect("/")
+    return _signed_in_page(request)
 
 
 @router.get("/aanmelden")
