@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from zorgbroker.accounts.services import AccountServices
 from zorgbroker.portal import routes
 from zorgbroker.portal.pages import RedirectTo, redirect, render
+from zorgbroker.portal.routes.uploads import upload_size_limit
 from zorgbroker.portal.security import csrf_guard, headers_middleware, session_middleware
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ def create_app(
         app.include_router(router)
     # The last one added runs first: headers go on every response, errors included.
     app.middleware("http")(session_middleware)
+    # Before the session and the CSRF check: a too large upload is refused unread.
+    app.middleware("http")(upload_size_limit)
     app.middleware("http")(headers_middleware)
 
     @app.exception_handler(RedirectTo)

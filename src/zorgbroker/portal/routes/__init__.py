@@ -13,6 +13,9 @@ from zorgbroker.portal.routes import (
     organisation,
     passkeys,
     sign_in,
+    uploads,
+    uploads_history,
+    uploads_report,
     wizard,
 )
 
@@ -20,7 +23,8 @@ from zorgbroker.portal.routes import (
 def routers(*, demo: bool) -> list[APIRouter]:
     found = [sign_in.router, invitation.router, wizard.router, account.router,
              organisation.router, passkeys.router, email_address.router,
-             factors.router]  # fmt: skip
+             factors.router, uploads.router, uploads_history.router,
+             uploads_report.router]  # fmt: skip
     if demo:
         found.append(demo_router())
     return found
