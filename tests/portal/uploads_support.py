@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -31,6 +32,7 @@ from zorgbroker.portal.app import create_app
 from zorgbroker.pseudonymisation.client import LocalTTP
 from zorgbroker.pseudonymisation.relay import Stage1Relay
 from zorgbroker.registry.registry_db import open_registry_database
+from zorgbroker.uploads.access_log import UploadAccessLog
 from zorgbroker.uploads.files import LocalFileStore
 from zorgbroker.uploads.models import UploadInfo
 from zorgbroker.uploads.service import UploadService
@@ -134,7 +136,12 @@ def build(folder: Path) -> tuple[UploadPortal, list[Engine]]:
         dispatcher=Inline(),
         mailer=letters,
     )
-    app = create_app(services, origin=ORIGIN, demo_mailbox=mailer, uploads=uploads)
+    extra: dict[str, object] = {}
+    if "access_log" in inspect.signature(create_app).parameters:
+        # With the API (branch api): the portal mounts /api/v1 when handed the access log, and
+        # the route walker then covers its routes too.
+        extra["access_log"] = UploadAccessLog(registry, lambda: dt.datetime.now(dt.UTC))
+    app = create_app(services, origin=ORIGIN, demo_mailbox=mailer, uploads=uploads, **extra)
     portal = UploadPortal(app, services, mailer, uploads, registry, letters, folder, hospital,
                           other, registry_org)  # fmt: skip
     return portal, [accounts_engine, registry]

@@ -73,7 +73,7 @@ from zorgbroker.registry.models import (
 from zorgbroker.registry.records import RecordsError, stored_frames
 from zorgbroker.registry.registry_db import ensure_dataset_version
 from zorgbroker.registry.report_merge import merge
-from zorgbroker.uploads.access import UploadAccessLog
+from zorgbroker.uploads.access_log import UploadAccessLog
 from zorgbroker.uploads.errors import (
     ProcessingFailed,
     UploadError,

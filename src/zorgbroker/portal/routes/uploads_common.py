@@ -45,6 +45,6 @@ def visible_upload(request: Request, upload_id: int) -> tuple[UserView, UploadIn
 
 
 def on_behalf_of(user: UserView) -> str:
-    """Whom a user acts for in the access log: their organisation's AGB code and name."""
-    agb = user.organisation_agb or "-"
-    return f"{agb} {user.organisation}"[:200]
+    """Whom a user acts for in the access log: their organisation's AGB code (as the API
+    writes it), or the registry's administration."""
+    return user.organisation_agb or "beheerder registratie"

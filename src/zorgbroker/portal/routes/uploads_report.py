@@ -23,7 +23,6 @@ from fastapi.responses import Response
 from zorgbroker.accounts.services import UserView
 from zorgbroker.portal.pages import RedirectTo, render
 from zorgbroker.portal.routes.uploads_common import on_behalf_of, upload_service, visible_upload
-from zorgbroker.uploads.access import REPORT_DOWNLOADED, REPORT_VIEWED
 from zorgbroker.uploads.models import DONE, UploadInfo
 
 router = APIRouter()
@@ -40,6 +39,7 @@ CLASS_LABELS = {
 
 
 def _log(request: Request, user: UserView, info: UploadInfo, action: str, detail: str) -> None:
+    """Into the access log before anything is shown (the API writes the same actions)."""
     upload_service(request).record_access(
         info.id, actor=user.email, on_behalf_of=on_behalf_of(user), action=action, detail=detail
     )
@@ -95,7 +95,7 @@ def report_page(
 
     user, info = _finished(request, upload_id)
     chosen = view.MessageFilter(klasse if klasse in CLASS_LABELS else "", code[:40], veld[:100])
-    _log(request, user, info, REPORT_VIEWED, f"rapportpagina {request.url.query}"[:500])
+    _log(request, user, info, "rapport-pagina", f"portaal {request.url.query}"[:500])
     frame = upload_service(request).messages(upload_id)
     texts = _texts(info.dataset)
     values: dict[str, Any] = {}
@@ -136,7 +136,7 @@ def report_xlsx(request: Request, upload_id: int) -> Response:
     from zorgbroker.intake.api import write_xlsx
 
     user, info = _finished(request, upload_id)
-    _log(request, user, info, REPORT_DOWNLOADED, "rapport.xlsx")
+    _log(request, user, info, "rapport-xlsx", "portaal")
     buffer = io.BytesIO()
     write_xlsx(upload_service(request).report(upload_id), buffer)
     return _attachment(buffer.getvalue(), XLSX, f"rapport-aanlevering-{info.id}.xlsx")
@@ -147,7 +147,7 @@ def report_json(request: Request, upload_id: int) -> Response:
     from zorgbroker.intake.api import write_json
 
     user, info = _finished(request, upload_id)
-    _log(request, user, info, REPORT_DOWNLOADED, "rapport.json")
+    _log(request, user, info, "rapport-json", "portaal")
     buffer = io.StringIO()
     write_json(upload_service(request).report(upload_id), buffer)
     return _attachment(
@@ -162,7 +162,7 @@ def rejected_csv(request: Request, upload_id: int) -> Response:
     from zorgbroker.uploads.report_view import rejected_records
 
     user, info = _finished(request, upload_id)
-    _log(request, user, info, REPORT_DOWNLOADED, "afgewezen.csv")
+    _log(request, user, info, "afgewezen-csv", "portaal")
     records = rejected_records(upload_service(request).messages(upload_id))
     return _attachment(
         records.write_csv().encode("utf-8"),
