@@ -13,6 +13,7 @@ per request, session lookup, access-log write and rendering included.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import io
 import json
@@ -89,8 +90,9 @@ def main() -> None:
         upload_id = int(answer.headers["location"].rsplit("/", 1)[1])
         report = portal.uploads.report(upload_id)
         frame = synthetic_messages(args.messages)
-        big = type(report)(**{**report.__dict__, "messages": frame,
-                              "records": args.messages // 3, "rejected": args.messages // 3})  # fmt: skip
+        big = dataclasses.replace(
+            report, messages=frame, records=args.messages // 3, rejected=args.messages // 3
+        )
         body = io.StringIO()
         write_json(big, body)
         parquet = io.BytesIO()
@@ -136,8 +138,9 @@ def main() -> None:
               f"Parquet {len(parquet.getvalue()) / 1e6:.2f} MB")  # fmt: skip
         rows = []
         for name, seconds in results.items():
-            rows.append({"what": name, "n": len(seconds), "p50_ms": round(statistics.median(seconds) * 1000, 1),
-                         "p95_ms": round(p(seconds, 0.95) * 1000, 1)})  # fmt: skip
+            p50 = round(statistics.median(seconds) * 1000, 1)
+            p95 = round(p(seconds, 0.95) * 1000, 1)
+            rows.append({"what": name, "n": len(seconds), "p50_ms": p50, "p95_ms": p95})
             print(f"{name:34} n={len(seconds):3}  p50 {rows[-1]['p50_ms']:8.1f} ms  "
                   f"p95 {rows[-1]['p95_ms']:8.1f} ms")  # fmt: skip
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
