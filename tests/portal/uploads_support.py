@@ -119,10 +119,11 @@ def upload(client: TestClient, file: Path, *, mode: str = "test", dataset: str =
         )
 
 
-def build(folder: Path) -> tuple[UploadPortal, list[Engine]]:
+def build(folder: Path, origin: str = ORIGIN) -> tuple[UploadPortal, list[Engine]]:
+    """The portal at `origin` (the browser tests serve it on a port of localhost)."""
     accounts_engine = demo_sqlite_engine(folder / "portal.db")
     clock, mailer = FrozenClock(), MemoryMailer()
-    services = standin_services(accounts_engine, clock, mailer, base_url=ORIGIN)
+    services = standin_services(accounts_engine, clock, mailer, base_url=origin)
     accounts = services.accounts
     hospital = accounts.create_organisation("Ziekenhuis Rivierenland", NO_TWO_STEP, agb=AGB)
     other = accounts.create_organisation("Ziekenhuis Elders", NO_TWO_STEP, agb=OTHER_AGB)
@@ -141,7 +142,7 @@ def build(folder: Path) -> tuple[UploadPortal, list[Engine]]:
         # With the API (branch api): the portal mounts /api/v1 when handed the access log, and
         # the route walker then covers its routes too.
         extra["access_log"] = UploadAccessLog(registry, lambda: dt.datetime.now(dt.UTC))
-    app = create_app(services, origin=ORIGIN, demo_mailbox=mailer, uploads=uploads, **extra)
+    app = create_app(services, origin=origin, demo_mailbox=mailer, uploads=uploads, **extra)
     portal = UploadPortal(app, services, mailer, uploads, registry, letters, folder, hospital,
                           other, registry_org)  # fmt: skip
     return portal, [accounts_engine, registry]
