@@ -109,8 +109,9 @@ def postgres_registry(
 def _undo_later_revisions(conn: Connection) -> None:
     """Back to revision 0002's schema for what the revisions after 0003 added (0004: the
     upload's progress and the report's Parquet messages), so the upgrade can run them again."""
-    for table, column in (("uploads", "stage"), ("uploads", "stage_started_at"),
-                          ("uploads", "stages"), ("upload_reports", "messages_parquet")):  # fmt: skip
+    added = [("uploads", "stage"), ("uploads", "stage_started_at"), ("uploads", "stages"),
+             ("upload_reports", "messages_parquet")]  # fmt: skip
+    for table, column in added:
         conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
 
 
