@@ -68,20 +68,21 @@ class StageTracker:
     def stages(self) -> dict[str, dict[str, Any]]:
         return {name: dict(values) for name, values in self._stages.items()}
 
-    def _close_current(self) -> None:
+    def _close_current(self, now: float) -> None:
         if self._current is None:
             return
         entry = self._stages.setdefault(self._current, {"seconds": 0.0, "rows": None})
-        entry["seconds"] = round(entry["seconds"] + self._timer() - self._since, 3)
+        entry["seconds"] = round(entry["seconds"] + now - self._since, 3)
 
     def enter(self, stage: str) -> None:
         """Stage `stage` begins (the current one ends); nothing is written when it is the
         current one already."""
         if stage == self._current:
             return
-        self._close_current()
+        now = self._timer()
+        self._close_current(now)
         self._current = stage
-        self._since = self._timer()
+        self._since = now
         self._stages.setdefault(stage, {"seconds": 0.0, "rows": None})
         self._write()
 
@@ -94,10 +95,6 @@ class StageTracker:
         if rows is not None:
             entry["rows"] = rows
 
-    def add_rows(self, stage: str, rows: int) -> None:
-        entry = self._stages.setdefault(stage, {"seconds": 0.0, "rows": None})
-        entry["rows"] = (entry["rows"] or 0) + rows
-
     def _write(self) -> None:
         with write_transaction(self._engine) as conn:
             conn.execute(
@@ -108,6 +105,6 @@ class StageTracker:
 
     def finished(self) -> dict[str, dict[str, Any]]:
         """The stages with the current one closed: what the finished upload keeps."""
-        self._close_current()
+        self._close_current(self._timer())
         self._current = None
         return self.stages
