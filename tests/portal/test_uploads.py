@@ -7,16 +7,18 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Iterator
 
 from python_calamine import CalamineWorkbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.intake.conftest import write_csv
 from tests.portal.conftest import ORIGIN, csrf
 from tests.portal.uploads_support import REGISTRY_ADMIN, UploadPortal, upload, upload_portal
 from tests.registry.conftest import NHR_HEADER, serial_rows
-from zorgbroker.registry.models import AccessLogEntry
+from zorgbroker.registry.database import write_transaction
+from zorgbroker.registry.models import AccessLogEntry, UploadReport
 
 __all__ = ["upload_portal"]
 
@@ -239,3 +241,43 @@ def test_a_report_that_is_not_there_yet_leads_to_the_progress_page(
     assert "in wachtrij" in page.text and 'hx-trigger="every 1s"' in page.text
     answer = client.get(f"/aanleveringen/{upload_id}/rapport")
     assert answer.status_code == 303 and answer.headers["location"] == f"/aanleveringen/{upload_id}"
+
+
+def test_an_upload_whose_size_is_not_said_is_refused_unread(upload_portal: UploadPortal) -> None:
+    portal = upload_portal
+    client = portal.signed_in(portal.hospital, "dm@rivierenland.example")
+    token = csrf(client.get("/aanleveren").text)
+
+    def chunks() -> Iterator[bytes]:
+        yield b'--grens\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
+        yield token.encode() + b"\r\n--grens--\r\n"
+
+    answer = client.post(
+        "/aanleveren",
+        content=chunks(),
+        headers={"Origin": ORIGIN, "Content-Type": "multipart/form-data; boundary=grens"},
+    )
+    assert answer.status_code == 411 and "grootte" in answer.text
+    assert portal.uploads.list() == []
+
+
+def test_a_report_stored_before_the_parquet_copy_is_read_from_its_json(
+    upload_portal: UploadPortal,
+) -> None:
+    portal = upload_portal
+    client = portal.signed_in(portal.hospital, "dm@rivierenland.example")
+    rows = serial_rows(12)
+    for row in rows:
+        row["geslacht"] = "Q"
+    answer = upload(client, portal.stage1(write_csv(portal.folder / "oud.csv", NHR_HEADER, rows)))
+    upload_id = int(answer.headers["location"].rsplit("/", 1)[1])
+    before = client.get(f"/aanleveringen/{upload_id}/rapport").text
+    with write_transaction(portal.registry) as conn:
+        conn.execute(
+            update(UploadReport)
+            .where(UploadReport.upload_id == upload_id)
+            .values(messages_parquet=None)
+        )
+    after = client.get(f"/aanleveringen/{upload_id}/rapport").text
+    assert "Toon alle 12 meldingen" in after
+    assert re.findall(r"<td>[^<]*</td>", after) == re.findall(r"<td>[^<]*</td>", before)
