@@ -132,6 +132,17 @@ class UploadHistory:
         with Session(self._engine) as session:
             return [upload_info(row) for row in session.execute(query).all()]
 
+    def organisations(self) -> builtins.list[str]:
+        """The AGB codes of the organisations that uploaded anything, sorted."""
+        query = (
+            select(Organisation.agb)
+            .join(Upload, Upload.organisation_id == Organisation.id)
+            .distinct()
+            .order_by(Organisation.agb)
+        )
+        with self._engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
     def report(self, upload_id: int) -> Report:
         """The stored report of a finished upload; `UploadNotFound`, or `NoReport` saying why
         there is none (yet)."""

@@ -427,6 +427,10 @@ class UploadService:
         """Uploads, newest first."""
         return self._history.list(organisation=organisation, limit=limit)
 
+    def organisations(self) -> builtins.list[str]:
+        """The AGB codes of the organisations that uploaded anything, sorted."""
+        return self._history.organisations()
+
     def report(self, upload_id: int) -> Report:
         """The stored report of a finished upload; `UploadNotFound`, or `NoReport` saying why
         there is none (yet)."""

@@ -20,6 +20,9 @@ from zorgbroker.uploads.progress import STAGE_LABELS, rows_per_second
 
 router = APIRouter()
 
+#: Uploads listed at most (newest first); older ones stay reachable by their number.
+SHOWN = 500
+
 
 @dataclass(frozen=True)
 class StageRow:
@@ -65,12 +68,12 @@ def history(request: Request, organisatie: str = "") -> Response:
     service = upload_service(request)
     everyone = sees_all(user)
     if everyone:
-        uploads = service.list(organisation=organisatie or None)
+        uploads = service.list(organisation=organisatie or None, limit=SHOWN)
     elif user.organisation_agb:
-        uploads = service.list(organisation=user.organisation_agb)
+        uploads = service.list(organisation=user.organisation_agb, limit=SHOWN)
     else:
         uploads = []
-    organisations = sorted({u.organisation for u in service.list()}) if everyone else []
+    organisations = service.organisations() if everyone else []
     return render(
         request,
         "uploads/history.html",
@@ -81,6 +84,7 @@ def history(request: Request, organisatie: str = "") -> Response:
         chosen=organisatie,
         status_labels=STATUS_LABELS,
         moment=_moment,
+        shown=SHOWN,
     )
 
 
