@@ -78,7 +78,7 @@ def _run_demo(settings: Settings, port: int, ttp: TTPProcess) -> None:
     import uvicorn
 
     from zorgbroker.composition import account_services, portal_app
-    from zorgbroker.platform.demo import KeptInvitations, set_up
+    from zorgbroker.platform.demo import KeptInvitations, demo_files, set_up
     from zorgbroker.portal.access_log import install
 
     # One machine whatever the environment says: SQLite under ZORGBROKER_HOME, jobs in this
@@ -113,6 +113,8 @@ def _run_demo(settings: Settings, port: int, ttp: TTPProcess) -> None:
         "Tweestapsverificatie is in de demo-organisaties niet verplicht (aan te zetten onder "
         "Wachtwoordbeleid); een authenticator-app of passkey koppelt u vanaf de startpagina.",
         f"Verstuurde mail (uitnodigingen, inlogcodes): {url}/demo/mailbox of 'zorgbroker mail'.",
+        "Demobestanden om aan te leveren (als de datamanager, onder Aanleveren): "
+        + ", ".join(str(path) for path in demo_files(settings.home)),
         f"Gegevens van de demo: {settings.home}",
     ]
     typer.echo("\n".join(lines))
