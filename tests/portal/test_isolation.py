@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.routing import Mount, Route
 
-from tests.portal.conftest import ORIGIN, csrf
+from tests.portal.conftest import ORIGIN, SYSTEM, csrf
 from tests.portal.uploads_support import REGISTRY_ADMIN, UploadPortal, upload, upload_portal
 from tests.registry.conftest import OTHER_AGB
 
@@ -61,7 +61,7 @@ def api_headers(portal: UploadPortal, email: str) -> dict[str, str]:
     if tokens is None:
         return {}
     user_id = portal.services.accounts.find_user(email)
-    secret = tokens.create(user_id, "isolatietest", None).secret
+    secret = tokens.create(user_id, "isolatietest", SYSTEM).secret
     return {"Authorization": f"Bearer {secret}"}
 
 
