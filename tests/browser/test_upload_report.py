@@ -4,6 +4,7 @@ on the upload pages."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from tests.intake.conftest import write_csv
 from tests.portal.conftest import SYSTEM
 from tests.portal.uploads_support import PASSWORD, UploadPortal, build
 from tests.registry.conftest import AGB, NHR_HEADER, serial_rows
+from zorgbroker.portal.app import STATIC
 
 pytestmark = pytest.mark.slow
 EMAIL = "dm@rivierenland.example"
@@ -105,3 +107,32 @@ def test_the_report_page_filters_shows_all_and_downloads(
     for path in (f"/aanleveringen/{upload_id}", "/aanleveren"):
         page.goto(url + path)
         axe_audit(page)
+
+
+@pytest.mark.skipif(
+    not (STATIC / "stage1" / "upload.js").exists(),
+    reason="the browser's stage 1 (static/stage1/upload.js, branch stage1js) is not merged yet",
+)
+def test_a_data_manager_uploads_in_the_browser_and_works_through_the_report(
+    browser: Any, served: tuple[str, UploadPortal]
+) -> None:
+    """The whole story: the export chosen on the start page, made into its stage-1 file by the
+    browser, posted, processed while the progress page polls, and its report opened."""
+    url, portal = served
+    rows = serial_rows(15)
+    for row in rows[:12]:
+        row["geslacht"] = "Q"
+    export = write_csv(portal.folder / "export.csv", NHR_HEADER, rows)
+    page = browser.new_context().new_page()
+    sign_in(page, url, portal)
+    page.goto(url + "/aanleveren")
+    page.get_by_label("Dataset").select_option("nhr-pmicd")
+    page.set_input_files("#export", str(export))
+    page.get_by_role("button", name="Anonimiseren voor testaanlevering").click()
+    page.wait_for_url(re.compile(r".*/aanleveringen/\d+$"), timeout=30_000)
+    expect(page.get_by_text("Status: verwerkt")).to_be_visible(timeout=30_000)
+    page.get_by_role("link", name="Bekijk het rapport").click()
+    expect(page.get_by_text("Dit was een testaanlevering. Er is niets opgeslagen.")).to_be_visible()
+    expect(page.get_by_text("15 records: 3 geaccepteerd, 12 afgewezen.")).to_be_visible()
+    (info,) = portal.uploads.list()
+    assert info.file_name == "export.csv" and info.organisation == AGB

@@ -281,3 +281,13 @@ def test_a_report_stored_before_the_parquet_copy_is_read_from_its_json(
     after = client.get(f"/aanleveringen/{upload_id}/rapport").text
     assert "Toon alle 12 meldingen" in after
     assert re.findall(r"<td>[^<]*</td>", after) == re.findall(r"<td>[^<]*</td>", before)
+
+
+def test_a_missing_script_does_not_sign_the_user_out(upload_portal: UploadPortal) -> None:
+    # The start page loads /static/stage1/upload.js; while it is missing, its 404 once rendered
+    # an error page, which started an anonymous session whose cookie replaced the user's.
+    portal = upload_portal
+    client = portal.signed_in(portal.hospital, "dm@rivierenland.example")
+    missing = client.get("/static/stage1/bestaat-niet.js")
+    assert missing.status_code == 404 and "set-cookie" not in missing.headers
+    assert client.get("/aanleveren").status_code == 200

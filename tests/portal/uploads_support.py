@@ -143,6 +143,8 @@ def build(folder: Path, origin: str = ORIGIN) -> tuple[UploadPortal, list[Engine
         # the route walker then covers its routes too.
         extra["access_log"] = UploadAccessLog(registry, lambda: dt.datetime.now(dt.UTC))
     app = create_app(services, origin=origin, demo_mailbox=mailer, uploads=uploads, **extra)
+    # The key the browser's stage 1 seals BSNs with (the plan route, branch stage1js).
+    app.state.seal_public_key = LocalTTP(folder / "ttp").seal_public_key
     portal = UploadPortal(app, services, mailer, uploads, registry, letters, folder, hospital,
                           other, registry_org)  # fmt: skip
     return portal, [accounts_engine, registry]

@@ -77,7 +77,11 @@ def create_app(
         return redirect(exc.url)
 
     @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> HTMLResponse:
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/static/"):
+            # No page (and so no session) for a missing script or style sheet: rendering one
+            # would start an anonymous session whose cookie replaces the user's own.
+            return Response("Niet gevonden", status_code=exc.status_code, media_type="text/plain")
         titles = {403: "Geweigerd", 404: "Niet gevonden", 405: "Niet toegestaan"}
         return render(
             request, "fout.html", status_code=exc.status_code,
