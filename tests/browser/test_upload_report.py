@@ -109,6 +109,30 @@ def test_the_report_page_filters_shows_all_and_downloads(
         axe_audit(page)
 
 
+def test_the_progress_page_follows_the_processing_and_then_stops_asking(
+    browser: Any, served: tuple[str, UploadPortal]
+) -> None:
+    url, portal = served
+    export = write_csv(portal.folder / "export.csv", NHR_HEADER, serial_rows(5))
+    upload_id = portal.uploads.receive(
+        portal.stage1(export), dataset="nhr-pmicd", organisation=AGB, mode="test",
+        uploaded_by=EMAIL,
+    )  # fmt: skip
+    page = browser.new_context(bypass_csp=True).new_page()
+    sign_in(page, url, portal)
+    page.goto(f"{url}/aanleveringen/{upload_id}")
+    expect(page.get_by_role("status")).to_have_text("Status: in wachtrij")
+    axe_audit(page)
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if r.url.endswith("/voortgang") else None)
+    portal.uploads.run(upload_id)  # as the worker would, while the page is open
+    expect(page.get_by_role("status")).to_have_text("Status: verwerkt", timeout=10_000)
+    expect(page.get_by_role("link", name="Bekijk het rapport")).to_be_visible()
+    asked = len(polls)
+    page.wait_for_timeout(2_500)
+    assert asked >= 1 and len(polls) == asked  # finished: no more polling
+
+
 @pytest.mark.skipif(
     not (STATIC / "stage1" / "upload.js").exists(),
     reason="the browser's stage 1 (static/stage1/upload.js, branch stage1js) is not merged yet",

@@ -91,6 +91,7 @@ def test_a_test_upload_is_processed_shown_and_mailed(upload_portal: UploadPortal
     assert f'href="/aanleveringen/{upload_id}/rapport"' in progress.text
     fragment = client.get(f"{location}/voortgang")
     assert fragment.status_code == 200 and fragment.text.lstrip().startswith("<section")
+    assert '<p id="status" hx-swap-oob="true">Status: <strong>verwerkt' in fragment.text
     # History: the databroker's columns.
     history = client.get("/aanleveringen")
     for header in ("Datum en tijd", "Bestand", "Test of productie", "Records", "Afgewezen",

@@ -88,7 +88,7 @@ def history(request: Request, organisatie: str = "") -> Response:
     )
 
 
-def _progress(request: Request, upload_id: int, template: str) -> Response:
+def _progress(request: Request, upload_id: int, template: str, oob: bool = False) -> Response:
     _, info = visible_upload(request, upload_id)
     now = dt.datetime.now(dt.UTC)
     return render(
@@ -100,6 +100,7 @@ def _progress(request: Request, upload_id: int, template: str) -> Response:
         stages=stage_rows(info, now),
         status_labels=STATUS_LABELS,
         moment=_moment,
+        oob=oob,
     )
 
 
@@ -110,4 +111,4 @@ def progress_page(request: Request, upload_id: int) -> Response:
 
 @router.get("/aanleveringen/{upload_id}/voortgang")
 def progress_fragment(request: Request, upload_id: int) -> Response:
-    return _progress(request, upload_id, "uploads/progress_fragment.html")
+    return _progress(request, upload_id, "uploads/progress_fragment.html", oob=True)
