@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import json
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 
 from python_calamine import CalamineWorkbook
 from sqlalchemy import select, update
@@ -131,6 +133,8 @@ def test_a_raw_export_is_refused_and_not_kept(upload_portal: UploadPortal) -> No
     # Nothing of the file is kept: the store is empty, and no file anywhere in the portal's
     # folders holds its content.
     assert not [p for p in (portal.folder / "store").rglob("*") if p.is_file()]
+    # Nor is the portal's private temporary folder of the request left behind.
+    assert not list(Path(tempfile.gettempdir()).glob("zorgbroker-portaal-*"))
     first_line = raw.splitlines()[1]
     for path in portal.folder.rglob("*"):
         if path.is_file() and path != export and path.suffix != ".zip":
