@@ -4,8 +4,9 @@
 stage-1 relays, the check, a dispatcher, a mailer, a clock) and offers `submit`, `process`,
 `get`, `list`, `report` and `cancel`, and for the portal's pages `messages` (a report's messages
 from their Parquet copy), `organisations` and `record_access` (the NEN 7513 access log).
-While an upload is processed, its stage is kept on its row (`zorgbroker.uploads.progress`). `zorgbroker.composition` builds it from the settings; a test
-builds it from a temporary database and an in-process TTP.
+While an upload is processed, its stage is kept on its row (`zorgbroker.uploads.progress`).
+`zorgbroker.composition` builds it from the settings; a test builds it from a temporary database
+and an in-process TTP.
 
 The service takes only stage-1 files, made at the source (`pseudonymisation.source_side
 .make_stage1`; `zorgbroker submit` makes one first): `receive` checks the file
