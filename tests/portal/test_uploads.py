@@ -19,6 +19,7 @@ from tests.intake.conftest import write_csv
 from tests.portal.conftest import ORIGIN, csrf
 from tests.portal.uploads_support import REGISTRY_ADMIN, UploadPortal, upload, upload_portal
 from tests.registry.conftest import NHR_HEADER, serial_rows
+from tests.stage1 import make_ttp_unusable
 from zorgbroker.registry.database import write_transaction
 from zorgbroker.registry.models import AccessLogEntry, UploadReport
 
@@ -296,3 +297,24 @@ def test_a_missing_script_does_not_sign_the_user_out(upload_portal: UploadPortal
     missing = client.get("/static/stage1/bestaat-niet.js")
     assert missing.status_code == 404 and "set-cookie" not in missing.headers
     assert client.get("/aanleveren").status_code == 200
+
+
+def test_a_failed_upload_says_why_on_its_progress_page_and_is_mailed(
+    upload_portal: UploadPortal,
+) -> None:
+    portal = upload_portal
+    client = portal.signed_in(portal.hospital, "dm@rivierenland.example")
+    stage1 = portal.stage1(portal.export(rows=3), mode="production")
+    restore = make_ttp_unusable(portal.folder)  # the TTP's stage 2 fails
+    try:
+        answer = upload(client, stage1, mode="production")
+    finally:
+        restore()
+    upload_id = int(answer.headers["location"].rsplit("/", 1)[1])
+    page = client.get(f"/aanleveringen/{upload_id}")
+    assert "mislukt" in page.text and "Lever het bestand opnieuw aan" in page.text
+    assert "Pseudonimisering mislukt" in page.text or "Verwerking mislukt" in page.text
+    assert "Traceback" not in page.text
+    assert client.get(f"/aanleveringen/{upload_id}/rapport").status_code == 303
+    ((mailed, report),) = portal.letters.sent
+    assert mailed.status == "failed" and report is None
