@@ -15,7 +15,7 @@ from zorgbroker.pseudonymisation.registry_side import check_stage1_file
 from zorgbroker.uploads.files import LocalFileStore
 from zorgbroker.uploads.progress import StageTracker, rows_per_second
 from zorgbroker.uploads.service import UploadService
-from zorgbroker.uploads.tasks import Inline
+from zorgbroker.uploads.tasks import Held, Inline
 
 __all__ = ["engine", "no_settings", "store"]
 
@@ -71,8 +71,8 @@ def test_each_stage_is_on_the_row_while_it_runs_and_the_figures_stay(
 def test_the_tracker_writes_only_at_boundaries_and_adds_up_a_stage_that_comes_back(
     engine: Engine, store: LocalFileStore, tmp_path: Path
 ) -> None:
-    service = make_service(engine, store, tmp_path, dispatcher=Inline())
-    upload_id = submit(service, export(tmp_path))
+    service = make_service(engine, store, tmp_path, dispatcher=Held())
+    upload_id = submit(service, export(tmp_path))  # queued
     ticks = iter([0.0, 1.0, 3.0, 4.0, 10.0])
     tracker = StageTracker(engine, upload_id, lambda: service.get(upload_id).submitted_at,  # type: ignore[union-attr]
                            timer=lambda: next(ticks))  # fmt: skip
@@ -85,5 +85,11 @@ def test_the_tracker_writes_only_at_boundaries_and_adds_up_a_stage_that_comes_ba
                       "pseudonymisation": {"seconds": 2.0, "rows": None}}  # fmt: skip
     info = service.get(upload_id)
     assert info is not None and info.stage == "validation"
+    # Once finished, the upload's stages are its own: a late tracker changes nothing.
+    service.process(upload_id)
+    done = service.get(upload_id)
+    late = StageTracker(engine, upload_id, lambda: done.submitted_at)  # type: ignore[union-attr]
+    late.enter("structure")
+    assert service.get(upload_id) == done
     assert rows_per_second(100, 2.0) == 50 and rows_per_second(None, 1.0) is None
     assert rows_per_second(5, 0.0) is None

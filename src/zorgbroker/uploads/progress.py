@@ -20,6 +20,7 @@ from sqlalchemy import Engine, update
 
 from zorgbroker.registry.database import write_transaction
 from zorgbroker.registry.models import Upload
+from zorgbroker.uploads.models import FINISHED
 
 STRUCTURE = "structure"
 PSEUDONYMISATION = "pseudonymisation"
@@ -96,10 +97,12 @@ class StageTracker:
             entry["rows"] = rows
 
     def _write(self) -> None:
+        # Never over a finished upload: a second process on it (which then finds it finished)
+        # must not replace the stages the first one kept.
         with write_transaction(self._engine) as conn:
             conn.execute(
                 update(Upload)
-                .where(Upload.id == self._upload_id)
+                .where(Upload.id == self._upload_id, Upload.status.notin_(FINISHED))
                 .values(stage=self._current, stage_started_at=self._clock(), stages=self.stages)
             )
 
