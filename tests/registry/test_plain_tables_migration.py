@@ -16,7 +16,7 @@ from tests.registry.conftest import Registry, new_postgres_database, serial_rows
 from zorgbroker.composition import open_registry
 from zorgbroker.registry import data_tables
 from zorgbroker.registry.layout import layout_for
-from zorgbroker.registry.registry_db import forget_prepared
+from zorgbroker.registry.registry_db import forget_prepared, head_revision
 from zorgbroker.settings import get_settings
 
 SEGMENT = "_segment"
@@ -106,6 +106,15 @@ def postgres_registry(
         forget_prepared()
 
 
+def _undo_later_revisions(conn: Connection) -> None:
+    """Back to revision 0002's schema for what the revisions after 0003 added (0004: the
+    upload's progress and the report's Parquet messages), so the upgrade can run them again."""
+    added = [("uploads", "stage"), ("uploads", "stage_started_at"), ("uploads", "stages"),
+             ("upload_reports", "messages_parquet")]  # fmt: skip
+    for table, column in added:
+        conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+
+
 @pytest.mark.postgres
 def test_segmented_tables_become_plain_with_every_row_the_key_and_the_indexes(
     postgres_registry: tuple[Registry, Engine],
@@ -124,6 +133,7 @@ def test_segmented_tables_become_plain_with_every_row_the_key_and_the_indexes(
         for name in names:
             _segment_like_before(conn, name, [30, 60, 90])
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0002'")
+        _undo_later_revisions(conn)
     with engine.connect() as conn:
         assert conn.exec_driver_sql(
             f"SELECT count(*) FROM pg_inherits WHERE inhparent = '{main.sql_name}'::regclass"
@@ -142,7 +152,10 @@ def test_segmented_tables_become_plain_with_every_row_the_key_and_the_indexes(
             assert _shape(conn, name) == shape
         left = inspect(conn).get_table_names()
         assert not [n for n in left if "__s" in n.removesuffix("__serials") or "segmented" in n]
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
+        assert (
+            conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            == head_revision()
+        )
     # The database enforces the key again: a second row with a held id is refused.
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.exec_driver_sql(
@@ -173,11 +186,15 @@ def test_on_sqlite_the_migration_changes_nothing(
     with engine.begin() as conn:
         before = _shape(conn, main.sql_name)
         conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+        _undo_later_revisions(conn)
     forget_prepared()
     open_registry(settings)
     with engine.connect() as conn:
         assert _shape(conn, main.sql_name) == before
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert (
+            conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            == head_revision()
+        )
     assert before[0] == ["_id"]
     assert sorted(str(i.name) for i in data_tables.table_for(main).indexes) == [
         name for name, _ in before[1]

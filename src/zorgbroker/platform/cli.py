@@ -84,6 +84,7 @@ def _run_demo(settings: Settings, port: int, ttp: TTPProcess) -> None:
         DEMO_TTP_PASSWORD,
         HOSPITAL_AGB,
         KeptInvitations,
+        demo_files,
         set_up,
     )
     from zorgbroker.platform.ttp_process import enrol_demo_uploader
@@ -134,6 +135,8 @@ def _run_demo(settings: Settings, port: int, ttp: TTPProcess) -> None:
         "Tweestapsverificatie is in de demo-organisaties niet verplicht (aan te zetten onder "
         "Wachtwoordbeleid); een authenticator-app of passkey koppelt u vanaf de startpagina.",
         f"Verstuurde mail (uitnodigingen, inlogcodes): {url}/demo/mailbox of 'zorgbroker mail'.",
+        "Demobestanden om aan te leveren (als de datamanager, onder Aanleveren): "
+        + ", ".join(str(path) for path in demo_files(settings.home)),
         f"Gegevens van de demo: {settings.home}",
     ]
     typer.echo("\n".join(lines))

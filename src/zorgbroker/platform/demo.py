@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from zorgbroker.accounts.interfaces import RequestContext
 from zorgbroker.accounts.models import ORGANISATION_ADMIN, REGISTRY_ADMIN, ROLE_LABELS, UPLOADER
@@ -94,3 +95,24 @@ def set_up(accounts: AccountService, invitations: KeptInvitations) -> tuple[Demo
         )
         accounts.accept_invitation(invitations.last_token(), user.password, context)
     return DEMO_USERS
+
+
+#: The demo files a data manager can upload at once (synthetic; a few records with a fault).
+DEMO_FILES = (("nhr-pmicd", "demo-nhr-pmicd.csv", 2_000), ("nhr-pmicd", "demo-nhr-pmicd.xlsx", 500))
+
+
+def demo_files(home: Path) -> list[Path]:
+    """The demo's export files in `home/demo-bestanden` for the demo hospital, made once (the
+    same arguments always give the same file)."""
+    from zorgbroker.intake.api import generate
+
+    folder = home / "demo-bestanden"
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for dataset, name, rows in DEMO_FILES:
+        path = folder / name
+        if not path.exists():
+            generate(dataset, rows=rows, out=path, error_rate=0.02, seed=2026,
+                     organisation=HOSPITAL_AGB)  # fmt: skip
+        made.append(path)
+    return made

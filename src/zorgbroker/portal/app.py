@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from zorgbroker.accounts.services import AccountServices
 from zorgbroker.portal import routes
 from zorgbroker.portal.pages import RedirectTo, redirect, render
+from zorgbroker.portal.routes.uploads import upload_size_limit
 from zorgbroker.portal.security import csrf_guard, headers_middleware, session_middleware
 from zorgbroker.pseudonymisation.client import WrappedKeySource
 
@@ -71,6 +72,8 @@ def create_app(
         app.include_router(router)
     # The last one added runs first: headers go on every response, errors included.
     app.middleware("http")(session_middleware)
+    # Before the session and the CSRF check: a too large upload is refused unread.
+    app.middleware("http")(upload_size_limit)
     app.middleware("http")(headers_middleware)
 
     @app.exception_handler(RedirectTo)
@@ -78,7 +81,11 @@ def create_app(
         return redirect(exc.url)
 
     @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> HTMLResponse:
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/static/"):
+            # No page (and so no session) for a missing script or style sheet: rendering one
+            # would start an anonymous session whose cookie replaces the user's own.
+            return Response("Niet gevonden", status_code=exc.status_code, media_type="text/plain")
         titles = {403: "Geweigerd", 404: "Niet gevonden", 405: "Niet toegestaan"}
         return render(
             request, "fout.html", status_code=exc.status_code,

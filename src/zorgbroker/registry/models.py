@@ -131,6 +131,11 @@ class Upload(Base):
     stored_unchanged: Mapped[int | None] = mapped_column(Integer)
     #: Why the last attempt failed, in Dutch; never file content.
     error: Mapped[str | None] = mapped_column(Text)
+    #: The stage processing is in now (`zorgbroker.uploads.progress`), and since when.
+    stage: Mapped[str | None] = mapped_column(String(20))
+    stage_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The stages of the last attempt so far: stage -> {"seconds": ..., "rows": ...}.
+    stages: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class UploadReport(Base):
@@ -140,6 +145,9 @@ class UploadReport(Base):
     #: "json+gzip": the contract's JSON, gzip-compressed.
     encoding: Mapped[str] = mapped_column(String(16))
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The messages alone as Parquet (MESSAGE_SCHEMA), which the report page filters and pages
+    #: quickly; None for reports stored before it existed (the JSON body is read then).
+    messages_parquet: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class RowIds(Base):

@@ -22,6 +22,8 @@ from zorgbroker.uploads.errors import NoReport, UploadNotFound
 from zorgbroker.uploads.models import FAILED, PROCESSING, QUEUED, STOPPED, UploadInfo
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from zorgbroker.intake.api import Report
 
 #: Why an upload has no report, by status.
@@ -74,6 +76,10 @@ def upload_info(row: Any) -> UploadInfo:
         error=upload.error,
         stored_file=upload.stored_file,
         reference_date=upload.reference_date,
+        started_at=_aware(upload.started_at) if upload.started_at else None,
+        stage=upload.stage,
+        stage_started_at=_aware(upload.stage_started_at) if upload.stage_started_at else None,
+        stages=upload.stages,
     )
 
 
@@ -126,6 +132,17 @@ class UploadHistory:
         with Session(self._engine) as session:
             return [upload_info(row) for row in session.execute(query).all()]
 
+    def organisations(self) -> builtins.list[str]:
+        """The AGB codes of the organisations that uploaded anything, sorted."""
+        query = (
+            select(Organisation.agb)
+            .join(Upload, Upload.organisation_id == Organisation.id)
+            .distinct()
+            .order_by(Organisation.agb)
+        )
+        with self._engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
     def report(self, upload_id: int) -> Report:
         """The stored report of a finished upload; `UploadNotFound`, or `NoReport` saying why
         there is none (yet)."""
@@ -139,3 +156,18 @@ class UploadHistory:
             extra = f": {info.error}" if info.error else ""
             raise NoReport(upload_id, info.status, f"aanlevering {upload_id} {status}{extra}")
         return report
+
+    def messages(self, upload_id: int) -> pl.DataFrame:
+        """The messages of a finished upload's report (MESSAGE_SCHEMA, report order), read from
+        their Parquet copy, or from the JSON report when it has none; exceptions as `report`."""
+        import io
+
+        import polars as pl
+
+        with self._engine.connect() as conn:
+            parquet = conn.execute(
+                select(UploadReport.messages_parquet).where(UploadReport.upload_id == upload_id)
+            ).scalar_one_or_none()
+        if parquet is not None:
+            return pl.read_parquet(io.BytesIO(parquet))
+        return self.report(upload_id).messages

@@ -52,6 +52,12 @@ class UploadInfo:
     error: str | None
     stored_file: str | None
     reference_date: dt.date
+    started_at: dt.datetime | None = None
+    #: The stage processing is in (`zorgbroker.uploads.progress`), since when, and the stages of
+    #: the last attempt so far: stage -> {"seconds": ..., "rows": ...}.
+    stage: str | None = None
+    stage_started_at: dt.datetime | None = None
+    stages: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {

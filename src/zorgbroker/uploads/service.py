@@ -2,8 +2,11 @@
 
 `UploadService` is handed its collaborators (the registry's engine, a file store, a factory of
 stage-1 relays, the check, a dispatcher, a mailer, a clock) and offers `submit`, `process`,
-`get`, `list`, `report` and `cancel`. `zorgbroker.composition` builds it from the settings; a test
-builds it from a temporary database and an in-process TTP.
+`get`, `list`, `report` and `cancel`, and for the portal's pages `messages` (a report's messages
+from their Parquet copy), `organisations` and `record_access` (the NEN 7513 access log).
+While an upload is processed, its stage is kept on its row (`zorgbroker.uploads.progress`).
+`zorgbroker.composition` builds it from the settings; a test builds it from a temporary database
+and an in-process TTP.
 
 The service takes only stage-1 files, made at the source (`pseudonymisation.source_side
 .make_stage1`; `zorgbroker submit` makes one first): `receive` checks the file
@@ -73,6 +76,7 @@ from zorgbroker.registry.models import (
 from zorgbroker.registry.records import RecordsError, stored_frames
 from zorgbroker.registry.registry_db import ensure_dataset_version
 from zorgbroker.registry.report_merge import merge
+from zorgbroker.uploads.access_log import UploadAccessLog
 from zorgbroker.uploads.errors import (
     ProcessingFailed,
     UploadError,
@@ -90,6 +94,15 @@ from zorgbroker.uploads.models import (
     QUEUED,
     STOPPED,
     UploadInfo,
+)
+from zorgbroker.uploads.progress import (
+    COMPARISON,
+    DONE_STAGE,
+    IMPORT,
+    PSEUDONYMISATION,
+    STRUCTURE,
+    VALIDATION,
+    StageTracker,
 )
 from zorgbroker.uploads.tasks import Dispatcher, Inline, Mailer, NoMail
 
@@ -165,6 +178,12 @@ def _in_flight(conn: Connection, organisation_id: int, version_id: int, sha256: 
     ).scalar_one_or_none()
 
 
+def _messages_parquet(report: Report) -> bytes:
+    buffer = io.BytesIO()
+    report.messages.write_parquet(buffer, compression="zstd")
+    return buffer.getvalue()
+
+
 def _report_body(report: Report) -> bytes:
     buffer = io.StringIO()
     write_json(report, buffer)
@@ -206,6 +225,7 @@ class UploadService:
     ) -> None:
         self._engine = engine
         self._history = UploadHistory(engine)
+        self._access = UploadAccessLog(engine, clock)
         self._files = files
         self._relays = relays
         self._dispatcher = dispatcher or Inline()
@@ -410,10 +430,35 @@ class UploadService:
         """Uploads, newest first."""
         return self._history.list(organisation=organisation, limit=limit)
 
+    def organisations(self) -> builtins.list[str]:
+        """The AGB codes of the organisations that uploaded anything, sorted."""
+        return self._history.organisations()
+
     def report(self, upload_id: int) -> Report:
         """The stored report of a finished upload; `UploadNotFound`, or `NoReport` saying why
         there is none (yet)."""
         return self._history.report(upload_id)
+
+    def messages(self, upload_id: int) -> pl.DataFrame:
+        """The messages of a finished upload's report, quick to filter and page (its Parquet
+        copy); exceptions as `report`."""
+        return self._history.messages(upload_id)
+
+    def record_access(
+        self, upload_id: int, *, actor: str, on_behalf_of: str, action: str, detail: str | None
+    ) -> None:
+        """Write a view or download of an upload's report to the access log (NEN 7513)."""
+        info = self.get(upload_id)
+        if info is None:
+            raise UploadNotFound(upload_id)
+        self._access.record(
+            upload_id=upload_id,
+            actor=actor,
+            on_behalf_of=on_behalf_of,
+            action=action,
+            dataset=info.dataset,
+            detail=detail,
+        )
 
     def wait(self, upload_id: int, *, poll_seconds: float = 0.5) -> UploadInfo:
         """The upload once it is finished (at once after an inline dispatch)."""
@@ -499,8 +544,9 @@ class UploadService:
                     error=None,
                 )
             )
+        tracker = StageTracker(self._engine, upload_id, self._clock)
         try:
-            return self._process(info)
+            return self._process(info, tracker)
         except ProcessingFailed:
             raise
         except KeyboardInterrupt:
@@ -519,8 +565,9 @@ class UploadService:
                 update(Upload).where(Upload.id == upload_id, Upload.status != DONE).values(**values)
             )
 
-    def _process(self, info: UploadInfo) -> Report:
+    def _process(self, info: UploadInfo, tracker: StageTracker) -> Report:
         upload_id = info.id
+        tracker.enter(STRUCTURE)
         spec = dataset_spec(info.dataset)
         if spec.version != info.dataset_version:
             raise UploadError(
@@ -552,10 +599,12 @@ class UploadService:
                 organisation=info.organisation,
                 mode=mode,
                 collect_accepted=True,
-                relay=relay.pseudonymise_field,
+                relay=_tracked(relay.pseudonymise_field, tracker),
             )
             outcome = self._check(path, spec, options, info.file_name)
             timings["check"] = time.perf_counter() - started
+            for stage in (STRUCTURE, VALIDATION):
+                tracker.record(stage, rows=outcome.report.records)
             # A rejected production file stores nothing; an import says what it stored (`merge`).
             rejected = mode == "production" and outcome.report.file_rejected
             report = outcome.report.with_registry_result(
@@ -567,18 +616,20 @@ class UploadService:
                 with write_transaction(self._engine) as conn:
                     if _status(conn, upload_id) in (DONE, STOPPED):
                         return self._already_finished(upload_id)
-                    self._finish(conn, upload_id, report, timings)
+                    self._finish(conn, upload_id, report, timings, tracker.finished())
                 self._files.remove(info.stored_file)
                 _log_done(upload_id, report, timings)
                 return report
             frames = stored_frames(layout_for(spec.dataset), outcome.accepted)
             del outcome
+            # Written before the import's transaction: on SQLite that holds the write lock.
+            tracker.enter(COMPARISON)
             with write_transaction(self._engine) as conn:
                 lock_for_transaction(conn, f"dataset:{spec.dataset}")
                 imported = None
                 # Else another process finished it meanwhile, or it was stopped.
                 if _status(conn, upload_id) not in (DONE, STOPPED):
-                    imported = self._import(conn, info, spec, frames, report, timings)
+                    imported = self._import(conn, info, spec, frames, report, timings, tracker)
                 # Nothing is committed that the TTP could not re-identify: its store comes first.
                 settle()
         if imported is None:
@@ -594,7 +645,12 @@ class UploadService:
         return self.report(upload_id)
 
     def _finish(
-        self, conn: Connection, upload_id: int, report: Report, timings: dict[str, float]
+        self,
+        conn: Connection,
+        upload_id: int,
+        report: Report,
+        timings: dict[str, float],
+        stages: dict[str, Any] | None = None,
     ) -> None:
         stored = report.stored
         conn.execute(
@@ -615,11 +671,17 @@ class UploadService:
                 timings={k: round(v, 3) for k, v in timings.items()},
                 stored_file=None,
                 error=None,
+                stage=DONE_STAGE,
+                stage_started_at=self._clock(),
+                stages=stages,
             )
         )
         conn.execute(
             insert(UploadReport).values(
-                upload_id=upload_id, encoding=REPORT_ENCODING, body=_report_body(report)
+                upload_id=upload_id,
+                encoding=REPORT_ENCODING,
+                body=_report_body(report),
+                messages_parquet=_messages_parquet(report),
             )
         )
 
@@ -631,6 +693,7 @@ class UploadService:
         frames: dict[str, pl.DataFrame],
         report: Report,
         timings: dict[str, float],
+        tracker: StageTracker,
     ) -> Report:
         """Compare, write, and finish the upload, all in the caller's (locked) transaction."""
         result = import_records(
@@ -646,7 +709,13 @@ class UploadService:
         timings.update(result.timings)
         found = result.outcome
         report = merge(report, spec, found.messages, found.rejected.len(), found.stored)
-        self._finish(conn, info.id, report, timings)
+        # The import's phases are measured inside it; its rows are the records it looked at.
+        compared = result.timings.get("fetch", 0.0) + result.timings.get("compare", 0.0)
+        tracker.record(COMPARISON, seconds=compared, rows=report.accepted)
+        tracker.record(IMPORT, seconds=result.timings.get("write", 0.0), rows=report.accepted)
+        stages = tracker.finished()
+        stages[COMPARISON]["seconds"] = round(compared, 3)
+        self._finish(conn, info.id, report, timings, stages)
         conn.execute(
             insert(AccessLogEntry).values(
                 at=self._clock(),
@@ -663,6 +732,24 @@ class UploadService:
             )
         )
         return report
+
+
+def _tracked(relay: Callable[..., pl.Series], tracker: StageTracker) -> Callable[..., pl.Series]:
+    """The relay, marking the pseudonymisation stage while it runs and counting its rows (the
+    most values of one field: several pseudonymised fields are not more records)."""
+    counts: dict[tuple[str, str], int] = {}
+
+    def relay_field(
+        table: str, field: str, values: pl.Series, sealed: pl.Series | None
+    ) -> pl.Series:
+        tracker.enter(PSEUDONYMISATION)
+        relayed = relay(table, field, values, sealed)
+        counts[(table, field)] = counts.get((table, field), 0) + len(values)
+        tracker.record(PSEUDONYMISATION, rows=max(counts.values()))
+        tracker.enter(VALIDATION)
+        return relayed
+
+    return relay_field
 
 
 def _source_key_fingerprint(path: Path) -> str:

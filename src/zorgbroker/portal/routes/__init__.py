@@ -16,6 +16,9 @@ from zorgbroker.portal.routes import (
     sign_in,
     source_key,
     stage1_plan,
+    uploads,
+    uploads_history,
+    uploads_report,
     wizard,
 )
 
@@ -24,7 +27,8 @@ def routers(*, demo: bool) -> list[APIRouter]:
     found = [sign_in.router, invitation.router, wizard.router, account.router,
              organisation.router, passkeys.router, email_address.router,
              factors.router, stage1_plan.router,
-             source_key.router, patient_access.router]  # fmt: skip
+             source_key.router, patient_access.router,
+             uploads.router, uploads_history.router, uploads_report.router]  # fmt: skip
     if demo:
         found.append(demo_router())
     return found
