@@ -316,3 +316,26 @@ def test_an_empty_workbook_is_refused_as_in_python(page: Any, tmp_path: Path) ->
     path = _workbook(tmp_path / "leeg.xlsx", lambda book: book.add_worksheet("blad"))
     js = assert_same(page, path, "nhr-pmicd")
     assert [m["code"] for m in js["fileMessages"]] == ["BF-005"]
+
+
+def test_formulas_without_stored_values_as_in_python(page: Any, tmp_path: Path) -> None:
+    """A workbook a program wrote without calculating it: its formulas have no stored result."""
+    header = plan_of("parabench-mi")["tables"][0]["source_checks"]["structure"]["needs_column"]
+
+    def build(book: Any) -> None:
+        sheet = book.add_worksheet("gegevens")
+        sheet.write_row(0, 0, header)
+        sheet.write_row(1, 0, ["04012345", "2025"])
+        sheet.write_formula(1, 2, "=1+0", None, 1)
+
+    calculated = _workbook(tmp_path / "berekend.xlsx", build)
+    path = tmp_path / "onberekend.xlsx"
+    with zipfile.ZipFile(calculated) as source, zipfile.ZipFile(path, "w") as out:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename.endswith("sheet1.xml"):
+                data = data.replace(b"<v>1</v>", b"")
+            out.writestr(item, data)
+    js = assert_same(page, path, "parabench-mi")
+    assert js["fileMessages"][0]["code"] == "BW-004"
+    assert "geen opgeslagen uitkomst" in js["fileMessages"][0]["text"]

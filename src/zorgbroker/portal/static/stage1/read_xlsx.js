@@ -124,6 +124,10 @@ function dateText(serial, kind, date1904) {
   return `${date} ${time}`;
 }
 
+const WORKSHEET_PART = /(^|\/)worksheets\/[^/]+\.xml$/;
+const FORMULA_TAG = /<f>|<f |:f>|:f /;
+const FORMULA_WITHOUT_VALUE = /<(?:\w+:)?f\b(?:[^>]*\/>|[^>]*>[^<]*<\/(?:\w+:)?f>)\s*<\/(?:\w+:)?c>/;
+
 // Tags of a worksheet the scan stops at: rows and cells (with any namespace prefix).
 const TAG = /<(?:[A-Za-z_][\w.-]*:)?(row|c)\b([^>]*?)(\/?)>/g;
 const PREFIX = /^<([A-Za-z_][\w.-]*:)?/;
@@ -193,8 +197,6 @@ function sheetCells(xml, strings, kinds, date1904) {
   let minCol = Infinity;
   let maxCol = 0;
   let maxRow = 0;
-  let formulas = false;
-  let withoutValues = false;
   let rowNumber = 0;
   let col = 0;
   let cells = null;
@@ -219,16 +221,10 @@ function sheetCells(xml, strings, kinds, date1904) {
     if (end < 0) break;
     const inner = xml.slice(TAG.lastIndex, end);
     TAG.lastIndex = end + close.length;
-    const hasFormula = inner.includes("<f") || inner.includes(":f");
-    formulas ||= hasFormula;
     const type = attrOf(attrs, "t") ?? "n";
     const style = attrOf(attrs, "s");
     const text = cellValue(type, inner, style === null ? 0 : Number(style), strings, kinds, date1904);
-    if (text === null) {
-      if (hasFormula) withoutValues = true;
-      continue;
-    }
-    if (text === "") continue;
+    if (text === null || text === "") continue;
     if (cells === null) {
       cells = rows[rowNumber - 1] ?? (rows[rowNumber - 1] = []);
     }
@@ -237,7 +233,7 @@ function sheetCells(xml, strings, kinds, date1904) {
     if (col > maxCol) maxCol = col;
     if (rowNumber > maxRow) maxRow = rowNumber;
   }
-  return { rows, minCol, maxCol, maxRow, formulas, withoutValues };
+  return { rows, minCol, maxCol, maxRow };
 }
 
 function resolveTarget(target) {
@@ -315,8 +311,8 @@ export async function readWorkbook(bytes, members, tableNames) {
     const xml = await partText(bytes, byName, sheet.path);
     if (xml === null) throw m.unreadable("een werkblad van de Excel-werkmap is beschadigd.", label);
     const cells = sheetCells(xml, strings, kinds, date1904);
-    formulas ||= cells.formulas;
-    withoutValues ||= cells.withoutValues;
+    formulas ||= FORMULA_TAG.test(xml);
+    withoutValues ||= FORMULA_WITHOUT_VALUE.test(xml);
     const width = cells.maxCol >= cells.minCol ? cells.maxCol - cells.minCol + 1 : 0;
     if (cells.maxRow * Math.max(cells.maxCol, 26) > MAX_SHEET_CELLS) {
       throw m.sheetTooLarge(cells.maxRow * Math.max(cells.maxCol, 26), MAX_SHEET_CELLS);
@@ -344,6 +340,15 @@ export async function readWorkbook(bytes, members, tableNames) {
       rows.push(row);
     }
     tables.push({ name: table, member: sheet.name, header, rows: dropTrailingBlank(rows) });
+  }
+  // Formulas anywhere in the workbook count, as xlsx_scan looks at every worksheet part.
+  const seen = new Set(loaded.map(({ sheet }) => sheet.path.toLowerCase()));
+  for (const member of members) {
+    const path = member.name.toLowerCase();
+    if (seen.has(path) || !WORKSHEET_PART.test(path) || (formulas && withoutValues)) continue;
+    const xml = utf8.decode(await memberBytes(bytes, member));
+    formulas ||= FORMULA_TAG.test(xml);
+    withoutValues ||= FORMULA_WITHOUT_VALUE.test(xml);
   }
   if (withoutValues) warnings.push(m.formulasWithoutValues());
   else if (formulas) warnings.push(m.formulasIgnored());
