@@ -118,16 +118,21 @@ function columnWriters(tablePlan, plan, indexes, context) {
     if (kind === "pseudonymise") {
       const hasher = stage1Hasher(context.key, column);
       const isBsn = column === plan.bsn_label;
+      // The BSN's P1 bytes are kept for its sealed value, which binds it to them.
+      const sealing = Boolean(context.sealer) && isBsn;
       writers.push({
         column,
         value: (row, n) => {
           const raw = read(row);
           const normal = isBsn ? normaliseBsn(raw) : normaliseText(raw);
           if (isBsn && raw !== null && normal === null) context.invalidBsnRows.push(n + 1);
-          const bytes = normal === null ? null : hasher.bytes(normal);
           context.normal[column] = normal;
-          context.p1[column] = bytes;
-          return bytes === null ? null : toHexFast(bytes);
+          context.p1[column] = null;
+          if (normal === null) return null;
+          if (!sealing) return hasher.hex(normal);
+          const p1 = hasher.hexAndBytes(normal);
+          context.p1[column] = p1.bytes;
+          return p1.hex;
         },
       });
     } else if (kind === "year") {
@@ -139,14 +144,6 @@ function columnWriters(tablePlan, plan, indexes, context) {
     }
   }
   return writers;
-}
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-function toHexFast(bytes) {
-  let out = "";
-  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]];
-  return out;
 }
 
 const nextFrame = () => new Promise((resolve) => setTimeout(resolve, 0));
