@@ -16,7 +16,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -247,9 +247,12 @@ def portal_app(
     `purge_every` seconds (several processes doing so is harmless)."""
     from zorgbroker.mail.mailbox import MailboxFolder
     from zorgbroker.portal.app import create_app
+    from zorgbroker.pseudonymisation.source_side import ttp_public_key_for_source
 
     mailbox = MailboxFolder(settings.mailbox_dir) if demo else None
     app = create_app(services, origin=origin, demo_mailbox=mailbox)
+    # The browser's stage 1 seals BSNs for the TTP with this key (routes/stage1_plan.py).
+    app.state.seal_public_key = cache(partial(ttp_public_key_for_source, settings.home))
     app.router.lifespan_context = _purging(services, purge_every)
     return app
 

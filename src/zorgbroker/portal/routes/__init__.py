@@ -13,6 +13,7 @@ from zorgbroker.portal.routes import (
     organisation,
     passkeys,
     sign_in,
+    stage1_plan,
     wizard,
 )
 
@@ -20,7 +21,7 @@ from zorgbroker.portal.routes import (
 def routers(*, demo: bool) -> list[APIRouter]:
     found = [sign_in.router, invitation.router, wizard.router, account.router,
              organisation.router, passkeys.router, email_address.router,
-             factors.router]  # fmt: skip
+             factors.router, stage1_plan.router]  # fmt: skip
     if demo:
         found.append(demo_router())
     return found

@@ -1,0 +1,46 @@
+"""GET /aanleveren/plan/{dataset}.json: the plan the upload page's JavaScript makes the stage-1
+file from (docs/pseudonymisation.md 8.7), for signed-in users only."""
+
+from __future__ import annotations
+
+from tests.portal.conftest import Portal
+from tests.portal.test_story import set_up_account
+
+
+def test_a_signed_in_user_gets_the_plan_with_the_ttps_sealing_key(portal: Portal) -> None:
+    portal.app.state.seal_public_key = lambda: b"\x07" * 32  # type: ignore[attr-defined]
+    client = portal.client()
+    set_up_account(portal, client)
+    answer = client.get("/aanleveren/plan/nhr-pmicd.json")
+    assert answer.status_code == 200
+    assert answer.headers["cache-control"] == "no-store"
+    plan = answer.json()
+    assert (plan["dataset"], plan["registry"], plan["method"]) == ("nhr-pmicd", "nhr", "zb2")
+    assert plan["ttp_public_key"] == "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="
+    # A registry that is not re-identifiable gets no key: nothing is sealed for it.
+    nivel = client.get("/aanleveren/plan/nivel-fysio.json").json()
+    assert nivel["ttp_public_key"] is None
+    assert [t["name"] for t in nivel["tables"]][:2] == ["praktijk", "therapeuten"]
+
+
+def test_an_unreachable_ttp_leaves_the_key_out(portal: Portal) -> None:
+    def unreachable() -> bytes:
+        raise OSError("TTP niet bereikbaar")
+
+    portal.app.state.seal_public_key = unreachable  # type: ignore[attr-defined]
+    client = portal.client()
+    set_up_account(portal, client)
+    answer = client.get("/aanleveren/plan/nhr-pmicd.json")
+    assert answer.status_code == 200 and answer.json()["ttp_public_key"] is None
+
+
+def test_an_unknown_dataset_is_not_found(portal: Portal) -> None:
+    client = portal.client()
+    set_up_account(portal, client)
+    assert client.get("/aanleveren/plan/onbekend.json").status_code == 404
+    assert client.get("/aanleveren/plan/..%2Fgeneric.json").status_code == 404
+
+
+def test_without_signing_in_there_is_no_plan(portal: Portal) -> None:
+    answer = portal.client().get("/aanleveren/plan/nhr-pmicd.json")
+    assert answer.status_code == 303 and answer.headers["location"] == "/aanmelden"
