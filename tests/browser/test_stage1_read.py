@@ -339,3 +339,15 @@ def test_formulas_without_stored_values_as_in_python(page: Any, tmp_path: Path) 
     js = assert_same(page, path, "parabench-mi")
     assert js["fileMessages"][0]["code"] == "BW-004"
     assert "geen opgeslagen uitkomst" in js["fileMessages"][0]["text"]
+
+
+def test_a_quote_closed_inside_a_field_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    source = generated("nhr-pmicd", tmp_path, ".csv").read_bytes().decode()
+    lines = source.split("\n")
+    cells = lines[3].split(";")
+    cells[2] = '"de" Vries'
+    lines[3] = ";".join(cells)
+    path = _write(tmp_path, "aanhaling.csv", "\n".join(lines).encode())
+    js = assert_same(page, path, "nhr-pmicd")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-001"]
+    assert "rij 3 " in js["fileMessages"][0]["text"]

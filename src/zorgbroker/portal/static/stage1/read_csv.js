@@ -136,7 +136,7 @@ export function isBlank(cell) {
 }
 
 // The data rows of `text` (from just after the header), as Polars splits them.
-function parseRows(text, sep, eol, width) {
+function parseRows(text, sep, eol, width, table) {
   const rows = [];
   const n = text.length;
   let i = 0;
@@ -165,10 +165,19 @@ function parseRows(text, sep, eol, width) {
             break;
           }
         }
-        // Anything between the closing quote and the separator stays text.
+        // Polars refuses a record in which a closing quote is followed by anything but the
+        // separator or a line end; the reader names its row (csv_table._failure).
+        const next = text.charCodeAt(j);
+        if (j < n && next !== sepCode && next !== eolCode && next !== 13) {
+          throw m.unreadable(
+            `rij ${rows.length + 1} kan niet als CSV worden gelezen; controleer de ` +
+              'aanhalingstekens (") in die rij.',
+            table,
+          );
+        }
         let k = j;
         while (k < n && text.charCodeAt(k) !== sepCode && text.charCodeAt(k) !== eolCode) k++;
-        cell = parts + stripCr(text.slice(j, k));
+        cell = parts;
         i = k;
       } else {
         let k = i;
@@ -201,9 +210,11 @@ export function dropTrailingBlank(rows) {
   return rows;
 }
 
-// {encoding, header, rows} of a CSV stream, or a ReadError. `requireRows`: a lone table needs
-// data below its header (BF-005); a table of several may be empty.
-export function readCsv(bytes, { table = null, requireRows = true } = {}) {
+// The layout of a CSV stream (encoding, separator, line end, header) and the text of its
+// records, or a ReadError: what readers/csv_layout.py learns when the file is opened.
+// `requireRows`: a lone table needs data below its header (BF-005); a table of several may be
+// empty.
+export function csvLayout(bytes, { table = null, requireRows = true } = {}) {
   const decoded = decodeCsv(bytes, table);
   const encoding = decoded.encoding;
   // A BOM before bytes that are no UTF-8 is still no part of the header.
@@ -218,5 +229,16 @@ export function readCsv(bytes, { table = null, requireRows = true } = {}) {
   const dataPattern = new RegExp(`[^ \\t\\n\\r\\f\\v${sep === "\t" ? "" : sep}]`);
   if (requireRows && !dataPattern.test(rest)) throw m.noData(table);
   const header = columnNames(parseHeaderLine(headerLine, sep), table);
-  return { encoding, separator: sep, header, rows: parseRows(rest, sep, eol, header.length) };
+  return { encoding, separator: sep, eol, header, rest, table };
+}
+
+// The rows of a CSV stream whose layout is known (what the table's batches give).
+export function csvRows(layout) {
+  return parseRows(layout.rest, layout.separator, layout.eol, layout.header.length, layout.table);
+}
+
+// {encoding, separator, header, rows} of a CSV stream, or a ReadError.
+export function readCsv(bytes, options = {}) {
+  const layout = csvLayout(bytes, options);
+  return { encoding: layout.encoding, separator: layout.separator, header: layout.header, rows: csvRows(layout) };
 }
