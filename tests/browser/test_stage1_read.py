@@ -351,3 +351,37 @@ def test_a_quote_closed_inside_a_field_is_refused_as_in_python(page: Any, tmp_pa
     js = assert_same(page, path, "nhr-pmicd")
     assert [m["code"] for m in js["fileMessages"]] == ["BF-001"]
     assert "rij 3 " in js["fileMessages"][0]["text"]
+
+
+def test_workbook_dates_and_times_as_in_python(page: Any, tmp_path: Path) -> None:
+    """Serial numbers under date, date-time, time and duration formats, the 1900 leap-year
+    quirk's corner included, as calamine turns them into text."""
+    import random
+
+    rng = random.Random(3)
+    serials = [1, 59, 60, 61, 0.5, 0.999988, 36526, 36526.25, 45000.999, 2958465]
+    serials += [round(rng.uniform(1, 80000), rng.choice([0, 0, 3, 6])) for _ in range(150)]
+    formats = ["dd-mm-yyyy", "yyyy-mm-dd hh:mm:ss", "hh:mm", "[h]:mm:ss", "d mmm yyyy", "0.00"]
+    header = plan_of("parabench-mi")["tables"][0]["source_checks"]["structure"]["needs_column"]
+
+    def build(book: Any) -> None:
+        sheet = book.add_worksheet("gegevens")
+        sheet.write_row(0, 0, header)
+        styles = [book.add_format({"num_format": f}) for f in formats]
+        for row, serial in enumerate(serials, start=1):
+            for col, style in enumerate(styles):
+                sheet.write_number(row, col, serial, style)
+
+    path = _workbook(tmp_path / "datums.xlsx", build)
+    js = assert_same(page, path, "parabench-mi")
+    assert js["tables"][0]["rows"][6][0] == "2000-01-01"
+
+
+def test_a_sheet_spanning_too_many_cells_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    def build(book: Any) -> None:
+        sheet = book.add_worksheet("gegevens")
+        sheet.write_row(0, 0, ["praktijk_agb", "jaar"])
+        sheet.write(1_048_575, 16_383, "x")
+
+    js = assert_same(page, _workbook(tmp_path / "groot.xlsx", build), "parabench-mi")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-006"]
