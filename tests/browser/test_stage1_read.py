@@ -385,3 +385,18 @@ def test_a_sheet_spanning_too_many_cells_is_refused_as_in_python(page: Any, tmp_
 
     js = assert_same(page, _workbook(tmp_path / "groot.xlsx", build), "parabench-mi")
     assert [m["code"] for m in js["fileMessages"]] == ["BF-006"]
+
+
+@pytest.mark.parametrize(
+    ("bom", "separator", "eol"),
+    [(True, "\t", "\r\n"), (False, "\t", "\r"), (True, ",", "\n"), (False, ";", "\r")],
+)
+def test_byte_order_marks_tabs_and_line_ends_as_in_python(
+    page: Any, tmp_path: Path, bom: bool, separator: str, eol: str
+) -> None:
+    frame = pl.read_csv(generated("nhr-pmicd", tmp_path, ".csv"), separator=";", infer_schema=False)
+    text = frame.write_csv(separator=separator, line_terminator=eol)
+    data = ("\ufeff" if bom else "").encode() + text.encode()
+    js = assert_same(page, _write(tmp_path, "export.txt", data), "nhr-pmicd")
+    assert js["file"]["encoding"] == ("utf-8-sig" if bom else "utf-8")
+    assert len(js["tables"][0]["header"]) == frame.width
