@@ -12,7 +12,7 @@ from typing import Any
 
 from zorgbroker.intake.checks import plan as p
 from zorgbroker.intake.checks import rule_language as rl
-from zorgbroker.intake.source_checks import source_checks
+from zorgbroker.intake.source_checks import TableSourceChecks, source_checks
 from zorgbroker.intake.spec.model import DatasetSpec, FieldSpec
 
 
@@ -71,6 +71,20 @@ def _field_json(f: FieldSpec, spec: DatasetSpec, plan: p.TablePlan) -> dict[str,
     return out
 
 
+def _read_by(plan: p.TablePlan, mine: TableSourceChecks) -> set[str]:
+    """The field names the source checks of a table read, through derived values too."""
+    nodes = [r.condition for r in plan.rules if r.index in mine.rules]
+    nodes += [plan.required_when[name] for name in mine.fields if name in plan.required_when]
+    names: set[str] = set()
+    while nodes:
+        node = nodes.pop()
+        for name in rl.field_names(node) - names:
+            names.add(name)
+            if name in plan.derive:
+                nodes.append(plan.derive[name])
+    return names
+
+
 def _structure_json(plan: p.TablePlan, spec: DatasetSpec) -> dict[str, Any]:
     table = plan.table
     return {
@@ -110,13 +124,13 @@ def source_check_plan(spec: DatasetSpec) -> dict[str, dict[str, Any]]:
             # The header check the source runs on the export (its messages go to the
             # manifest): which columns must be there, which may not, how many rows.
             "structure": _structure_json(plan, spec),
-            # Fields (of any kind) a source rule reads: a rule does not fire for a record in
-            # which one of them has a message of its own, so the source needs their checks too.
+            # The other fields the source checks read (in a rule, a `required:` condition or a
+            # derived value they use), with their own checks: a rule does not fire for a record
+            # in which a field it reads has a message, and their values are normalised first.
             "read_fields": [
                 _field_json(f, spec, plan)
                 for f in plan.fields
-                if f.name not in mine.fields
-                and any(f.name in r.reads for r in plan.rules if r.index in mine.rules)
+                if f.name not in mine.fields and f.name in _read_by(plan, mine)
             ],
         }
     return out
