@@ -145,3 +145,30 @@ def test_tricky_values_give_the_findings_python_gives(
     # Not a vacuous comparison: the corners reach the source checks' codes.
     codes = {token.split("=")[1] for f in found for token in f.split()}
     assert len(codes) >= 3
+
+
+DATE_TEXTS = [
+    "2026-11-14", "2026-1-4", "14-11-2026", "4-1-2026", "2024-02-29", "2023-02-29", "29-02-2024",
+    "0099-01-01", "99-01-01", "+2026-11-14", "-0001-01-01", "2026-13-01", "2026-00-10",
+    "2026-11-31", "20260-01-01", "2026-011-14", "2026/11/14", "2026-11-14x", "", "abc",
+    "01-01-99", "1-1-1", "9999-12-31", "31-12-9999", "2026-1-04", "0000-01-01",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("date_format", ["%Y-%m-%d", "%d-%m-%Y"])
+def test_parse_date_reads_what_the_engine_reads(page: Any, date_format: str) -> None:
+    # Through the date's parts: Python's date cannot hold the year -1 that Polars reads.
+    parsed = pl.Series(DATE_TEXTS).str.to_date(date_format, strict=False)
+    parts = pl.DataFrame({"y": parsed.dt.year(), "m": parsed.dt.month(), "d": parsed.dt.day()})
+    expected = [None if y is None else [y, m, d] for y, m, d in parts.rows()]
+    found = page.evaluate(
+        """async ([texts, format]) => {
+          const { parseDate } = await import("/stage1/checks.js");
+          return texts.map((t) => {
+            const d = parseDate(t, format);
+            return d === null ? null : [d.year, d.month, d.day];
+          });
+        }""",
+        [DATE_TEXTS, date_format],
+    )
+    assert found == expected
