@@ -71,6 +71,43 @@ def _field_json(f: FieldSpec, spec: DatasetSpec, plan: p.TablePlan) -> dict[str,
     return out
 
 
+def _dotted_json(
+    spec: DatasetSpec, plan: p.TablePlan, mine: TableSourceChecks
+) -> list[dict[str, Any]]:
+    """Every `head.field` the source rules read from another table, and how to look it up: a
+    one-row table's field, or a field reached through the reference field `head` (matched on
+    the normalised text of both keys, as `strategies.whole_tables` joins them)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    own = {f.name for f in plan.fields}
+    for r in plan.rules:
+        if r.index not in mine.rules:
+            continue
+        for node in rl.walk(r.condition):
+            if not isinstance(node, rl.Dotted) or (node.head, node.field) in out:
+                continue
+            entry: dict[str, Any] = {"head": node.head, "field": node.field}
+            if node.head in own:
+                ref = plan.table.field(node.head).references
+                assert ref is not None
+                target = spec.table(ref.table)
+                entry["table"] = ref.table
+                entry["head_field"] = _field_json(plan.table.field(node.head), spec, plan)
+                entry["key_field"] = _target_field_json(spec, target.name, ref.field)
+            else:
+                entry["table"] = node.head
+                entry["head_field"] = entry["key_field"] = None
+            entry["target_field"] = _target_field_json(spec, entry["table"], node.field)
+            out[(node.head, node.field)] = entry
+    return list(out.values())
+
+
+def _target_field_json(spec: DatasetSpec, table: str, field: str) -> dict[str, Any]:
+    from zorgbroker.intake.spec.loader import check_plans
+
+    target = check_plans(spec)[table]
+    return _field_json(target.table.field(field), spec, target)
+
+
 def _read_by(plan: p.TablePlan, mine: TableSourceChecks) -> set[str]:
     """The field names the source checks of a table read, through derived values too."""
     nodes = [r.condition for r in plan.rules if r.index in mine.rules]
@@ -127,6 +164,7 @@ def source_check_plan(spec: DatasetSpec) -> dict[str, dict[str, Any]]:
             # The other fields the source checks read (in a rule, a `required:` condition or a
             # derived value they use), with their own checks: a rule does not fire for a record
             # in which a field it reads has a message, and their values are normalised first.
+            "dotted": _dotted_json(spec, plan, mine),
             "read_fields": [
                 _field_json(f, spec, plan)
                 for f in plan.fields
