@@ -400,3 +400,10 @@ def test_byte_order_marks_tabs_and_line_ends_as_in_python(
     js = assert_same(page, _write(tmp_path, "export.txt", data), "nhr-pmicd")
     assert js["file"]["encoding"] == ("utf-8-sig" if bom else "utf-8")
     assert len(js["tables"][0]["header"]) == frame.width
+
+
+def test_a_file_without_line_ends_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    path = _write(tmp_path, "een-regel.csv", b"bsn;" * 300_000)
+    js = assert_same(page, path, "nhr-pmicd")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-001"]
+    assert "langer dan 1 MB" in js["fileMessages"][0]["text"]

@@ -8,6 +8,7 @@ import * as m from "./read_messages.js";
 
 export const SEPARATORS = [";", ",", "\t"];
 const MAX_COLUMNS = 16384;
+const MAX_HEADER_BYTES = 1024 * 1024;
 const QUOTE = 0x22;
 
 // Decide the encoding of the whole stream: UTF-8 (with or without BOM), else Windows-1252,
@@ -221,7 +222,17 @@ export function csvLayout(bytes, { table = null, requireRows = true } = {}) {
   const text = decoded.bom && encoding === "cp1252" ? decoded.text.slice(3) : decoded.text;
   const eol = detectEol(text.slice(0, 65536));
   let end = firstRecordEnd(text, eol);
-  if (end < 0) end = text.length;
+  if (end < 0) {
+    // No line end outside quotes at all: past 1 MB that is no table with a header
+    // (csv_layout._find_header).
+    if (bytes.length > MAX_HEADER_BYTES) {
+      throw m.unreadable(
+        "de eerste regel is langer dan 1 MB; dit is geen tabel met een kopregel.",
+        table,
+      );
+    }
+    end = text.length;
+  }
   const headerLine = text.slice(0, end);
   if (!headerLine.trim()) throw m.noData(table);
   const sep = detectSeparator(headerLine);
