@@ -407,3 +407,14 @@ def test_a_file_without_line_ends_is_refused_as_in_python(page: Any, tmp_path: P
     js = assert_same(page, path, "nhr-pmicd")
     assert [m["code"] for m in js["fileMessages"]] == ["BF-001"]
     assert "langer dan 1 MB" in js["fileMessages"][0]["text"]
+
+
+def test_a_damaged_workbook_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    whole = generated("nhr-pmicd", tmp_path, ".xlsx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(whole)) as archive:
+        sheet = next(i for i in archive.infolist() if i.filename.endswith("sheet1.xml"))
+    broken = bytearray(whole)
+    broken[sheet.header_offset + 30 + len(sheet.filename) + sheet.compress_size // 2] ^= 0xFF
+    js = assert_same(page, _write(tmp_path, "kapot.xlsx", bytes(broken)), "nhr-pmicd")
+    assert js["refused"] and js["fileMessages"][0]["code"] == "BF-001"
+    assert js["file"]["format"] == "xlsx"
