@@ -316,3 +316,94 @@ def test_an_empty_workbook_is_refused_as_in_python(page: Any, tmp_path: Path) ->
     path = _workbook(tmp_path / "leeg.xlsx", lambda book: book.add_worksheet("blad"))
     js = assert_same(page, path, "nhr-pmicd")
     assert [m["code"] for m in js["fileMessages"]] == ["BF-005"]
+
+
+def test_formulas_without_stored_values_as_in_python(page: Any, tmp_path: Path) -> None:
+    """A workbook a program wrote without calculating it: its formulas have no stored result."""
+    header = plan_of("parabench-mi")["tables"][0]["source_checks"]["structure"]["needs_column"]
+
+    def build(book: Any) -> None:
+        sheet = book.add_worksheet("gegevens")
+        sheet.write_row(0, 0, header)
+        sheet.write_row(1, 0, ["04012345", "2025"])
+        sheet.write_formula(1, 2, "=1+0", None, 1)
+
+    calculated = _workbook(tmp_path / "berekend.xlsx", build)
+    path = tmp_path / "onberekend.xlsx"
+    with zipfile.ZipFile(calculated) as source, zipfile.ZipFile(path, "w") as out:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename.endswith("sheet1.xml"):
+                data = data.replace(b"<v>1</v>", b"")
+            out.writestr(item, data)
+    js = assert_same(page, path, "parabench-mi")
+    assert js["fileMessages"][0]["code"] == "BW-004"
+    assert "geen opgeslagen uitkomst" in js["fileMessages"][0]["text"]
+
+
+def test_a_quote_closed_inside_a_field_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    source = generated("nhr-pmicd", tmp_path, ".csv").read_bytes().decode()
+    lines = source.split("\n")
+    cells = lines[3].split(";")
+    cells[2] = '"de" Vries'
+    lines[3] = ";".join(cells)
+    path = _write(tmp_path, "aanhaling.csv", "\n".join(lines).encode())
+    js = assert_same(page, path, "nhr-pmicd")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-001"]
+    assert "rij 3 " in js["fileMessages"][0]["text"]
+
+
+def test_workbook_dates_and_times_as_in_python(page: Any, tmp_path: Path) -> None:
+    """Serial numbers under date, date-time, time and duration formats, the 1900 leap-year
+    quirk's corner included, as calamine turns them into text."""
+    import random
+
+    rng = random.Random(3)
+    serials = [1, 59, 60, 61, 0.5, 0.999988, 36526, 36526.25, 45000.999, 2958465]
+    serials += [round(rng.uniform(1, 80000), rng.choice([0, 0, 3, 6])) for _ in range(150)]
+    formats = ["dd-mm-yyyy", "yyyy-mm-dd hh:mm:ss", "hh:mm", "[h]:mm:ss", "d mmm yyyy", "0.00"]
+    header = plan_of("parabench-mi")["tables"][0]["source_checks"]["structure"]["needs_column"]
+
+    def build(book: Any) -> None:
+        sheet = book.add_worksheet("gegevens")
+        sheet.write_row(0, 0, header)
+        styles = [book.add_format({"num_format": f}) for f in formats]
+        for row, serial in enumerate(serials, start=1):
+            for col, style in enumerate(styles):
+                sheet.write_number(row, col, serial, style)
+
+    path = _workbook(tmp_path / "datums.xlsx", build)
+    js = assert_same(page, path, "parabench-mi")
+    assert js["tables"][0]["rows"][6][0] == "2000-01-01"
+
+
+def test_a_sheet_spanning_too_many_cells_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    def build(book: Any) -> None:
+        sheet = book.add_worksheet("gegevens")
+        sheet.write_row(0, 0, ["praktijk_agb", "jaar"])
+        sheet.write(1_048_575, 16_383, "x")
+
+    js = assert_same(page, _workbook(tmp_path / "groot.xlsx", build), "parabench-mi")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-006"]
+
+
+@pytest.mark.parametrize(
+    ("bom", "separator", "eol"),
+    [(True, "\t", "\r\n"), (False, "\t", "\r"), (True, ",", "\n"), (False, ";", "\r")],
+)
+def test_byte_order_marks_tabs_and_line_ends_as_in_python(
+    page: Any, tmp_path: Path, bom: bool, separator: str, eol: str
+) -> None:
+    frame = pl.read_csv(generated("nhr-pmicd", tmp_path, ".csv"), separator=";", infer_schema=False)
+    text = frame.write_csv(separator=separator, line_terminator=eol)
+    data = ("\ufeff" if bom else "").encode() + text.encode()
+    js = assert_same(page, _write(tmp_path, "export.txt", data), "nhr-pmicd")
+    assert js["file"]["encoding"] == ("utf-8-sig" if bom else "utf-8")
+    assert len(js["tables"][0]["header"]) == frame.width
+
+
+def test_a_file_without_line_ends_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    path = _write(tmp_path, "een-regel.csv", b"bsn;" * 300_000)
+    js = assert_same(page, path, "nhr-pmicd")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-001"]
+    assert "langer dan 1 MB" in js["fileMessages"][0]["text"]

@@ -5,12 +5,20 @@
 export const ISO = "%Y-%m-%d";
 export const DMY = "%d-%m-%Y";
 
+import { WHITE_SPACE } from "./read_csv.js";
+
 // Polars' strip_chars: Unicode white space at both ends.
-const EDGE_SPACE = /^\s+|\s+$/g;
+const EDGE_SPACE = new RegExp(`^[${WHITE_SPACE}]+|[${WHITE_SPACE}]+$`, "g");
+
+function visible(code) {
+  return code > 32 && code < 0x85;
+}
 
 // The field's text: trimmed, empty as null.
 export function cellText(cell) {
   if (cell === undefined || cell === null || cell === "") return null;
+  // Most cells begin and end with a visible ASCII character: no regex for those.
+  if (visible(cell.charCodeAt(0)) && visible(cell.charCodeAt(cell.length - 1))) return cell;
   const text = cell.replace(EDGE_SPACE, "");
   return text === "" ? null : text;
 }
@@ -79,18 +87,27 @@ export function normaliser(field) {
   };
 }
 
-const DAY_MS = 86400000;
-
+// Days since 1970-01-01 of a proleptic Gregorian date, and back, by arithmetic alone (Howard
+// Hinnant's algorithms): a Date object per value would cost more than the rest of a check.
 export function dayNumber(year, month, day) {
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(0, 0, 0, 0);
-  return Math.round(date.getTime() / DAY_MS);
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
 }
 
 export function civil(days) {
-  const date = new Date(days * DAY_MS);
-  return { year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate() };
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  return { year: yoe + era * 400 + (month <= 2 ? 1 : 0), month, day };
 }
 
 function daysInMonth(year, month) {
@@ -121,6 +138,41 @@ export function parseDate(value, dateFormat) {
   return { year, month, day };
 }
 
+function digitsAt(text, at, count) {
+  let n = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+function checkedDay(year, month, day) {
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  return dayNumber(year, month, day);
+}
+
+// The usual shapes, YYYY-MM-DD and DD-MM-YYYY, without a regex; undefined for anything else
+// (parseDate decides those).
+function isoFast(text) {
+  if (text.length !== 10 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return undefined;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  if (year < 0 || month < 0 || day < 0) return undefined;
+  return checkedDay(year, month, day);
+}
+
+function dmyFast(text) {
+  if (text.length !== 10 || text.charCodeAt(2) !== 45 || text.charCodeAt(5) !== 45) return undefined;
+  const day = digitsAt(text, 0, 2);
+  const month = digitsAt(text, 3, 2);
+  const year = digitsAt(text, 6, 4);
+  if (year < 0 || month < 0 || day < 0) return undefined;
+  return checkedDay(year, month, day);
+}
+
 const INTEGER = /^[+-]?[0-9]+$/;
 const NUMBER = /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$/;
 
@@ -142,6 +194,9 @@ export function typer(field, dateFormat) {
       };
     case "date":
       return (text) => {
+        if (text === null) return null;
+        const fast = dateFormat === DMY ? dmyFast(text) : isoFast(text);
+        if (fast !== undefined) return fast;
         const date = parseDate(text, dateFormat);
         return date === null ? null : dayNumber(date.year, date.month, date.day);
       };
@@ -163,7 +218,7 @@ export function detectDateFormat(rows, columns) {
     for (let r = 0; r < sample; r++) {
       const cell = rows[r][column];
       if (!cell) continue;
-      const text = cell.replace(EDGE_SPACE, "");
+      const text = cellText(cell) ?? "";
       if (ISO_SHAPE.test(text)) iso++;
       else if (DMY_SHAPE.test(text)) dmy++;
     }

@@ -8,6 +8,7 @@ import * as m from "./read_messages.js";
 
 export const SEPARATORS = [";", ",", "\t"];
 const MAX_COLUMNS = 16384;
+const MAX_HEADER_BYTES = 1024 * 1024;
 const QUOTE = 0x22;
 
 // Decide the encoding of the whole stream: UTF-8 (with or without BOM), else Windows-1252,
@@ -122,11 +123,21 @@ export function casefold(text) {
   return text.toLowerCase().replaceAll("ß", "ss");
 }
 
-// Cells of only (Unicode) white space count as empty, as frames.blank_to_null.
-const BLANK = /^\s*$/;
+// White space as Rust (Polars) knows it: Unicode's White_Space property.
+export const WHITE_SPACE = "\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const BLANK = new RegExp(`^[${WHITE_SPACE}]*$`);
+
+// A cell of only white space counts as empty, as frames.blank_to_null.
+export function isBlank(cell) {
+  if (cell === "") return true;
+  const c = cell.charCodeAt(0);
+  // Most cells start with a visible ASCII character: no regex for those.
+  if (c > 32 && c < 0x85) return false;
+  return BLANK.test(cell);
+}
 
 // The data rows of `text` (from just after the header), as Polars splits them.
-function parseRows(text, sep, eol, width) {
+function parseRows(text, sep, eol, width, table) {
   const rows = [];
   const n = text.length;
   let i = 0;
@@ -155,10 +166,19 @@ function parseRows(text, sep, eol, width) {
             break;
           }
         }
-        // Anything between the closing quote and the separator stays text.
+        // Polars refuses a record in which a closing quote is followed by anything but the
+        // separator or a line end; the reader names its row (csv_table._failure).
+        const next = text.charCodeAt(j);
+        if (j < n && next !== sepCode && next !== eolCode && next !== 13) {
+          throw m.unreadable(
+            `rij ${rows.length + 1} kan niet als CSV worden gelezen; controleer de ` +
+              'aanhalingstekens (") in die rij.',
+            table,
+          );
+        }
         let k = j;
         while (k < n && text.charCodeAt(k) !== sepCode && text.charCodeAt(k) !== eolCode) k++;
-        cell = parts + stripCr(text.slice(j, k));
+        cell = parts;
         i = k;
       } else {
         let k = i;
@@ -166,7 +186,7 @@ function parseRows(text, sep, eol, width) {
         cell = stripCr(text.slice(i, k));
         i = k;
       }
-      if (row.length < width) row.push(BLANK.test(cell) ? "" : cell);
+      if (row.length < width) row.push(isBlank(cell) ? "" : cell);
       if (i < n && text.charCodeAt(i) === sepCode) {
         i++;
         continue;
@@ -191,16 +211,28 @@ export function dropTrailingBlank(rows) {
   return rows;
 }
 
-// {encoding, header, rows} of a CSV stream, or a ReadError. `requireRows`: a lone table needs
-// data below its header (BF-005); a table of several may be empty.
-export function readCsv(bytes, { table = null, requireRows = true } = {}) {
+// The layout of a CSV stream (encoding, separator, line end, header) and the text of its
+// records, or a ReadError: what readers/csv_layout.py learns when the file is opened.
+// `requireRows`: a lone table needs data below its header (BF-005); a table of several may be
+// empty.
+export function csvLayout(bytes, { table = null, requireRows = true } = {}) {
   const decoded = decodeCsv(bytes, table);
   const encoding = decoded.encoding;
   // A BOM before bytes that are no UTF-8 is still no part of the header.
   const text = decoded.bom && encoding === "cp1252" ? decoded.text.slice(3) : decoded.text;
   const eol = detectEol(text.slice(0, 65536));
   let end = firstRecordEnd(text, eol);
-  if (end < 0) end = text.length;
+  if (end < 0) {
+    // No line end outside quotes at all: past 1 MB that is no table with a header
+    // (csv_layout._find_header).
+    if (bytes.length > MAX_HEADER_BYTES) {
+      throw m.unreadable(
+        "de eerste regel is langer dan 1 MB; dit is geen tabel met een kopregel.",
+        table,
+      );
+    }
+    end = text.length;
+  }
   const headerLine = text.slice(0, end);
   if (!headerLine.trim()) throw m.noData(table);
   const sep = detectSeparator(headerLine);
@@ -208,5 +240,16 @@ export function readCsv(bytes, { table = null, requireRows = true } = {}) {
   const dataPattern = new RegExp(`[^ \\t\\n\\r\\f\\v${sep === "\t" ? "" : sep}]`);
   if (requireRows && !dataPattern.test(rest)) throw m.noData(table);
   const header = columnNames(parseHeaderLine(headerLine, sep), table);
-  return { encoding, separator: sep, header, rows: parseRows(rest, sep, eol, header.length) };
+  return { encoding, separator: sep, eol, header, rest, table };
+}
+
+// The rows of a CSV stream whose layout is known (what the table's batches give).
+export function csvRows(layout) {
+  return parseRows(layout.rest, layout.separator, layout.eol, layout.header.length, layout.table);
+}
+
+// {encoding, separator, header, rows} of a CSV stream, or a ReadError.
+export function readCsv(bytes, options = {}) {
+  const layout = csvLayout(bytes, options);
+  return { encoding: layout.encoding, separator: layout.separator, header: layout.header, rows: csvRows(layout) };
 }

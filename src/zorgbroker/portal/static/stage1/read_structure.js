@@ -60,15 +60,44 @@ function headerMessages(header, table, messages, key) {
   return ok;
 }
 
-// Rows that have an identical twin (all cells of the file's row alike).
+function rowHash(row) {
+  // FNV-1a over the cells and a separator after each: numbers, not a joined string per row.
+  let h = 0x811c9dc5;
+  for (const cell of row) {
+    for (let i = 0; i < cell.length; i++) h = Math.imul(h ^ cell.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ 0xffff, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function sameRow(a, b) {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// Rows that have an identical twin (all cells of the file's row alike), as
+// repeated_rows.report_repeated_rows counts them.
 export function repeatedRows(rows) {
-  const counts = new Map();
-  for (const row of rows) {
-    const key = row.join("\u0000");
-    counts.set(key, (counts.get(key) ?? 0) + 1);
+  const buckets = new Map();
+  for (let r = 0; r < rows.length; r++) {
+    const h = rowHash(rows[r]);
+    const bucket = buckets.get(h);
+    if (bucket === undefined) buckets.set(h, r);
+    else if (typeof bucket === "number") buckets.set(h, [bucket, r]);
+    else bucket.push(r);
   }
   let repeated = 0;
-  for (const count of counts.values()) if (count > 1) repeated += count;
+  for (const bucket of buckets.values()) {
+    if (typeof bucket === "number") continue;
+    // Within a bucket (hash collisions aside, one group of equal rows), count rows with a twin.
+    const twin = new Array(bucket.length).fill(false);
+    for (let i = 0; i < bucket.length; i++) {
+      for (let j = i + 1; j < bucket.length; j++) {
+        if (sameRow(rows[bucket[i]], rows[bucket[j]])) twin[i] = twin[j] = true;
+      }
+    }
+    repeated += twin.filter(Boolean).length;
+  }
   return repeated;
 }
 

@@ -6,7 +6,7 @@
 
 import * as m from "./read_messages.js";
 import { memberBytes } from "./read_zip.js";
-import { columnNames, dropTrailingBlank, casefold, pyStrip } from "./read_csv.js";
+import { columnNames, dropTrailingBlank, casefold, isBlank, pyStrip } from "./read_csv.js";
 
 export const MAX_SHEET_CELLS = 32_000_000;
 const utf8 = new TextDecoder("utf-8");
@@ -124,72 +124,116 @@ function dateText(serial, kind, date1904) {
   return `${date} ${time}`;
 }
 
-function columnNumber(letters) {
+const WORKSHEET_PART = /(^|\/)worksheets\/[^/]+\.xml$/;
+const FORMULA_TAG = /<f>|<f |:f>|:f /;
+const FORMULA_WITHOUT_VALUE = /<(?:\w+:)?f\b(?:[^>]*\/>|[^>]*>[^<]*<\/(?:\w+:)?f>)\s*<\/(?:\w+:)?c>/;
+
+// Tags of a worksheet the scan stops at: rows and cells (with any namespace prefix).
+const TAG = /<(?:[A-Za-z_][\w.-]*:)?(row|c)\b([^>]*?)(\/?)>/g;
+const PREFIX = /^<([A-Za-z_][\w.-]*:)?/;
+const VALUE = /<(?:\w+:)?v(?:\s[^>]*)?>([\s\S]*?)<\/(?:\w+:)?v>/;
+const INLINE = /<(?:\w+:)?is\b[^>]*>([\s\S]*?)<\/(?:\w+:)?is>/;
+
+// An attribute's value from a tag's attribute text, or null (no RegExp per call: a sheet has
+// millions of cells).
+function attrOf(attrs, name) {
+  const key = `${name}="`;
+  let at = attrs.indexOf(key);
+  while (at > 0 && attrs.charCodeAt(at - 1) > 32) at = attrs.indexOf(key, at + 1);
+  if (at < 0) return null;
+  const start = at + key.length;
+  return attrs.slice(start, attrs.indexOf('"', start));
+}
+
+function columnOf(ref) {
   let n = 0;
-  for (const letter of letters) n = n * 26 + letter.charCodeAt(0) - 64;
+  for (let i = 0; i < ref.length; i++) {
+    const c = ref.charCodeAt(i);
+    if (c >= 65 && c <= 90) n = n * 26 + c - 64;
+    else if (c >= 97 && c <= 122) n = n * 26 + c - 96;
+    else if (c !== 36) break;
+  }
   return n;
 }
 
-const CELL = /<(?:\w+:)?c\b([^>]*?)(?:\/>|>([\s\S]*?)<\/(?:\w+:)?c>)/g;
-const ROW = /<(?:\w+:)?row\b([^>]*?)(?:\/>|>([\s\S]*?)<\/(?:\w+:)?row>)/g;
-const VALUE = /<(?:\w+:)?v(?:\s[^>]*)?>([\s\S]*?)<\/(?:\w+:)?v>/;
-const FORMULA = /<(?:\w+:)?f\b/;
-const INLINE = /<(?:\w+:)?is\b[^>]*>([\s\S]*?)<\/(?:\w+:)?is>/;
+function cellValue(type, inner, styleIndex, strings, kinds, date1904) {
+  if (type === "inlineStr") {
+    if (inner.startsWith("<is><t>") && inner.endsWith("</t></is>")) {
+      const text = inner.slice(7, -9);
+      if (!text.includes("<")) return unescapeXml(text);
+    }
+    const inline = INLINE.exec(inner);
+    return inline ? runText(inline[1]) : "";
+  }
+  let raw;
+  if (inner.startsWith("<v>") && inner.endsWith("</v>") && inner.indexOf("<", 3) === inner.length - 4) {
+    raw = inner.slice(3, -4);
+  } else {
+    const value = VALUE.exec(inner);
+    if (value === null) return null;
+    raw = value[1];
+  }
+  raw = unescapeXml(raw);
+  switch (type) {
+    case "s":
+      return strings[Number(raw)] ?? "";
+    case "str":
+      return raw;
+    case "b":
+      return raw === "1" || raw === "true" ? "WAAR" : "ONWAAR";
+    case "e":
+      return "";
+    case "d":
+      return raw.replace("T", " ").replace(/ 00:00:00(\.0+)?$/, "");
+  }
+  const number = Number(raw);
+  const kind = kinds[styleIndex] ?? null;
+  return kind !== null ? dateText(number, kind, date1904) : numberText(number);
+}
 
-// A worksheet's cells: {rows: Map(rowIndex0 -> Map(col1 -> text)), minCol, maxCol, maxRow}.
+// A worksheet's filled cells: rows[rowIndex0] = [col1, text, col1, text, ...].
 function sheetCells(xml, strings, kinds, date1904) {
-  const rows = new Map();
+  const rows = [];
   let minCol = Infinity;
   let maxCol = 0;
   let maxRow = 0;
-  let formulas = false;
-  let withoutValues = false;
   let rowNumber = 0;
-  for (const rowMatch of xml.matchAll(ROW)) {
-    const r = attr(`<row ${rowMatch[1]}>`, "r");
-    rowNumber = r !== null ? Number(r) : rowNumber + 1;
-    const body = rowMatch[2] ?? "";
-    let col = 0;
-    for (const cell of body.matchAll(CELL)) {
-      const tag = `<c ${cell[1]}>`;
-      const ref = attr(tag, "r");
-      col = ref !== null ? columnNumber(ref.replace(/[0-9$]/g, "")) : col + 1;
-      const inner = cell[2];
-      if (inner === undefined) continue; // a merely formatted cell
-      const hasFormula = FORMULA.test(inner);
-      const value = VALUE.exec(inner);
-      formulas ||= hasFormula;
-      const type = attr(tag, "t") ?? "n";
-      let text;
-      if (type === "inlineStr") {
-        const inline = INLINE.exec(inner);
-        text = inline ? runText(inline[1]) : "";
-      } else if (value === null) {
-        if (hasFormula) withoutValues = true;
-        continue;
-      } else {
-        const raw = unescapeXml(value[1]);
-        if (type === "s") text = strings[Number(raw)] ?? "";
-        else if (type === "str") text = raw;
-        else if (type === "b") text = raw === "1" || raw === "true" ? "WAAR" : "ONWAAR";
-        else if (type === "e") text = "";
-        else if (type === "d") text = raw.replace("T", " ").replace(/ 00:00:00(\.0+)?$/, "");
-        else {
-          const number = Number(raw);
-          const kind = kinds[Number(attr(tag, "s") ?? 0)] ?? null;
-          text = kind !== null ? dateText(number, kind, date1904) : numberText(number);
-        }
-      }
-      if (text === "") continue;
-      let cells = rows.get(rowNumber - 1);
-      if (cells === undefined) rows.set(rowNumber - 1, (cells = new Map()));
-      cells.set(col, text);
-      minCol = Math.min(minCol, col);
-      maxCol = Math.max(maxCol, col);
-      maxRow = Math.max(maxRow, rowNumber);
+  let col = 0;
+  let cells = null;
+  TAG.lastIndex = 0;
+  for (;;) {
+    const found = TAG.exec(xml);
+    if (found === null) break;
+    const attrs = found[2];
+    if (found[1] === "row") {
+      const r = attrOf(attrs, "r");
+      rowNumber = r !== null ? Number(r) : rowNumber + 1;
+      col = 0;
+      cells = null;
+      continue;
     }
+    const ref = attrOf(attrs, "r");
+    col = ref !== null ? columnOf(ref) : col + 1;
+    if (found[3] === "/") continue; // a merely formatted cell
+    const open = found[0];
+    const close = open[2] === " " || open[2] === ">" || open[2] === "/" ? "</c>" : `</${PREFIX.exec(open)[1]}c>`;
+    const end = xml.indexOf(close, TAG.lastIndex);
+    if (end < 0) break;
+    const inner = xml.slice(TAG.lastIndex, end);
+    TAG.lastIndex = end + close.length;
+    const type = attrOf(attrs, "t") ?? "n";
+    const style = attrOf(attrs, "s");
+    const text = cellValue(type, inner, style === null ? 0 : Number(style), strings, kinds, date1904);
+    if (text === null || text === "") continue;
+    if (cells === null) {
+      cells = rows[rowNumber - 1] ?? (rows[rowNumber - 1] = []);
+    }
+    cells.push(col, text);
+    if (col < minCol) minCol = col;
+    if (col > maxCol) maxCol = col;
+    if (rowNumber > maxRow) maxRow = rowNumber;
   }
-  return { rows, minCol, maxCol, maxRow, formulas, withoutValues };
+  return { rows, minCol, maxCol, maxRow };
 }
 
 function resolveTarget(target) {
@@ -267,8 +311,8 @@ export async function readWorkbook(bytes, members, tableNames) {
     const xml = await partText(bytes, byName, sheet.path);
     if (xml === null) throw m.unreadable("een werkblad van de Excel-werkmap is beschadigd.", label);
     const cells = sheetCells(xml, strings, kinds, date1904);
-    formulas ||= cells.formulas;
-    withoutValues ||= cells.withoutValues;
+    formulas ||= FORMULA_TAG.test(xml);
+    withoutValues ||= FORMULA_WITHOUT_VALUE.test(xml);
     const width = cells.maxCol >= cells.minCol ? cells.maxCol - cells.minCol + 1 : 0;
     if (cells.maxRow * Math.max(cells.maxCol, 26) > MAX_SHEET_CELLS) {
       throw m.sheetTooLarge(cells.maxRow * Math.max(cells.maxCol, 26), MAX_SHEET_CELLS);
@@ -278,8 +322,10 @@ export async function readWorkbook(bytes, members, tableNames) {
   for (const { table, label, sheet, cells, width } of loaded) {
     const line = (index) => {
       const row = new Array(width).fill("");
-      const found = cells.rows.get(index);
-      if (found !== undefined) for (const [col, text] of found) row[col - cells.minCol] = text;
+      const found = cells.rows[index];
+      if (found !== undefined) {
+        for (let k = 0; k < found.length; k += 2) row[found[k] - cells.minCol] = found[k + 1];
+      }
       return row;
     };
     const first = width ? line(0) : [];
@@ -288,9 +334,21 @@ export async function readWorkbook(bytes, members, tableNames) {
     const header = columnNames(first, label);
     const rows = [];
     for (let index = 1; index < cells.maxRow; index++) {
-      rows.push(line(index).slice(0, header.length).map((cell) => (/^\s*$/.test(cell) ? "" : cell)));
+      const row = line(index);
+      row.length = Math.min(row.length, header.length);
+      for (let k = 0; k < row.length; k++) if (isBlank(row[k])) row[k] = "";
+      rows.push(row);
     }
     tables.push({ name: table, member: sheet.name, header, rows: dropTrailingBlank(rows) });
+  }
+  // Formulas anywhere in the workbook count, as xlsx_scan looks at every worksheet part.
+  const seen = new Set(loaded.map(({ sheet }) => sheet.path.toLowerCase()));
+  for (const member of members) {
+    const path = member.name.toLowerCase();
+    if (seen.has(path) || !WORKSHEET_PART.test(path) || (formulas && withoutValues)) continue;
+    const xml = utf8.decode(await memberBytes(bytes, member));
+    formulas ||= FORMULA_TAG.test(xml);
+    withoutValues ||= FORMULA_WITHOUT_VALUE.test(xml);
   }
   if (withoutValues) warnings.push(m.formulasWithoutValues());
   else if (formulas) warnings.push(m.formulasIgnored());
