@@ -33,7 +33,7 @@ SEALED = "bsn_verzegeld"
 
 #: Makes the stage-1 file in the page and hands it back as base64.
 _MAKE = """
-async ({ name, data, plan, key, ttp, mode, day, useWorker }) => {
+async ({ name, data, plan, key, ttp, mode, day, useWorker, organisation }) => {
   const { makeStage1 } = await import("/static/stage1/stage1.js");
   const { fromBase64, toBase64 } = await import("/static/stage1/crypto.js");
   const file = new File([fromBase64(data)], name);
@@ -44,6 +44,7 @@ async ({ name, data, plan, key, ttp, mode, day, useWorker }) => {
     ttpPublicKey: ttp ? fromBase64(ttp) : null,
     today: new Date(y, m - 1, d),
     useWorker,
+    organisation,
   });
   return { zip: toBase64(new Uint8Array(await made.blob.arrayBuffer())),
            fileName: made.fileName, summary: made.summary };
@@ -69,6 +70,7 @@ def browser_stage1(
     key: bytes | None,
     ttp: bytes,
     use_worker: bool = True,
+    organisation: str | None = None,
 ) -> tuple[bytes, dict[str, Any]]:
     made = page.evaluate(
         _MAKE,
@@ -81,6 +83,7 @@ def browser_stage1(
             "mode": mode,
             "day": DAY.isoformat(),
             "useWorker": use_worker,
+            "organisation": organisation,
         },
     )
     return base64.b64decode(made["zip"]), made
@@ -161,8 +164,9 @@ def test_browser_and_python_make_the_same_stage1_file(
     )  # fmt: skip
     plan = browser_plan(spec, ttp_public_key=public)
     data, answer = browser_stage1(
-        page, export, plan, mode="production", key=KEY, ttp=public, use_worker=use_worker
-    )
+        page, export, plan, mode="production", key=KEY, ttp=public, use_worker=use_worker,
+        organisation=made.organisation,
+    )  # fmt: skip
     assert answer["fileName"] == export.stem + ".stap1.zip"
 
     want_manifest, want, want_names = _tables(python_zip.read_bytes())

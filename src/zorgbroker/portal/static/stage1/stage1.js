@@ -11,7 +11,7 @@
 //            fileMessages: [{code, table, field, value, text}],   (the manifest's shape)
 //            refused: boolean, records: number }
 //   checks.js (engineer readjs)
-//     export function sourceFindings(plan, table)
+//     export function sourceFindings(plan, table, {today, organisation, tables})
 //       -> { findings: string[] /* per row, "field=code ..." or "" */, dateFormat: string }
 //     export function parseDate(value, dateFormat) -> {year, month, day} | null
 //   keywrap.js (engineer ttpkey)
@@ -152,7 +152,7 @@ const nextFrame = () => new Promise((resolve) => setTimeout(resolve, 0));
 /** The stage-1 CSV of one table into the archive's member, and what the manifest says of it. */
 async function writeTable(table, tablePlan, plan, context, progress, sink) {
   const indexes = columnIndexes(table.header, tablePlan);
-  const { findings, dateFormat } = sourceFindings(plan, table);
+  const { findings, dateFormat } = sourceFindings(plan, table, context.checkOptions);
   const local = { ...context, findings, p1: {}, normal: {}, invalidBsnRows: [] };
   const writers = columnWriters(tablePlan, plan, indexes, local);
   const rows = table.rows;
@@ -228,6 +228,7 @@ export async function makeStage1(
     mode,
     sourceKey = null,
     ttpPublicKey = null,
+    organisation = null,
     onProgress = () => {},
     today = new Date(),
     useWorker = true,
@@ -276,7 +277,10 @@ export async function makeStage1(
         });
         await nextFrame();
       };
-      const context = { key, sealer };
+      // What the source checks may read besides the table: the date, the uploader's AGB, and
+      // the other tables (a rule that looks a field up in another table).
+      const checkOptions = { today: isoDay(today), organisation, tables: read.tables };
+      const context = { key, sealer, checkOptions };
       const byName = new Map(read.tables.map((t) => [t.name, t]));
       // In the specification's order, as source_file writes them.
       for (const tablePlan of plan.tables) {
