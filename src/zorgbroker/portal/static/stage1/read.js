@@ -253,6 +253,8 @@ export async function readExport(file, plan) {
     }
   } catch (error) {
     if (error instanceof m.ReadError) return refuse(error);
+    // A text or array larger than the browser can allocate.
+    if (error instanceof RangeError) return refuse(m.tooLargeForBrowser(size));
     throw error;
   }
   const messages = read.warnings.map((w) =>
