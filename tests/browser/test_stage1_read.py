@@ -443,3 +443,41 @@ def test_a_file_too_large_for_the_browser_is_refused_in_dutch(page: Any, tmp_pat
     assert js["refused"] and js["tables"] == []
     assert js["fileMessages"][0]["code"] == "BF-006"
     assert "te groot om in de browser te lezen" in js["fileMessages"][0]["text"]
+
+
+def _glued(data: bytes, first: str, later: str, at: int) -> bytes:
+    """An export with `first` encoded in row 1's name and `later` in row `at`'s (and nothing
+    else outside ASCII)."""
+    lines = data.decode().encode("ascii", errors="replace").split(b"\n")
+    for row, encoding in ((1, first), (at, later)):
+        cells = lines[row].split(b";")
+        cells[2] = "Ølsen".encode(encoding)
+        lines[row] = b";".join(cells)
+    return b"\n".join(lines)
+
+
+@pytest.mark.parametrize(("first", "later"), [("utf-8", "cp1252"), ("cp1252", "utf-8")])
+def test_mixed_encoding_far_into_a_member_names_the_row_as_python(
+    page: Any, tmp_path: Path, first: str, later: str
+) -> None:
+    """Python settles a member's encoding from its first 64 kB once it has seen data and a
+    character outside ASCII; a clash further on is found while parsing, naming a row."""
+    source = tmp_path / "bron.csv"
+    generate("nhr-pmicd", rows=3000, error_rate=0.0, seed=2, out=source, today=TODAY)
+    glued = _glued(source.read_bytes(), first, later, 2500)
+    js = assert_same(
+        page, _write(tmp_path, "gemengd.zip", _zip({"export.csv": glued})), "nhr-pmicd"
+    )
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-009"]
+    assert "gezien bij rij" in js["fileMessages"][0]["text"]
+
+
+def test_mixed_encoding_past_the_first_16_mb_names_the_row_as_python(
+    page: Any, tmp_path: Path
+) -> None:
+    source = tmp_path / "groot.csv"
+    generate("nhr-pmicd", rows=110_000, error_rate=0.0, seed=2, out=source, today=TODAY)
+    assert source.stat().st_size > 16 * 1024 * 1024
+    glued = _glued(source.read_bytes(), "utf-8", "cp1252", 108_000)
+    js = assert_same(page, _write(tmp_path, "gemengd.csv", glued), "nhr-pmicd")
+    assert js["fileMessages"][0]["text"].count("gezien bij rij 108000") == 1

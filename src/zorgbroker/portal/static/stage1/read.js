@@ -150,7 +150,8 @@ async function readContainer(bytes, plan, state) {
       error.table = label;
       throw error;
     }
-    const layout = csvLayout(data, { table: label, requireRows: tables === null });
+    // Python reads a member's first 64 kB before its 16 MB blocks.
+    const layout = csvLayout(data, { table: label, requireRows: tables === null, head: SNIFF_BYTES });
     if (layout.encoding === "cp1252") encodingWarnings.push(m.notUtf8(label));
     layouts.push({ table, member, layout });
   }

@@ -5,6 +5,7 @@
 // matching the file's records).
 
 import * as m from "./read_messages.js";
+import { prefixVerdict, rawHeader, rowOfClash, scanEnd } from "./read_encoding.js";
 
 export const SEPARATORS = [";", ",", "\t"];
 const MAX_COLUMNS = 16384;
@@ -215,8 +216,9 @@ export function dropTrailingBlank(rows) {
 // records, or a ReadError: what readers/csv_layout.py learns when the file is opened.
 // `requireRows`: a lone table needs data below its header (BF-005); a table of several may be
 // empty.
-export function csvLayout(bytes, { table = null, requireRows = true } = {}) {
-  const decoded = decodeCsv(bytes, table);
+export function csvLayout(bytes, { table = null, requireRows = true, head = SCAN_BLOCK } = {}) {
+  const partial = partialScan(bytes, head, table);
+  const decoded = partial?.decoded ?? decodeCsv(bytes, table);
   const encoding = decoded.encoding;
   // A BOM before bytes that are no UTF-8 is still no part of the header.
   const text = decoded.bom && encoding === "cp1252" ? decoded.text.slice(3) : decoded.text;
@@ -240,11 +242,44 @@ export function csvLayout(bytes, { table = null, requireRows = true } = {}) {
   const dataPattern = new RegExp(`[^ \\t\\n\\r\\f\\v${sep === "\t" ? "" : sep}]`);
   if (requireRows && !dataPattern.test(rest)) throw m.noData(table);
   const header = columnNames(parseHeaderLine(headerLine, sep), table);
-  return { encoding, separator: sep, eol, header, rest, table };
+  return { encoding, separator: sep, eol, header, rest, table, clashRow: partial?.clashRow ?? null };
+}
+
+const SCAN_BLOCK = 16 * 1024 * 1024;
+
+// A stream longer than Python's first scan block is judged as Python judges it
+// (read_encoding.js): on the part its scan reads, with a clash further on named by its row.
+function partialScan(bytes, head, table) {
+  if (bytes.length <= head) return null;
+  const raw = rawHeader(bytes);
+  const headerText = new TextDecoder("windows-1252").decode(bytes.subarray(raw.start, raw.end));
+  const separator = detectSeparator(headerText);
+  const scanned = scanEnd(bytes, { head, separator, dataOffset: raw.end });
+  if (scanned >= bytes.length) return null;
+  const verdict = prefixVerdict(bytes, scanned);
+  if (verdict === "mixed") throw m.mixedEncoding(table);
+  const bom = raw.start === 3;
+  const columns = columnCount(headerText, separator);
+  const where = { scanned, eol: raw.eol, dataOffset: raw.end, columns };
+  const clashRow = rowOfClash(bytes, verdict, where);
+  if (verdict === "cp1252") {
+    return { decoded: { encoding: "cp1252", text: new TextDecoder("windows-1252").decode(bytes), bom }, clashRow };
+  }
+  const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
+  return { decoded: { encoding: bom ? "utf-8-sig" : "utf-8", text: bom ? text.slice(1) : text, bom }, clashRow };
+}
+
+function columnCount(headerText, separator) {
+  try {
+    return Math.max(1, columnNames(parseHeaderLine(headerText, separator)).length);
+  } catch {
+    return 1;
+  }
 }
 
 // The rows of a CSV stream whose layout is known (what the table's batches give).
 export function csvRows(layout) {
+  if (layout.clashRow !== null) throw m.mixedEncoding(layout.table, layout.clashRow);
   return parseRows(layout.rest, layout.separator, layout.eol, layout.header.length, layout.table);
 }
 
