@@ -481,3 +481,16 @@ def test_mixed_encoding_past_the_first_16_mb_names_the_row_as_python(
     glued = _glued(source.read_bytes(), "utf-8", "cp1252", 108_000)
     js = assert_same(page, _write(tmp_path, "gemengd.csv", glued), "nhr-pmicd")
     assert js["fileMessages"][0]["text"].count("gezien bij rij 108000") == 1
+
+
+def test_merely_formatted_rows_count_for_the_grid_as_in_python(page: Any, tmp_path: Path) -> None:
+    header = plan_of("parabench-mi")["tables"][0]["source_checks"]["structure"]["needs_column"]
+
+    def build(book: Any) -> None:
+        sheet = book.add_worksheet("gegevens")
+        sheet.write_row(0, 0, [*header, *(f"extra{i}" for i in range(40 - len(header)))])
+        sheet.write_row(1, 0, ["04012345", "2025"])
+        sheet.set_row(999_999, None, book.add_format({"bold": True}))
+
+    js = assert_same(page, _workbook(tmp_path / "opgemaakt.xlsx", build), "parabench-mi")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-006"]

@@ -197,6 +197,8 @@ function sheetCells(xml, strings, kinds, date1904) {
   let minCol = Infinity;
   let maxCol = 0;
   let maxRow = 0;
+  let highestRowTag = 0;
+  let rowTags = 0;
   let rowNumber = 0;
   let col = 0;
   let cells = null;
@@ -208,6 +210,8 @@ function sheetCells(xml, strings, kinds, date1904) {
     if (found[1] === "row") {
       const r = attrOf(attrs, "r");
       rowNumber = r !== null ? Number(r) : rowNumber + 1;
+      rowTags++;
+      if (r !== null && rowNumber > highestRowTag) highestRowTag = rowNumber;
       col = 0;
       cells = null;
       continue;
@@ -233,7 +237,11 @@ function sheetCells(xml, strings, kinds, date1904) {
     if (col > maxCol) maxCol = col;
     if (rowNumber > maxRow) maxRow = rowNumber;
   }
-  return { rows, minCol, maxCol, maxRow };
+  // The grid xlsx_scan estimates: numbered rows count even when merely formatted, columns only
+  // beyond Z and only when filled, and only such a wide or far-reaching sheet is measured.
+  const far = highestRowTag >= 1_000_000;
+  const grid = maxCol > 26 || far ? Math.max(highestRowTag, rowTags) * Math.max(maxCol, 26) : 0;
+  return { rows, minCol, maxCol, maxRow, grid };
 }
 
 function resolveTarget(target) {
@@ -319,8 +327,8 @@ export async function readWorkbook(bytes, members, tableNames) {
     formulas ||= FORMULA_TAG.test(xml);
     withoutValues ||= FORMULA_WITHOUT_VALUE.test(xml);
     const width = cells.maxCol >= cells.minCol ? cells.maxCol - cells.minCol + 1 : 0;
-    if (cells.maxRow * Math.max(cells.maxCol, 26) > MAX_SHEET_CELLS) {
-      throw m.sheetTooLarge(cells.maxRow * Math.max(cells.maxCol, 26), MAX_SHEET_CELLS);
+    if (cells.grid > MAX_SHEET_CELLS) {
+      throw m.sheetTooLarge(cells.grid, MAX_SHEET_CELLS);
     }
     loaded.push({ table, label, sheet, cells, width });
   }
