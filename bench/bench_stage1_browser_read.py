@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.stage1_support import plan_of, serve_static
 

@@ -1,7 +1,7 @@
 """The portal's static files on a small local HTTP server of their own: a page at
 http://localhost:<port>/ imports the portal's modules from /static/, as on the portal
-(localhost is a secure context, so WebCrypto is there). A test may answer other paths itself
-(the portal's side of an upload)."""
+(localhost is a secure context, so WebCrypto is there), with the portal's security headers. A
+test may answer other paths itself (the portal's side of an upload)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from zorgbroker.portal.app import STATIC
+from zorgbroker.portal.security import SECURITY_HEADERS
 
 #: Stand-ins for modules other engineers write, served only while the package has none.
 STUB = Path(__file__).parent / "stage1_stub"
@@ -57,7 +58,9 @@ def _handler(other: Other | None) -> type[BaseHTTPRequestHandler]:
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
             self.send_header("Content-Length", str(len(answer.body)))
-            for name, value in answer.headers.items():
+            # The portal's headers, its Content-Security-Policy among them: the modules, the
+            # worker and WebCrypto must work under it as on the portal.
+            for name, value in {**SECURITY_HEADERS, **answer.headers}.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(answer.body)

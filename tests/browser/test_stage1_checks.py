@@ -145,3 +145,106 @@ def test_tricky_values_give_the_findings_python_gives(
     # Not a vacuous comparison: the corners reach the source checks' codes.
     codes = {token.split("=")[1] for f in found for token in f.split()}
     assert len(codes) >= 3
+
+
+DATE_TEXTS = [
+    "2026-11-14", "2026-1-4", "14-11-2026", "4-1-2026", "2024-02-29", "2023-02-29", "29-02-2024",
+    "0099-01-01", "99-01-01", "+2026-11-14", "-0001-01-01", "2026-13-01", "2026-00-10",
+    "2026-11-31", "20260-01-01", "2026-011-14", "2026/11/14", "2026-11-14x", "", "abc",
+    "01-01-99", "1-1-1", "9999-12-31", "31-12-9999", "2026-1-04", "0000-01-01",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("date_format", ["%Y-%m-%d", "%d-%m-%Y"])
+def test_parse_date_reads_what_the_engine_reads(page: Any, date_format: str) -> None:
+    # Through the date's parts: Python's date cannot hold the year -1 that Polars reads.
+    parsed = pl.Series(DATE_TEXTS).str.to_date(date_format, strict=False)
+    parts = pl.DataFrame({"y": parsed.dt.year(), "m": parsed.dt.month(), "d": parsed.dt.day()})
+    expected = [None if y is None else [y, m, d] for y, m, d in parts.rows()]
+    found = page.evaluate(
+        """async ([texts, format]) => {
+          const { parseDate } = await import("/stage1/checks.js");
+          return texts.map((t) => {
+            const d = parseDate(t, format);
+            return d === null ? null : [d.year, d.month, d.day];
+          });
+        }""",
+        [DATE_TEXTS, date_format],
+    )
+    assert found == expected
+
+
+def _own_dataset(root: Path) -> None:
+    """nivel-fysio as `nivel-bron`, with more source checks: a unique BSN, a rule on episodes
+    reading the patient's birth date through the reference and the practice's extraction date
+    from its one-row table, and a rule on patients with exists() over their episodes."""
+    import shutil
+
+    import zorgbroker.intake.datasets as shipped
+
+    folder = root / "nivel-bron"
+    shutil.copytree(Path(shipped.__file__).parent / "nivel-fysio", folder)
+    spec = (folder / "spec.yaml").read_text(encoding="utf-8")
+    spec = spec.replace("dataset: nivel-fysio", "dataset: nivel-bron", 1)
+    spec = spec.replace(
+        "{name: bsn, required: true,", "{name: bsn, required: true, unique: true,", 1
+    )
+    rule = (
+        '      - {code: W-199, field: startdatum, when: "startdatum < patient_id.geboortedatum '
+        'or (patient_id.geboortedatum is empty and startdatum < praktijk.extractie_datum)"}\n'
+    )
+    anchor = '      - {code: F-004, field: einddatum, when: "einddatum < startdatum"}\n'
+    assert anchor in spec
+    spec = spec.replace(anchor, anchor + rule, 1)
+    patients = (
+        '      - {code: W-198, field: geboortedatum, when: "geboortedatum is not empty and not '
+        "exists(episodes, startdatum >= date('2026-06-01'))\"}\n"
+    )
+    anchor = '      - {code: F-107, field: bsn, when: "not elfproef(bsn)"}\n'
+    assert anchor in spec
+    spec = spec.replace(anchor, anchor + patients, 1)
+    spec = spec.replace(
+        "messages:\n",
+        'messages:\n  W-199: {nl: "Episode begint vóór de geboorte", en: "Episode before birth"}\n'
+        '  W-198: {nl: "Geen recente episode", en: "No recent episode"}\n',
+        1,
+    )
+    (folder / "spec.yaml").write_text(spec, encoding="utf-8")
+
+
+def test_a_rule_reading_another_tables_identifying_field(
+    page: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zorgbroker.intake.generate.api import generate
+
+    _own_dataset(tmp_path / "specs")
+    monkeypatch.setenv("ZORGBROKER_DATASETS", str(tmp_path / "specs"))
+    plan = plan_of("nivel-bron")
+    episodes = next(t for t in plan["tables"] if t["name"] == "episodes")
+    assert [d["head"] for d in episodes["source_checks"]["dotted"]] == ["patient_id", "praktijk"]
+    source = tmp_path / "bron.zip"
+    generate("nivel-fysio", rows=300, error_rate=0.2, seed=9, out=source, today=TODAY)
+    path = tmp_path / "lastig.zip"
+    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(path, "w") as out:
+        for name in archive.namelist():
+            out.writestr(name, _mutated(archive.read(name), 3, False))
+    py = python_findings(path, "nivel-bron", tmp_path)
+    data = base64.b64encode(path.read_bytes()).decode()
+    js = page.evaluate(
+        """async ([data, name, plan, today]) => {
+          const { readExport } = await import("/stage1/read.js");
+          const { sourceFindings } = await import("/stage1/checks.js");
+          const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+          const read = await readExport(new File([bytes], name), plan);
+          const out = {};
+          for (const table of read.tables) {
+            out[table.name] = sourceFindings(plan, table, { today, tables: read.tables });
+          }
+          return out;
+        }""",
+        [data, path.name, plan, TODAY.isoformat()],
+    )
+    assert js == py["tables"]
+    found = " ".join(f for t in js.values() for f in t["findings"])
+    assert "startdatum=W-199" in found and "bsn=F-006" in found
+    assert "geboortedatum=W-198" in found

@@ -33,7 +33,7 @@ SEALED = "bsn_verzegeld"
 
 #: Makes the stage-1 file in the page and hands it back as base64.
 _MAKE = """
-async ({ name, data, plan, key, ttp, mode, day }) => {
+async ({ name, data, plan, key, ttp, mode, day, useWorker, organisation }) => {
   const { makeStage1 } = await import("/static/stage1/stage1.js");
   const { fromBase64, toBase64 } = await import("/static/stage1/crypto.js");
   const file = new File([fromBase64(data)], name);
@@ -43,6 +43,8 @@ async ({ name, data, plan, key, ttp, mode, day }) => {
     sourceKey: key ? fromBase64(key) : null,
     ttpPublicKey: ttp ? fromBase64(ttp) : null,
     today: new Date(y, m - 1, d),
+    useWorker,
+    organisation,
   });
   return { zip: toBase64(new Uint8Array(await made.blob.arrayBuffer())),
            fileName: made.fileName, summary: made.summary };
@@ -60,7 +62,15 @@ def _b64(data: bytes) -> str:
 
 
 def browser_stage1(
-    page: Any, export: Path, plan: dict[str, Any], *, mode: str, key: bytes | None, ttp: bytes
+    page: Any,
+    export: Path,
+    plan: dict[str, Any],
+    *,
+    mode: str,
+    key: bytes | None,
+    ttp: bytes,
+    use_worker: bool = True,
+    organisation: str | None = None,
 ) -> tuple[bytes, dict[str, Any]]:
     made = page.evaluate(
         _MAKE,
@@ -72,6 +82,8 @@ def browser_stage1(
             "ttp": _b64(ttp),
             "mode": mode,
             "day": DAY.isoformat(),
+            "useWorker": use_worker,
+            "organisation": organisation,
         },
     )
     return base64.b64decode(made["zip"]), made
@@ -121,9 +133,23 @@ def _as_windows_csv(export: Path) -> None:
     export.write_bytes("\r\n".join(out).encode("cp1252", errors="replace") + b"\r\n")
 
 
-@pytest.mark.parametrize(("dataset", "name", "rows"), [*CASES, ("nhr-pmicd", "windows.csv", 90)])
+@pytest.mark.parametrize(
+    ("dataset", "name", "rows", "use_worker"),
+    [
+        *((*case, True) for case in CASES),
+        ("nhr-pmicd", "windows.csv", 90, True),
+        # The archive deflated on the page itself, where no worker can start.
+        ("nivel-fysio", "export.zip", 20, False),
+    ],
+)
 def test_browser_and_python_make_the_same_stage1_file(
-    page: Any, ttp: TrustedThirdParty, tmp_path: Path, dataset: str, name: str, rows: int
+    page: Any,
+    ttp: TrustedThirdParty,
+    tmp_path: Path,
+    dataset: str,
+    name: str,
+    rows: int,
+    use_worker: bool,
 ) -> None:
     export = tmp_path / name
     made = intake_api.generate(dataset, rows=rows, out=export, error_rate=0.1, today=DAY)
@@ -137,7 +163,10 @@ def test_browser_and_python_make_the_same_stage1_file(
         organisation=made.organisation,
     )  # fmt: skip
     plan = browser_plan(spec, ttp_public_key=public)
-    data, answer = browser_stage1(page, export, plan, mode="production", key=KEY, ttp=public)
+    data, answer = browser_stage1(
+        page, export, plan, mode="production", key=KEY, ttp=public, use_worker=use_worker,
+        organisation=made.organisation,
+    )  # fmt: skip
     assert answer["fileName"] == export.stem + ".stap1.zip"
 
     want_manifest, want, want_names = _tables(python_zip.read_bytes())

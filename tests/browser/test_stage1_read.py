@@ -5,6 +5,7 @@ hospital sends, and the same refusals (BF codes and Dutch texts) for what cannot
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import io
@@ -316,3 +317,180 @@ def test_an_empty_workbook_is_refused_as_in_python(page: Any, tmp_path: Path) ->
     path = _workbook(tmp_path / "leeg.xlsx", lambda book: book.add_worksheet("blad"))
     js = assert_same(page, path, "nhr-pmicd")
     assert [m["code"] for m in js["fileMessages"]] == ["BF-005"]
+
+
+def test_formulas_without_stored_values_as_in_python(page: Any, tmp_path: Path) -> None:
+    """A workbook a program wrote without calculating it: its formulas have no stored result."""
+    header = plan_of("parabench-mi")["tables"][0]["source_checks"]["structure"]["needs_column"]
+
+    def build(book: Any) -> None:
+        sheet = book.add_worksheet("gegevens")
+        sheet.write_row(0, 0, header)
+        sheet.write_row(1, 0, ["04012345", "2025"])
+        sheet.write_formula(1, 2, "=1+0", None, 1)
+
+    calculated = _workbook(tmp_path / "berekend.xlsx", build)
+    path = tmp_path / "onberekend.xlsx"
+    with zipfile.ZipFile(calculated) as source, zipfile.ZipFile(path, "w") as out:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename.endswith("sheet1.xml"):
+                data = data.replace(b"<v>1</v>", b"")
+            out.writestr(item, data)
+    js = assert_same(page, path, "parabench-mi")
+    assert js["fileMessages"][0]["code"] == "BW-004"
+    assert "geen opgeslagen uitkomst" in js["fileMessages"][0]["text"]
+
+
+def test_a_quote_closed_inside_a_field_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    source = generated("nhr-pmicd", tmp_path, ".csv").read_bytes().decode()
+    lines = source.split("\n")
+    cells = lines[3].split(";")
+    cells[2] = '"de" Vries'
+    lines[3] = ";".join(cells)
+    path = _write(tmp_path, "aanhaling.csv", "\n".join(lines).encode())
+    js = assert_same(page, path, "nhr-pmicd")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-001"]
+    assert "rij 3 " in js["fileMessages"][0]["text"]
+
+
+def test_workbook_dates_and_times_as_in_python(page: Any, tmp_path: Path) -> None:
+    """Serial numbers under date, date-time, time and duration formats, the 1900 leap-year
+    quirk's corner included, as calamine turns them into text."""
+    import random
+
+    rng = random.Random(3)
+    serials = [1, 59, 60, 61, 0.5, 0.999988, 36526, 36526.25, 45000.999, 2958465]
+    serials += [round(rng.uniform(1, 80000), rng.choice([0, 0, 3, 6])) for _ in range(150)]
+    formats = ["dd-mm-yyyy", "yyyy-mm-dd hh:mm:ss", "hh:mm", "[h]:mm:ss", "d mmm yyyy", "0.00"]
+    header = plan_of("parabench-mi")["tables"][0]["source_checks"]["structure"]["needs_column"]
+
+    def build(book: Any) -> None:
+        sheet = book.add_worksheet("gegevens")
+        sheet.write_row(0, 0, header)
+        styles = [book.add_format({"num_format": f}) for f in formats]
+        for row, serial in enumerate(serials, start=1):
+            for col, style in enumerate(styles):
+                sheet.write_number(row, col, serial, style)
+
+    path = _workbook(tmp_path / "datums.xlsx", build)
+    js = assert_same(page, path, "parabench-mi")
+    assert js["tables"][0]["rows"][6][0] == "2000-01-01"
+
+
+def test_a_sheet_spanning_too_many_cells_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    def build(book: Any) -> None:
+        sheet = book.add_worksheet("gegevens")
+        sheet.write_row(0, 0, ["praktijk_agb", "jaar"])
+        sheet.write(1_048_575, 16_383, "x")
+
+    js = assert_same(page, _workbook(tmp_path / "groot.xlsx", build), "parabench-mi")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-006"]
+
+
+@pytest.mark.parametrize(
+    ("bom", "separator", "eol"),
+    [(True, "\t", "\r\n"), (False, "\t", "\r"), (True, ",", "\n"), (False, ";", "\r")],
+)
+def test_byte_order_marks_tabs_and_line_ends_as_in_python(
+    page: Any, tmp_path: Path, bom: bool, separator: str, eol: str
+) -> None:
+    frame = pl.read_csv(generated("nhr-pmicd", tmp_path, ".csv"), separator=";", infer_schema=False)
+    text = frame.write_csv(separator=separator, line_terminator=eol)
+    data = ("\ufeff" if bom else "").encode() + text.encode()
+    js = assert_same(page, _write(tmp_path, "export.txt", data), "nhr-pmicd")
+    assert js["file"]["encoding"] == ("utf-8-sig" if bom else "utf-8")
+    assert len(js["tables"][0]["header"]) == frame.width
+
+
+def test_a_file_without_line_ends_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    path = _write(tmp_path, "een-regel.csv", b"bsn;" * 300_000)
+    js = assert_same(page, path, "nhr-pmicd")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-001"]
+    assert "langer dan 1 MB" in js["fileMessages"][0]["text"]
+
+
+def test_a_damaged_workbook_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    whole = generated("nhr-pmicd", tmp_path, ".xlsx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(whole)) as archive:
+        sheet = next(i for i in archive.infolist() if i.filename.endswith("sheet1.xml"))
+    broken = bytearray(whole)
+    broken[sheet.header_offset + 30 + len(sheet.filename) + sheet.compress_size // 2] ^= 0xFF
+    js = assert_same(page, _write(tmp_path, "kapot.xlsx", bytes(broken)), "nhr-pmicd")
+    assert js["refused"] and js["fileMessages"][0]["code"] == "BF-001"
+    assert js["file"]["format"] == "xlsx"
+
+
+def test_a_file_too_large_for_the_browser_is_refused_in_dutch(page: Any, tmp_path: Path) -> None:
+    """A text longer than a browser tab can hold (some 500 million characters) cannot be read
+    there: a stand-in decoder fails as Chromium does, and the export is refused with BF-006."""
+    path = generated("nhr-pmicd", tmp_path, ".csv")
+    data = base64.b64encode(path.read_bytes()).decode()
+    js = page.evaluate(
+        """async ([data, name, plan]) => {
+          const { readExport } = await import("/stage1/read.js");
+          const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+          const decode = TextDecoder.prototype.decode;
+          TextDecoder.prototype.decode = () => { throw new RangeError("Invalid string length"); };
+          try {
+            return await readExport(new File([bytes], name), plan);
+          } finally {
+            TextDecoder.prototype.decode = decode;
+          }
+        }""",
+        [data, path.name, plan_of("nhr-pmicd")],
+    )
+    assert js["refused"] and js["tables"] == []
+    assert js["fileMessages"][0]["code"] == "BF-006"
+    assert "te groot om in de browser te lezen" in js["fileMessages"][0]["text"]
+
+
+def _glued(data: bytes, first: str, later: str, at: int) -> bytes:
+    """An export with `first` encoded in row 1's name and `later` in row `at`'s (and nothing
+    else outside ASCII)."""
+    lines = data.decode().encode("ascii", errors="replace").split(b"\n")
+    for row, encoding in ((1, first), (at, later)):
+        cells = lines[row].split(b";")
+        cells[2] = "Ølsen".encode(encoding)
+        lines[row] = b";".join(cells)
+    return b"\n".join(lines)
+
+
+@pytest.mark.parametrize(("first", "later"), [("utf-8", "cp1252"), ("cp1252", "utf-8")])
+def test_mixed_encoding_far_into_a_member_names_the_row_as_python(
+    page: Any, tmp_path: Path, first: str, later: str
+) -> None:
+    """Python settles a member's encoding from its first 64 kB once it has seen data and a
+    character outside ASCII; a clash further on is found while parsing, naming a row."""
+    source = tmp_path / "bron.csv"
+    generate("nhr-pmicd", rows=3000, error_rate=0.0, seed=2, out=source, today=TODAY)
+    glued = _glued(source.read_bytes(), first, later, 2500)
+    js = assert_same(
+        page, _write(tmp_path, "gemengd.zip", _zip({"export.csv": glued})), "nhr-pmicd"
+    )
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-009"]
+    assert "gezien bij rij" in js["fileMessages"][0]["text"]
+
+
+def test_mixed_encoding_past_the_first_16_mb_names_the_row_as_python(
+    page: Any, tmp_path: Path
+) -> None:
+    source = tmp_path / "groot.csv"
+    generate("nhr-pmicd", rows=110_000, error_rate=0.0, seed=2, out=source, today=TODAY)
+    assert source.stat().st_size > 16 * 1024 * 1024
+    glued = _glued(source.read_bytes(), "utf-8", "cp1252", 108_000)
+    js = assert_same(page, _write(tmp_path, "gemengd.csv", glued), "nhr-pmicd")
+    assert js["fileMessages"][0]["text"].count("gezien bij rij 108000") == 1
+
+
+def test_merely_formatted_rows_count_for_the_grid_as_in_python(page: Any, tmp_path: Path) -> None:
+    header = plan_of("parabench-mi")["tables"][0]["source_checks"]["structure"]["needs_column"]
+
+    def build(book: Any) -> None:
+        sheet = book.add_worksheet("gegevens")
+        sheet.write_row(0, 0, [*header, *(f"extra{i}" for i in range(40 - len(header)))])
+        sheet.write_row(1, 0, ["04012345", "2025"])
+        sheet.set_row(999_999, None, book.add_format({"bold": True}))
+
+    js = assert_same(page, _workbook(tmp_path / "opgemaakt.xlsx", build), "parabench-mi")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-006"]

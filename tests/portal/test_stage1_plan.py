@@ -44,3 +44,20 @@ def test_an_unknown_dataset_is_not_found(portal: Portal) -> None:
 def test_without_signing_in_there_is_no_plan(portal: Portal) -> None:
     answer = portal.client().get("/aanleveren/plan/nhr-pmicd.json")
     assert answer.status_code == 303 and answer.headers["location"] == "/aanmelden"
+
+
+def test_the_browsers_modules_are_served_as_javascript(portal: Portal) -> None:
+    # nosniff is on every answer: a module served under another type would not run.
+    client = portal.client()
+    for path in [
+        "/static/stage1/stage1.js",
+        "/static/stage1/upload.js",
+        "/static/stage1/zip_worker.js",
+        "/static/vendor/fflate/browser.js",
+        "/static/vendor/noble-ciphers/aes.js",
+        "/static/vendor/noble-hashes/sha2.js",
+    ]:
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert answer.headers["content-type"].startswith("text/javascript"), path
+        assert answer.headers["x-content-type-options"] == "nosniff"

@@ -12,7 +12,7 @@ from typing import Any
 
 from zorgbroker.intake.checks import plan as p
 from zorgbroker.intake.checks import rule_language as rl
-from zorgbroker.intake.source_checks import source_checks
+from zorgbroker.intake.source_checks import TableSourceChecks, source_checks
 from zorgbroker.intake.spec.model import DatasetSpec, FieldSpec
 
 
@@ -71,6 +71,94 @@ def _field_json(f: FieldSpec, spec: DatasetSpec, plan: p.TablePlan) -> dict[str,
     return out
 
 
+def _dotted_json(
+    spec: DatasetSpec, plan: p.TablePlan, mine: TableSourceChecks
+) -> list[dict[str, Any]]:
+    """Every `head.field` the source rules read from another table, and how to look it up: a
+    one-row table's field, or a field reached through the reference field `head` (matched on
+    the normalised text of both keys, as `strategies.whole_tables` joins them)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    own = {f.name for f in plan.fields}
+    for r in plan.rules:
+        if r.index not in mine.rules:
+            continue
+        for node in rl.walk(r.condition):
+            if not isinstance(node, rl.Dotted) or (node.head, node.field) in out:
+                continue
+            entry: dict[str, Any] = {"head": node.head, "field": node.field}
+            if node.head in own:
+                ref = plan.table.field(node.head).references
+                assert ref is not None
+                target = spec.table(ref.table)
+                entry["table"] = ref.table
+                entry["head_field"] = _field_json(plan.table.field(node.head), spec, plan)
+                entry["key_field"] = _target_field_json(spec, target.name, ref.field)
+            else:
+                entry["table"] = node.head
+                entry["head_field"] = entry["key_field"] = None
+            entry["target_field"] = _target_field_json(spec, entry["table"], node.field)
+            out[(node.head, node.field)] = entry
+    return list(out.values())
+
+
+def _exists_json(
+    spec: DatasetSpec, plan: p.TablePlan, mine: TableSourceChecks
+) -> list[dict[str, Any]]:
+    """Every `exists(child, condition)` of the source rules: the child's field that references
+    this table (`fk_field`), the field of this table it names (`key_field`), and the child's
+    fields the condition reads, as `strategies.whole_tables` computes the flag."""
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, rl.Node]] = set()
+    for r in plan.rules:
+        if r.index not in mine.rules:
+            continue
+        for node in rl.walk(r.condition):
+            if not (isinstance(node, rl.Call) and node.function == "exists"):
+                continue
+            child = node.args[0]
+            assert isinstance(child, rl.FieldRef)
+            condition = node.args[1] if len(node.args) > 1 else rl.Literal(1)
+            if (child.name, condition) in seen:
+                continue
+            seen.add((child.name, condition))
+            fk = p.exists_reference(spec, plan.table, child.name)
+            assert fk.references is not None
+            out.append(
+                {
+                    "child": child.name,
+                    "condition": node_json(condition),
+                    "fk_field": _target_field_json(spec, child.name, fk.name),
+                    "key_field": _field_json(plan.table.field(fk.references.field), spec, plan),
+                    "child_fields": [
+                        _target_field_json(spec, child.name, name)
+                        for name in sorted(rl.field_names(condition))
+                    ],
+                }
+            )
+    return out
+
+
+def _target_field_json(spec: DatasetSpec, table: str, field: str) -> dict[str, Any]:
+    from zorgbroker.intake.spec.loader import check_plans
+
+    target = check_plans(spec)[table]
+    return _field_json(target.table.field(field), spec, target)
+
+
+def _read_by(plan: p.TablePlan, mine: TableSourceChecks) -> set[str]:
+    """The field names the source checks of a table read, through derived values too."""
+    nodes = [r.condition for r in plan.rules if r.index in mine.rules]
+    nodes += [plan.required_when[name] for name in mine.fields if name in plan.required_when]
+    names: set[str] = set()
+    while nodes:
+        node = nodes.pop()
+        for name in rl.field_names(node) - names:
+            names.add(name)
+            if name in plan.derive:
+                nodes.append(plan.derive[name])
+    return names
+
+
 def _structure_json(plan: p.TablePlan, spec: DatasetSpec) -> dict[str, Any]:
     table = plan.table
     return {
@@ -110,13 +198,15 @@ def source_check_plan(spec: DatasetSpec) -> dict[str, dict[str, Any]]:
             # The header check the source runs on the export (its messages go to the
             # manifest): which columns must be there, which may not, how many rows.
             "structure": _structure_json(plan, spec),
-            # Fields (of any kind) a source rule reads: a rule does not fire for a record in
-            # which one of them has a message of its own, so the source needs their checks too.
+            # The other fields the source checks read (in a rule, a `required:` condition or a
+            # derived value they use), with their own checks: a rule does not fire for a record
+            # in which a field it reads has a message, and their values are normalised first.
+            "dotted": _dotted_json(spec, plan, mine),
+            "exists": _exists_json(spec, plan, mine),
             "read_fields": [
                 _field_json(f, spec, plan)
                 for f in plan.fields
-                if f.name not in mine.fields
-                and any(f.name in r.reads for r in plan.rules if r.index in mine.rules)
+                if f.name not in mine.fields and f.name in _read_by(plan, mine)
             ],
         }
     return out

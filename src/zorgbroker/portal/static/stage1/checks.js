@@ -63,6 +63,97 @@ function todayDay(today) {
   return dayNumber(y, m, d);
 }
 
+function kindOf(field) {
+  if (field.type === "date") return "date";
+  return ["integer", "number"].includes(field.type) ? "number" : "string";
+}
+
+// The typed values of one field of another table read by read.js, in that table's own date
+// format (as the engine types every table by itself).
+function otherTableValues(plan, table, field) {
+  const spec = plan.tables.find((t) => t.name === table.name);
+  const mapping = specColumnNames(table.header, spec.fields.map((f) => f.name));
+  const columnOf = new Map();
+  table.header.forEach((column, index) => {
+    if (mapping.has(column)) columnOf.set(mapping.get(column), index);
+  });
+  const dateColumns = spec.fields
+    .filter((f) => f.type === "date" && columnOf.has(f.name))
+    .map((f) => columnOf.get(f.name));
+  const dateFormat = detectDateFormat(table.rows, dateColumns);
+  const column = columnOf.get(field.name);
+  const normalise = normaliser(field);
+  const toType = typer(field, dateFormat);
+  return {
+    texts: table.rows.map((row) => (column === undefined ? null : normalise(cellText(row[column])))),
+    typed: (texts) => texts.map(toType),
+  };
+}
+
+// `head.field` of a source rule: a one-row table's field, or the field of the row another table
+// holds under the key this record's reference field `head` names (the first such row; nothing
+// when the table is absent, as strategies.whole_tables looks them up).
+function lookup(plan, checks, tables, head, field, ownTexts) {
+  const entry = (checks.dotted ?? []).find((d) => d.head === head && d.field === field);
+  if (entry === undefined) return null;
+  const kind = kindOf(entry.target_field);
+  const table = tables.find((t) => t.name === entry.table);
+  if (table === undefined) return { kind, at: () => null };
+  const values = otherTableValues(plan, table, entry.target_field);
+  const typed = values.typed(values.texts);
+  if (entry.head_field === null) {
+    const value = table.rows.length === 1 ? typed[0] : null;
+    return { kind, at: () => value };
+  }
+  const keys = otherTableValues(plan, table, entry.key_field).texts;
+  const byKey = new Map();
+  keys.forEach((key, row) => {
+    if (key !== null && !byKey.has(key)) byKey.set(key, typed[row]);
+  });
+  const heads = ownTexts(head);
+  return { kind, at: (row) => (heads[row] === null ? null : byKey.get(heads[row]) ?? null) };
+}
+
+// exists(child, condition): whether a row of the child table that references this record (by
+// the normalised text of both keys) meets the condition, evaluated in the child's own types;
+// unknown for a record without a key, false when the child table is absent.
+function existsFlag(plan, checks, tables, child, condition, ownTexts, env) {
+  const wanted = JSON.stringify(condition);
+  const entry = (checks.exists ?? []).find(
+    (e) => e.child === child && JSON.stringify(e.condition) === wanted,
+  );
+  if (entry === undefined) return null;
+  const table = tables.find((t) => t.name === child);
+  if (table === undefined) return { kind: "bool", at: () => false };
+  const values = new Map();
+  for (const field of entry.child_fields) {
+    const read = otherTableValues(plan, table, field);
+    values.set(field.name, { kind: kindOf(field), typed: read.typed(read.texts) });
+  }
+  const childEnv = {
+    rows: table.rows,
+    today: env.today,
+    organisation: env.organisation,
+    value(name) {
+      const found = values.get(name);
+      if (found === undefined) throw new Error(`onbekend veld ${name} in exists(${child})`);
+      return { kind: found.kind, at: (row) => found.typed[row] };
+    },
+    dotted: () => null,
+    exists: () => null,
+  };
+  const test = compile(condition, childEnv);
+  const fk = otherTableValues(plan, table, entry.fk_field).texts;
+  const keys = new Set();
+  fk.forEach((key, row) => {
+    const met = test.at(row);
+    // exists(child) without a condition tests the literal 1: every row counts.
+    if (key !== null && (met === true || met === 1)) keys.add(key);
+  });
+  const own = ownTexts(entry.key_field.name);
+  return { kind: "bool", at: (row) => (own[row] === null ? null : keys.has(own[row])) };
+}
+
 // Per row, the code of the one message a field gets (its first failing check), or null.
 function fieldMessages(check, texts, typed, requiredWhen) {
   const n = texts.length;
@@ -107,7 +198,8 @@ function fieldMessages(check, texts, typed, requiredWhen) {
 }
 
 // The source findings of one table read by read.js (`table.name` is the specification's table
-// name). `options`: {today: "YYYY-MM-DD" (the source's date), organisation: AGB or null}.
+// name). `options`: {today: "YYYY-MM-DD" (the source's date), organisation: AGB or null,
+// tables: every table read (for a rule that reads another table's field)}.
 export function sourceFindings(plan, table, options = {}) {
   const spec = plan.tables.find((t) => t.name === table.name);
   if (spec === undefined) throw new Error(`tabel ${table.name} staat niet in het plan`);
@@ -128,6 +220,8 @@ export function sourceFindings(plan, table, options = {}) {
   // The fullest description of each field the checks may read: its own checks where the plan
   // has them, else its type and normalisation.
   const described = new Map(spec.fields.map((f) => [f.name, f]));
+  for (const d of checks.dotted ?? []) if (d.head_field) described.set(d.head, d.head_field);
+  for (const e of checks.exists ?? []) described.set(e.key_field.name, e.key_field);
   for (const f of [...(checks.read_fields ?? []), ...checks.fields]) described.set(f.name, f);
   const textCache = new Map();
   const typedCache = new Map();
@@ -168,8 +262,9 @@ export function sourceFindings(plan, table, options = {}) {
       }
       throw new Error(`onbekend veld ${name}`);
     },
-    // A reference to another table's field is a registry check in every shipped dataset.
-    dotted: () => null,
+    dotted: (head, field) => lookup(plan, checks, options.tables ?? [], head, field, texts),
+    exists: (child, condition) =>
+      existsFlag(plan, checks, options.tables ?? [], child, condition, texts, env),
   };
 
   const messages = new Map();

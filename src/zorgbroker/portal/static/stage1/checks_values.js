@@ -138,6 +138,41 @@ export function parseDate(value, dateFormat) {
   return { year, month, day };
 }
 
+function digitsAt(text, at, count) {
+  let n = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+function checkedDay(year, month, day) {
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  return dayNumber(year, month, day);
+}
+
+// The usual shapes, YYYY-MM-DD and DD-MM-YYYY, without a regex; undefined for anything else
+// (parseDate decides those).
+function isoFast(text) {
+  if (text.length !== 10 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return undefined;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  if (year < 0 || month < 0 || day < 0) return undefined;
+  return checkedDay(year, month, day);
+}
+
+function dmyFast(text) {
+  if (text.length !== 10 || text.charCodeAt(2) !== 45 || text.charCodeAt(5) !== 45) return undefined;
+  const day = digitsAt(text, 0, 2);
+  const month = digitsAt(text, 3, 2);
+  const year = digitsAt(text, 6, 4);
+  if (year < 0 || month < 0 || day < 0) return undefined;
+  return checkedDay(year, month, day);
+}
+
 const INTEGER = /^[+-]?[0-9]+$/;
 const NUMBER = /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$/;
 
@@ -157,20 +192,14 @@ export function typer(field, dateFormat) {
         const number = text.replace(",", ".");
         return NUMBER.test(number) ? Number(number) : null;
       };
-    case "date": {
-      // Dates repeat (procedure dates, admission days): each distinct text is parsed once.
-      const seen = new Map();
+    case "date":
       return (text) => {
         if (text === null) return null;
-        let days = seen.get(text);
-        if (days === undefined) {
-          const date = parseDate(text, dateFormat);
-          days = date === null ? null : dayNumber(date.year, date.month, date.day);
-          seen.set(text, days);
-        }
-        return days;
+        const fast = dateFormat === DMY ? dmyFast(text) : isoFast(text);
+        if (fast !== undefined) return fast;
+        const date = parseDate(text, dateFormat);
+        return date === null ? null : dayNumber(date.year, date.month, date.day);
       };
-    }
     default:
       return (text) => text;
   }

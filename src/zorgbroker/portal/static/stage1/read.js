@@ -6,7 +6,7 @@
 // plan (docs/pseudonymisation.md 8.7).
 
 import * as m from "./read_messages.js";
-import { readCsv, casefold, pyStrip } from "./read_csv.js";
+import { csvLayout, csvRows, casefold, pyStrip } from "./read_csv.js";
 import {
   MAX_ARCHIVE_MEMBERS,
   MAX_WORKBOOK_MEMBERS,
@@ -79,7 +79,7 @@ function wantedTables(plan) {
   return plan.multi_table ? plan.tables.map((t) => t.name) : null;
 }
 
-async function readCsvFile(bytes, name, plan) {
+async function readCsvFile(bytes, name, plan, state) {
   const tables = wantedTables(plan);
   let table = "main";
   // The name is judged before the content, as readers/upload.py does.
@@ -95,11 +95,13 @@ async function readCsvFile(bytes, name, plan) {
       );
     }
   }
-  const layout = readCsv(bytes, { table: null, requireRows: tables === null });
+  const layout = csvLayout(bytes, { table: null, requireRows: tables === null });
+  // From here on the file is open: a refusal still names its encoding, as Python's report does.
+  state.encoding = layout.encoding;
   return {
     format: "csv",
     encoding: layout.encoding,
-    tables: [{ name: table, member: name, header: layout.header, rows: layout.rows }],
+    tables: [{ name: table, member: name, header: layout.header, rows: csvRows(layout) }],
     warnings: layout.encoding === "cp1252" ? [m.notUtf8(null)] : [],
   };
 }
@@ -131,10 +133,10 @@ async function readContainer(bytes, plan, state) {
   }
   checkContainer(members, { ...limits, maxMembers: MAX_ARCHIVE_MEMBERS, allowNested: false });
   const choice = chooseMembers(members, tables, plan.dataset);
-  const found = [];
   const warnings = choice.extras.map((extra) => m.extraMember(extra));
   const encodingWarnings = [];
-  let firstEncoding = null;
+  // Every member's layout first (Python learns them when it opens the archive), then the rows.
+  const layouts = [];
   for (const table of tables ?? ["main"]) {
     const member = choice.tables.get(table);
     if (member === undefined) continue;
@@ -148,11 +150,19 @@ async function readContainer(bytes, plan, state) {
       error.table = label;
       throw error;
     }
-    const layout = readCsv(data, { table: label, requireRows: tables === null });
-    firstEncoding ??= layout.encoding;
+    // Python reads a member's first 64 kB before its 16 MB blocks.
+    const layout = csvLayout(data, { table: label, requireRows: tables === null, head: SNIFF_BYTES });
     if (layout.encoding === "cp1252") encodingWarnings.push(m.notUtf8(label));
-    found.push({ name: table, member: member.name, header: layout.header, rows: layout.rows });
+    layouts.push({ table, member, layout });
   }
+  const firstEncoding = layouts.length ? layouts[0].layout.encoding : null;
+  state.encoding = firstEncoding;
+  const found = layouts.map(({ table, member, layout }) => ({
+    name: table,
+    member: member.name,
+    header: layout.header,
+    rows: csvRows(layout),
+  }));
   return {
     format: "zip",
     encoding: firstEncoding,
@@ -207,7 +217,7 @@ function fileMessage(code, { table = null, field = null, value = null, text = nu
 export async function readExport(file, plan) {
   const name = file.name;
   const size = file.size;
-  const state = { format: "unknown", sha256: "" };
+  const state = { format: "unknown", sha256: "", encoding: null };
   const multi = Boolean(plan.multi_table);
   const info = (encoding = null) => ({
     name,
@@ -218,7 +228,7 @@ export async function readExport(file, plan) {
     encoding,
   });
   const refuse = (error) => ({
-    file: info(),
+    file: info(state.encoding),
     tables: [],
     fileMessages: [fileMessage(error.code, { table: multi ? error.table ?? null : null, text: error.message })],
     refused: true,
@@ -228,7 +238,9 @@ export async function readExport(file, plan) {
   let bytes;
   try {
     bytes = new Uint8Array(await file.arrayBuffer());
-  } catch {
+  } catch (error) {
+    // Beyond what a tab can allocate, or a file that went away while it was read.
+    if (error instanceof RangeError) return refuse(m.tooLargeForBrowser(size));
     return refuse(m.unreadable("het bestand kan niet worden geopend of gelezen."));
   }
   state.sha256 = await sha256Hex(bytes);
@@ -240,10 +252,12 @@ export async function readExport(file, plan) {
       read = await readContainer(bytes, plan, state);
     } else {
       state.format = "csv";
-      read = await readCsvFile(bytes, name, plan);
+      read = await readCsvFile(bytes, name, plan, state);
     }
   } catch (error) {
     if (error instanceof m.ReadError) return refuse(error);
+    // A text or array larger than the browser can allocate.
+    if (error instanceof RangeError) return refuse(m.tooLargeForBrowser(size));
     throw error;
   }
   const messages = read.warnings.map((w) =>

@@ -5,9 +5,11 @@
 // matching the file's records).
 
 import * as m from "./read_messages.js";
+import { prefixVerdict, rawHeader, rowOfClash, scanEnd } from "./read_encoding.js";
 
 export const SEPARATORS = [";", ",", "\t"];
 const MAX_COLUMNS = 16384;
+const MAX_HEADER_BYTES = 1024 * 1024;
 const QUOTE = 0x22;
 
 // Decide the encoding of the whole stream: UTF-8 (with or without BOM), else Windows-1252,
@@ -136,7 +138,7 @@ export function isBlank(cell) {
 }
 
 // The data rows of `text` (from just after the header), as Polars splits them.
-function parseRows(text, sep, eol, width) {
+function parseRows(text, sep, eol, width, table) {
   const rows = [];
   const n = text.length;
   let i = 0;
@@ -165,10 +167,19 @@ function parseRows(text, sep, eol, width) {
             break;
           }
         }
-        // Anything between the closing quote and the separator stays text.
+        // Polars refuses a record in which a closing quote is followed by anything but the
+        // separator or a line end; the reader names its row (csv_table._failure).
+        const next = text.charCodeAt(j);
+        if (j < n && next !== sepCode && next !== eolCode && next !== 13) {
+          throw m.unreadable(
+            `rij ${rows.length + 1} kan niet als CSV worden gelezen; controleer de ` +
+              'aanhalingstekens (") in die rij.',
+            table,
+          );
+        }
         let k = j;
         while (k < n && text.charCodeAt(k) !== sepCode && text.charCodeAt(k) !== eolCode) k++;
-        cell = parts + stripCr(text.slice(j, k));
+        cell = parts;
         i = k;
       } else {
         let k = i;
@@ -201,16 +212,29 @@ export function dropTrailingBlank(rows) {
   return rows;
 }
 
-// {encoding, header, rows} of a CSV stream, or a ReadError. `requireRows`: a lone table needs
-// data below its header (BF-005); a table of several may be empty.
-export function readCsv(bytes, { table = null, requireRows = true } = {}) {
-  const decoded = decodeCsv(bytes, table);
+// The layout of a CSV stream (encoding, separator, line end, header) and the text of its
+// records, or a ReadError: what readers/csv_layout.py learns when the file is opened.
+// `requireRows`: a lone table needs data below its header (BF-005); a table of several may be
+// empty.
+export function csvLayout(bytes, { table = null, requireRows = true, head = SCAN_BLOCK } = {}) {
+  const partial = partialScan(bytes, head, table);
+  const decoded = partial?.decoded ?? decodeCsv(bytes, table);
   const encoding = decoded.encoding;
   // A BOM before bytes that are no UTF-8 is still no part of the header.
   const text = decoded.bom && encoding === "cp1252" ? decoded.text.slice(3) : decoded.text;
   const eol = detectEol(text.slice(0, 65536));
   let end = firstRecordEnd(text, eol);
-  if (end < 0) end = text.length;
+  if (end < 0) {
+    // No line end outside quotes at all: past 1 MB that is no table with a header
+    // (csv_layout._find_header).
+    if (bytes.length > MAX_HEADER_BYTES) {
+      throw m.unreadable(
+        "de eerste regel is langer dan 1 MB; dit is geen tabel met een kopregel.",
+        table,
+      );
+    }
+    end = text.length;
+  }
   const headerLine = text.slice(0, end);
   if (!headerLine.trim()) throw m.noData(table);
   const sep = detectSeparator(headerLine);
@@ -218,5 +242,49 @@ export function readCsv(bytes, { table = null, requireRows = true } = {}) {
   const dataPattern = new RegExp(`[^ \\t\\n\\r\\f\\v${sep === "\t" ? "" : sep}]`);
   if (requireRows && !dataPattern.test(rest)) throw m.noData(table);
   const header = columnNames(parseHeaderLine(headerLine, sep), table);
-  return { encoding, separator: sep, header, rows: parseRows(rest, sep, eol, header.length) };
+  return { encoding, separator: sep, eol, header, rest, table, clashRow: partial?.clashRow ?? null };
+}
+
+const SCAN_BLOCK = 16 * 1024 * 1024;
+
+// A stream longer than Python's first scan block is judged as Python judges it
+// (read_encoding.js): on the part its scan reads, with a clash further on named by its row.
+function partialScan(bytes, head, table) {
+  if (bytes.length <= head) return null;
+  const raw = rawHeader(bytes);
+  const headerText = new TextDecoder("windows-1252").decode(bytes.subarray(raw.start, raw.end));
+  const separator = detectSeparator(headerText);
+  const scanned = scanEnd(bytes, { head, separator, dataOffset: raw.end });
+  if (scanned >= bytes.length) return null;
+  const verdict = prefixVerdict(bytes, scanned);
+  if (verdict === "mixed") throw m.mixedEncoding(table);
+  const bom = raw.start === 3;
+  const columns = columnCount(headerText, separator);
+  const where = { scanned, eol: raw.eol, dataOffset: raw.end, columns };
+  const clashRow = rowOfClash(bytes, verdict, where);
+  if (verdict === "cp1252") {
+    return { decoded: { encoding: "cp1252", text: new TextDecoder("windows-1252").decode(bytes), bom }, clashRow };
+  }
+  const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
+  return { decoded: { encoding: bom ? "utf-8-sig" : "utf-8", text: bom ? text.slice(1) : text, bom }, clashRow };
+}
+
+function columnCount(headerText, separator) {
+  try {
+    return Math.max(1, columnNames(parseHeaderLine(headerText, separator)).length);
+  } catch {
+    return 1;
+  }
+}
+
+// The rows of a CSV stream whose layout is known (what the table's batches give).
+export function csvRows(layout) {
+  if (layout.clashRow !== null) throw m.mixedEncoding(layout.table, layout.clashRow);
+  return parseRows(layout.rest, layout.separator, layout.eol, layout.header.length, layout.table);
+}
+
+// {encoding, separator, header, rows} of a CSV stream, or a ReadError.
+export function readCsv(bytes, options = {}) {
+  const layout = csvLayout(bytes, options);
+  return { encoding: layout.encoding, separator: layout.separator, header: layout.header, rows: csvRows(layout) };
 }

@@ -50,16 +50,27 @@ export function tooLarge(size, limit) {
   );
 }
 
-function dotted(number) {
-  return String(number).replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+function grouped(number) {
+  return String(number).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+// No Python counterpart: a browser tab cannot hold a text of more than about half a billion
+// characters, which Python reads in batches. The command line can send such a file.
+export function tooLargeForBrowser(size) {
+  return new ReadError(
+    "BF-006",
+    `Bestand is groter dan toegestaan: ${megabytes(size)} is te groot om in de browser te ` +
+      "lezen; lever het aan met zorgbroker submit, of in delen.",
+  );
 }
 
 export function sheetTooLarge(cells, limit) {
-  return new ReadError(
-    "BF-006",
-    `Bestand is groter dan toegestaan: een werkblad beslaat ${dotted(cells)} cellen (van A1 tot ` +
-      `de laatste gevulde cel), het maximum is ${dotted(limit)}.`,
-  );
+  // Python writes this with "," as thousands separator and then turns every comma into a
+  // point, the one after "cel)" too; the texts must be the same word for word.
+  const text =
+    `Bestand is groter dan toegestaan: een werkblad beslaat ${grouped(cells)} cellen (van A1 tot ` +
+    `de laatste gevulde cel), het maximum is ${grouped(limit)}.`;
+  return new ReadError("BF-006", text.replaceAll(",", "."));
 }
 
 export function unsafeArchive(detail) {

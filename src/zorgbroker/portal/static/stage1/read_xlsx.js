@@ -124,6 +124,10 @@ function dateText(serial, kind, date1904) {
   return `${date} ${time}`;
 }
 
+const WORKSHEET_PART = /(^|\/)worksheets\/[^/]+\.xml$/;
+const FORMULA_TAG = /<f>|<f |:f>|:f /;
+const FORMULA_WITHOUT_VALUE = /<(?:\w+:)?f\b(?:[^>]*\/>|[^>]*>[^<]*<\/(?:\w+:)?f>)\s*<\/(?:\w+:)?c>/;
+
 // Tags of a worksheet the scan stops at: rows and cells (with any namespace prefix).
 const TAG = /<(?:[A-Za-z_][\w.-]*:)?(row|c)\b([^>]*?)(\/?)>/g;
 const PREFIX = /^<([A-Za-z_][\w.-]*:)?/;
@@ -193,8 +197,8 @@ function sheetCells(xml, strings, kinds, date1904) {
   let minCol = Infinity;
   let maxCol = 0;
   let maxRow = 0;
-  let formulas = false;
-  let withoutValues = false;
+  let highestRowTag = 0;
+  let rowTags = 0;
   let rowNumber = 0;
   let col = 0;
   let cells = null;
@@ -206,6 +210,8 @@ function sheetCells(xml, strings, kinds, date1904) {
     if (found[1] === "row") {
       const r = attrOf(attrs, "r");
       rowNumber = r !== null ? Number(r) : rowNumber + 1;
+      rowTags++;
+      if (r !== null && rowNumber > highestRowTag) highestRowTag = rowNumber;
       col = 0;
       cells = null;
       continue;
@@ -219,16 +225,10 @@ function sheetCells(xml, strings, kinds, date1904) {
     if (end < 0) break;
     const inner = xml.slice(TAG.lastIndex, end);
     TAG.lastIndex = end + close.length;
-    const hasFormula = inner.includes("<f") || inner.includes(":f");
-    formulas ||= hasFormula;
     const type = attrOf(attrs, "t") ?? "n";
     const style = attrOf(attrs, "s");
     const text = cellValue(type, inner, style === null ? 0 : Number(style), strings, kinds, date1904);
-    if (text === null) {
-      if (hasFormula) withoutValues = true;
-      continue;
-    }
-    if (text === "") continue;
+    if (text === null || text === "") continue;
     if (cells === null) {
       cells = rows[rowNumber - 1] ?? (rows[rowNumber - 1] = []);
     }
@@ -237,7 +237,11 @@ function sheetCells(xml, strings, kinds, date1904) {
     if (col > maxCol) maxCol = col;
     if (rowNumber > maxRow) maxRow = rowNumber;
   }
-  return { rows, minCol, maxCol, maxRow, formulas, withoutValues };
+  // The grid xlsx_scan estimates: numbered rows count even when merely formatted, columns only
+  // beyond Z and only when filled, and only such a wide or far-reaching sheet is measured.
+  const far = highestRowTag >= 1_000_000;
+  const grid = maxCol > 26 || far ? Math.max(highestRowTag, rowTags) * Math.max(maxCol, 26) : 0;
+  return { rows, minCol, maxCol, maxRow, grid };
 }
 
 function resolveTarget(target) {
@@ -250,25 +254,30 @@ function resolveTarget(target) {
   return parts.join("/");
 }
 
-async function partText(bytes, byName, name) {
-  const member = byName.get(name.toLowerCase());
-  if (member === undefined) return null;
-  return utf8.decode(await memberBytes(bytes, member));
-}
-
 // The workbook's tables: {tables: [{name, member, header, rows}], warnings}.
 export async function readWorkbook(bytes, members, tableNames) {
   const byName = new Map(members.map((member) => [member.name.toLowerCase(), member]));
   const broken = () => m.unreadable("de Excel-werkmap is beschadigd of onvolledig.");
-  let workbook;
-  let rels;
-  try {
-    workbook = await partText(bytes, byName, "xl/workbook.xml");
-    rels = (await partText(bytes, byName, "xl/_rels/workbook.xml.rels")) ?? "";
-  } catch (error) {
-    if (error instanceof m.ReadError && error.code === "BF-001") throw broken();
-    throw error;
+  // Python streams every XML part before calamine opens the workbook: a part that does not
+  // unpack is a damaged archive (BF-001), whichever part it is.
+  // The parts are kept unpacked for what follows (each is read once).
+  const unpacked = new Map();
+  for (const member of members) {
+    const name = member.name.toLowerCase();
+    if (!member.isDir && name.endsWith(".xml")) unpacked.set(name, await memberBytes(bytes, member));
   }
+  const partText = async (_bytes, byName, name) => {
+    const key = name.toLowerCase();
+    if (unpacked.has(key)) {
+      const text = utf8.decode(unpacked.get(key));
+      unpacked.delete(key);
+      return text;
+    }
+    const member = byName.get(key);
+    return member === undefined ? null : utf8.decode(await memberBytes(bytes, member));
+  };
+  const workbook = await partText(bytes, byName, "xl/workbook.xml");
+  const rels = (await partText(bytes, byName, "xl/_rels/workbook.xml.rels")) ?? "";
   if (workbook === null) throw broken();
   const date1904 = /date1904\s*=\s*"(1|true)"/.test(workbook);
   const targets = new Map();
@@ -315,11 +324,11 @@ export async function readWorkbook(bytes, members, tableNames) {
     const xml = await partText(bytes, byName, sheet.path);
     if (xml === null) throw m.unreadable("een werkblad van de Excel-werkmap is beschadigd.", label);
     const cells = sheetCells(xml, strings, kinds, date1904);
-    formulas ||= cells.formulas;
-    withoutValues ||= cells.withoutValues;
+    formulas ||= FORMULA_TAG.test(xml);
+    withoutValues ||= FORMULA_WITHOUT_VALUE.test(xml);
     const width = cells.maxCol >= cells.minCol ? cells.maxCol - cells.minCol + 1 : 0;
-    if (cells.maxRow * Math.max(cells.maxCol, 26) > MAX_SHEET_CELLS) {
-      throw m.sheetTooLarge(cells.maxRow * Math.max(cells.maxCol, 26), MAX_SHEET_CELLS);
+    if (cells.grid > MAX_SHEET_CELLS) {
+      throw m.sheetTooLarge(cells.grid, MAX_SHEET_CELLS);
     }
     loaded.push({ table, label, sheet, cells, width });
   }
@@ -344,6 +353,15 @@ export async function readWorkbook(bytes, members, tableNames) {
       rows.push(row);
     }
     tables.push({ name: table, member: sheet.name, header, rows: dropTrailingBlank(rows) });
+  }
+  // Formulas anywhere in the workbook count, as xlsx_scan looks at every worksheet part.
+  const seen = new Set(loaded.map(({ sheet }) => sheet.path.toLowerCase()));
+  for (const member of members) {
+    const path = member.name.toLowerCase();
+    if (seen.has(path) || !WORKSHEET_PART.test(path) || (formulas && withoutValues)) continue;
+    const xml = (await partText(bytes, byName, member.name)) ?? "";
+    formulas ||= FORMULA_TAG.test(xml);
+    withoutValues ||= FORMULA_WITHOUT_VALUE.test(xml);
   }
   if (withoutValues) warnings.push(m.formulasWithoutValues());
   else if (formulas) warnings.push(m.formulasIgnored());

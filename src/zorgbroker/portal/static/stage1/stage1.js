@@ -11,7 +11,7 @@
 //            fileMessages: [{code, table, field, value, text}],   (the manifest's shape)
 //            refused: boolean, records: number }
 //   checks.js (engineer readjs)
-//     export function sourceFindings(plan, table)
+//     export function sourceFindings(plan, table, {today, organisation, tables})
 //       -> { findings: string[] /* per row, "field=code ..." or "" */, dateFormat: string }
 //     export function parseDate(value, dateFormat) -> {year, month, day} | null
 //   keywrap.js (engineer ttpkey)
@@ -26,8 +26,8 @@
 //     `sourceKey` is the project's key (keywrap.js), and for a re-identifiable registry each
 //     BSN is sealed for the TTP with `ttpPublicKey` (else the plan's `ttp_public_key`).
 //     onProgress({phase: "lezen" | "pseudonimiseren" | "inpakken", rows, total, rowsPerSecond})
+//     `useWorker: false` deflates on the page itself (zip_sink.js) instead of in zip_worker.js.
 
-import { zipSync, strToU8 } from "../vendor/fflate/browser.js";
 import { readExport } from "./read.js";
 import { sourceFindings } from "./checks.js";
 import {
@@ -40,6 +40,7 @@ import {
   throwAwayKey,
 } from "./crypto.js";
 import { ageText, birthYear, postcode4 } from "./derive.js";
+import { zipSink } from "./zip_sink.js";
 
 /** Rows between two progress reports (and two chances for the page to repaint). */
 const PROGRESS_EVERY = 10000;
@@ -118,16 +119,21 @@ function columnWriters(tablePlan, plan, indexes, context) {
     if (kind === "pseudonymise") {
       const hasher = stage1Hasher(context.key, column);
       const isBsn = column === plan.bsn_label;
+      // The BSN's P1 bytes are kept for its sealed value, which binds it to them.
+      const sealing = Boolean(context.sealer) && isBsn;
       writers.push({
         column,
         value: (row, n) => {
           const raw = read(row);
           const normal = isBsn ? normaliseBsn(raw) : normaliseText(raw);
           if (isBsn && raw !== null && normal === null) context.invalidBsnRows.push(n + 1);
-          const bytes = normal === null ? null : hasher.bytes(normal);
           context.normal[column] = normal;
-          context.p1[column] = bytes;
-          return bytes === null ? null : toHexFast(bytes);
+          context.p1[column] = null;
+          if (normal === null) return null;
+          if (!sealing) return hasher.hex(normal);
+          const p1 = hasher.hexAndBytes(normal);
+          context.p1[column] = p1.bytes;
+          return p1.hex;
         },
       });
     } else if (kind === "year") {
@@ -141,56 +147,40 @@ function columnWriters(tablePlan, plan, indexes, context) {
   return writers;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-function toHexFast(bytes) {
-  let out = "";
-  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]];
-  return out;
-}
-
 const nextFrame = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** The stage-1 CSV of one table, as UTF-8 bytes, and what the manifest says of it. */
-async function writeTable(table, tablePlan, plan, context, progress) {
+/** The stage-1 CSV of one table into the archive's member, and what the manifest says of it. */
+async function writeTable(table, tablePlan, plan, context, progress, sink) {
   const indexes = columnIndexes(table.header, tablePlan);
-  const { findings, dateFormat } = sourceFindings(plan, table);
+  const { findings, dateFormat } = sourceFindings(plan, table, context.checkOptions);
   const local = { ...context, findings, p1: {}, normal: {}, invalidBsnRows: [] };
   const writers = columnWriters(tablePlan, plan, indexes, local);
   const rows = table.rows;
+  sink.member(tablePlan.member);
   if (rows.length === 0) {
     // Python writes the header of the fields the export has (no derived column) and findings.
     const header = writers.filter((w) => !w.derived).map((w) => w.column);
     if (!header.includes(plan.findings_column)) header.push(plan.findings_column);
-    return { bytes: strToU8(header.join(";") + "\n"), rows: 0, dateFormat, local };
+    sink.write(ENCODER.encode(header.join(";") + "\n"));
+    sink.close();
+    return { rows: 0, dateFormat, local };
   }
-  const parts = [csvLine(writers.map((w) => w.column))];
   const values = new Array(writers.length);
-  let chunk = "";
+  let chunk = csvLine(writers.map((w) => w.column));
   for (let n = 0; n < rows.length; n++) {
     const row = rows[n];
     for (let i = 0; i < writers.length; i++) values[i] = writers[i].value(row, n);
     chunk += csvLine(values);
     if ((n + 1) % PROGRESS_EVERY === 0) {
-      parts.push(chunk);
+      sink.write(ENCODER.encode(chunk));
       chunk = "";
       await progress(PROGRESS_EVERY);
     }
   }
-  parts.push(chunk);
+  sink.write(ENCODER.encode(chunk));
+  sink.close();
   await progress(rows.length % PROGRESS_EVERY);
-  return { bytes: joinUtf8(parts), rows: rows.length, dateFormat, local };
-}
-
-function joinUtf8(parts) {
-  const encoded = parts.map((p) => ENCODER.encode(p));
-  const out = new Uint8Array(encoded.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of encoded) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return { rows: rows.length, dateFormat, local };
 }
 
 function manifestFor(plan, read, key, today) {
@@ -234,7 +224,15 @@ function stage1Name(name) {
 export async function makeStage1(
   file,
   plan,
-  { mode, sourceKey = null, ttpPublicKey = null, onProgress = () => {}, today = new Date() } = {},
+  {
+    mode,
+    sourceKey = null,
+    ttpPublicKey = null,
+    organisation = null,
+    onProgress = () => {},
+    today = new Date(),
+    useWorker = true,
+  } = {},
 ) {
   if (mode !== "test" && mode !== "production") throw new Error(`Onbekende modus ${mode}.`);
   if (mode === "production" && !(sourceKey instanceof Uint8Array && sourceKey.length === 32)) {
@@ -244,7 +242,6 @@ export async function makeStage1(
   onProgress({ phase: "lezen", rows: 0, total: 0, rowsPerSecond: 0 });
   const read = await readExport(file, plan);
   const manifest = manifestFor(plan, read, key, today);
-  const files = {};
   const summary = {
     mode,
     refused: manifest.refused,
@@ -253,53 +250,61 @@ export async function makeStage1(
     sourceKeyFingerprint: manifest.source_key_fingerprint,
     sealed: false,
   };
-  if (read.refused) {
-    const main = plan.tables.find((t) => t.main) ?? plan.tables[0];
-    manifest.records = { [main.name]: read.records };
-  } else {
-    let sealer = null;
-    if (mode === "production" && plan.reidentifiable) {
-      const publicKey = ttpPublicKey ?? (plan.ttp_public_key ? fromBase64(plan.ttp_public_key) : null);
-      if (!publicKey) throw new Error("De publieke sleutel van de TTP ontbreekt.");
-      sealer = await makeSealer(publicKey, plan.registry);
-      summary.sealed = true;
+  const sink = zipSink({ useWorker });
+  try {
+    if (read.refused) {
+      const main = plan.tables.find((t) => t.main) ?? plan.tables[0];
+      manifest.records = { [main.name]: read.records };
+    } else {
+      let sealer = null;
+      if (mode === "production" && plan.reidentifiable) {
+        const publicKey = ttpPublicKey ?? (plan.ttp_public_key ? fromBase64(plan.ttp_public_key) : null);
+        if (!publicKey) throw new Error("De publieke sleutel van de TTP ontbreekt.");
+        sealer = await makeSealer(publicKey, plan.registry);
+        summary.sealed = true;
+      }
+      const total = read.tables.reduce((n, t) => n + t.rows.length, 0);
+      const started = performance.now();
+      let done = 0;
+      const progress = async (rows) => {
+        done += rows;
+        const seconds = (performance.now() - started) / 1000;
+        onProgress({
+          phase: "pseudonimiseren",
+          rows: done,
+          total,
+          rowsPerSecond: seconds > 0 ? Math.round(done / seconds) : 0,
+        });
+        await nextFrame();
+      };
+      // What the source checks may read besides the table: the date, the uploader's AGB, and
+      // the other tables (a rule that looks a field up in another table).
+      const checkOptions = { today: isoDay(today), organisation, tables: read.tables };
+      const context = { key, sealer, checkOptions };
+      const byName = new Map(read.tables.map((t) => [t.name, t]));
+      // In the specification's order, as source_file writes them.
+      for (const tablePlan of plan.tables) {
+        const table = byName.get(tablePlan.name);
+        if (!table) continue;
+        const written = await writeTable(table, tablePlan, plan, context, progress, sink);
+        manifest.members[tablePlan.name] = tablePlan.member;
+        manifest.records[tablePlan.name] = written.rows;
+        manifest.date_formats[tablePlan.name] = written.dateFormat;
+        summary.rows[tablePlan.name] = written.rows;
+        summary.invalidBsnRows[tablePlan.name] = written.local.invalidBsnRows;
+      }
     }
-    const total = read.tables.reduce((n, t) => n + t.rows.length, 0);
-    const started = performance.now();
-    let done = 0;
-    const progress = async (rows) => {
-      done += rows;
-      const seconds = (performance.now() - started) / 1000;
-      onProgress({
-        phase: "pseudonimiseren",
-        rows: done,
-        total,
-        rowsPerSecond: seconds > 0 ? Math.round(done / seconds) : 0,
-      });
-      await nextFrame();
-    };
-    const context = { key, sealer };
-    const byName = new Map(read.tables.map((t) => [t.name, t]));
-    // In the specification's order, as source_file writes them.
-    for (const tablePlan of plan.tables) {
-      const table = byName.get(tablePlan.name);
-      if (!table) continue;
-      const written = await writeTable(table, tablePlan, plan, context, progress);
-      const member = tablePlan.member;
-      files[member] = [written.bytes, { level: 1 }];
-      manifest.members[tablePlan.name] = member;
-      manifest.records[tablePlan.name] = written.rows;
-      manifest.date_formats[tablePlan.name] = written.dateFormat;
-      summary.rows[tablePlan.name] = written.rows;
-      summary.invalidBsnRows[tablePlan.name] = written.local.invalidBsnRows;
-    }
+    onProgress({ phase: "inpakken", rows: 0, total: 0, rowsPerSecond: 0 });
+    await nextFrame();
+    sink.member(plan.manifest.name);
+    sink.write(ENCODER.encode(JSON.stringify(manifest, null, 1)));
+    sink.close();
+  } catch (error) {
+    sink.abort();
+    throw error;
   }
-  onProgress({ phase: "inpakken", rows: 0, total: 0, rowsPerSecond: 0 });
-  await nextFrame();
-  files[plan.manifest.name] = [ENCODER.encode(JSON.stringify(manifest, null, 1)), { level: 1 }];
-  const zipped = zipSync(files);
   return {
-    blob: new Blob([zipped], { type: "application/zip" }),
+    blob: await sink.end(),
     fileName: stage1Name(read.file.name || file.name),
     summary,
   };
