@@ -70,7 +70,24 @@ async function send(form, made, mode) {
     window.location.assign(answer.url);
     return;
   }
-  throw new Error(`Het portaal weigerde het stap-1-bestand (fout ${answer.status}).`);
+  throw new Error(`Het portaal weigerde het stap-1-bestand: ${await refusal(answer)}`);
+}
+
+/** What the portal said when it refused: its page's error message, or its plain answer. */
+async function refusal(answer) {
+  let text = "";
+  try {
+    text = await answer.text();
+  } catch {
+    text = "";
+  }
+  if ((answer.headers.get("content-type") || "").includes("html")) {
+    const page = new DOMParser().parseFromString(text, "text/html");
+    const shown = page.querySelector("#foutmelding p, [role=alert]");
+    text = shown ? shown.textContent : "";
+  }
+  text = text.replace(/\s+/g, " ").trim().slice(0, 300);
+  return text || `fout ${answer.status}`;
 }
 
 export async function handleSubmit(form, status, mode) {
