@@ -26,7 +26,8 @@
 //     `sourceKey` is the project's key (keywrap.js), and for a re-identifiable registry each
 //     BSN is sealed for the TTP with `ttpPublicKey` (else the plan's `ttp_public_key`).
 //     onProgress({phase: "lezen" | "pseudonimiseren" | "inpakken", rows, total, rowsPerSecond})
-//     `useWorker: false` deflates on the page itself (zip_sink.js) instead of in zip_worker.js.
+//     `useWorker` (default: more than two cores) deflates the ZIP in zip_worker.js beside the
+//     page instead of on the page itself (zip_sink.js).
 
 import { readExport } from "./read.js";
 import { sourceFindings } from "./checks.js";
@@ -80,7 +81,8 @@ function columnIndexes(header, tablePlan) {
 
 /**
  * One writer per column of the stage-1 CSV, in the plan's column order, for the columns whose
- * source is in the export: a function of (row cells, row number, the row's P1 bytes per field).
+ * source is in the export: a function of (the row's cells, its index). A pseudonymised field
+ * leaves its normalised value and P1 bytes in `context` for the sealed column after it.
  */
 function columnWriters(tablePlan, plan, indexes, context) {
   const kinds = new Map(tablePlan.fields.map((f) => [f.name, f.identifying]));
@@ -109,7 +111,10 @@ function columnWriters(tablePlan, plan, indexes, context) {
       writers.push({
         column,
         derived: true,
-        value: () => (context.p1[field] ? context.sealer.seal(context.normal[field], context.p1[field]) : null),
+        value: () => {
+          const p1 = context.p1[field];
+          return p1 ? context.sealer.seal(context.normal[field], p1) : null;
+        },
       });
       continue;
     }
@@ -231,7 +236,9 @@ export async function makeStage1(
     organisation = null,
     onProgress = () => {},
     today = new Date(),
-    useWorker = true,
+    // On two cores the page and the worker take turns on a busy machine and the worker only
+    // costs (docs/benchmarks.md); with more, it deflates on a core of its own.
+    useWorker = (navigator.hardwareConcurrency || 1) > 2,
   } = {},
 ) {
   if (mode !== "test" && mode !== "production") throw new Error(`Onbekende modus ${mode}.`);
@@ -258,7 +265,8 @@ export async function makeStage1(
     } else {
       let sealer = null;
       if (mode === "production" && plan.reidentifiable) {
-        const publicKey = ttpPublicKey ?? (plan.ttp_public_key ? fromBase64(plan.ttp_public_key) : null);
+        const fromPlan = plan.ttp_public_key ? fromBase64(plan.ttp_public_key) : null;
+        const publicKey = ttpPublicKey ?? fromPlan;
         if (!publicKey) throw new Error("De publieke sleutel van de TTP ontbreekt.");
         sealer = await makeSealer(publicKey, plan.registry);
         summary.sealed = true;
