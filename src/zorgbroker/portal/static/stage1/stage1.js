@@ -94,14 +94,14 @@ function columnWriters(tablePlan, plan, indexes, context) {
   };
   for (const column of tablePlan.columns) {
     if (column === plan.findings_column) {
-      writers.push({ column, value: (row, n) => context.findings[n] || null });
+      writers.push({ column, safe: true, value: (row, n) => context.findings[n] || null });
       continue;
     }
     if (ages.has(column)) {
       const { birth, event } = ages.get(column);
       if (!indexes.has(birth) || !indexes.has(event)) continue;
       const [b, e] = [cell(indexes.get(birth)), cell(indexes.get(event))];
-      writers.push({ column, derived: true, value: (row) => ageText(b(row), e(row)) });
+      writers.push({ column, derived: true, safe: true, value: (row) => ageText(b(row), e(row)) });
       continue;
     }
     if (column.endsWith(plan.sealed_suffix) && !kinds.has(column)) {
@@ -111,6 +111,7 @@ function columnWriters(tablePlan, plan, indexes, context) {
       writers.push({
         column,
         derived: true,
+        safe: true,
         value: () => {
           const p1 = context.p1[field];
           return p1 ? context.sealer.seal(context.normal[field], p1) : null;
@@ -128,6 +129,7 @@ function columnWriters(tablePlan, plan, indexes, context) {
       const sealing = Boolean(context.sealer) && isBsn;
       writers.push({
         column,
+        safe: true,
         value: (row, n) => {
           const raw = read(row);
           const normal = isBsn ? normaliseBsn(raw) : normaliseText(raw);
@@ -142,9 +144,9 @@ function columnWriters(tablePlan, plan, indexes, context) {
         },
       });
     } else if (kind === "year") {
-      writers.push({ column, value: (row) => birthYear(read(row)) });
+      writers.push({ column, safe: true, value: (row) => birthYear(read(row)) });
     } else if (kind === "postcode4") {
-      writers.push({ column, value: (row) => postcode4(read(row)) });
+      writers.push({ column, safe: true, value: (row) => postcode4(read(row)) });
     } else if (kind !== "drop") {
       writers.push({ column, value: read });
     }
@@ -170,12 +172,20 @@ async function writeTable(table, tablePlan, plan, context, progress, sink) {
     sink.close();
     return { rows: 0, dateFormat, local };
   }
-  const values = new Array(writers.length);
+  // Pseudonyms, years, ages, sealed values and findings never need quotes: only the export's
+  // own text is looked at for a separator, quote or line break.
+  const safe = writers.map((w) => Boolean(w.safe));
+  const count = writers.length;
   let chunk = csvLine(writers.map((w) => w.column));
   for (let n = 0; n < rows.length; n++) {
     const row = rows[n];
-    for (let i = 0; i < writers.length; i++) values[i] = writers[i].value(row, n);
-    chunk += csvLine(values);
+    let line = "";
+    for (let i = 0; i < count; i++) {
+      const value = writers[i].value(row, n);
+      const text = value === null || value === undefined ? "" : safe[i] ? value : csvCell(value);
+      line += i === 0 ? text : ";" + text;
+    }
+    chunk += line + "\n";
     if ((n + 1) % PROGRESS_EVERY === 0) {
       sink.write(ENCODER.encode(chunk));
       chunk = "";
