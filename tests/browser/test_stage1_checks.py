@@ -175,9 +175,9 @@ def test_parse_date_reads_what_the_engine_reads(page: Any, date_format: str) -> 
 
 
 def _own_dataset(root: Path) -> None:
-    """nivel-fysio as `nivel-bron`, with two more source checks: a unique BSN, and a rule on
-    episodes reading the patient's birth date through the reference and the practice's
-    extraction date from its one-row table."""
+    """nivel-fysio as `nivel-bron`, with more source checks: a unique BSN, a rule on episodes
+    reading the patient's birth date through the reference and the practice's extraction date
+    from its one-row table, and a rule on patients with exists() over their episodes."""
     import shutil
 
     import zorgbroker.intake.datasets as shipped
@@ -196,9 +196,17 @@ def _own_dataset(root: Path) -> None:
     anchor = '      - {code: F-004, field: einddatum, when: "einddatum < startdatum"}\n'
     assert anchor in spec
     spec = spec.replace(anchor, anchor + rule, 1)
+    patients = (
+        '      - {code: W-198, field: geboortedatum, when: "geboortedatum is not empty and not '
+        "exists(episodes, startdatum >= date('2026-06-01'))\"}\n"
+    )
+    anchor = '      - {code: F-107, field: bsn, when: "not elfproef(bsn)"}\n'
+    assert anchor in spec
+    spec = spec.replace(anchor, anchor + patients, 1)
     spec = spec.replace(
         "messages:\n",
-        'messages:\n  W-199: {nl: "Episode begint vóór de geboorte", en: "Episode before birth"}\n',
+        'messages:\n  W-199: {nl: "Episode begint vóór de geboorte", en: "Episode before birth"}\n'
+        '  W-198: {nl: "Geen recente episode", en: "No recent episode"}\n',
         1,
     )
     (folder / "spec.yaml").write_text(spec, encoding="utf-8")
@@ -239,3 +247,4 @@ def test_a_rule_reading_another_tables_identifying_field(
     assert js == py["tables"]
     found = " ".join(f for t in js.values() for f in t["findings"])
     assert "startdatum=W-199" in found and "bsn=F-006" in found
+    assert "geboortedatum=W-198" in found

@@ -5,6 +5,7 @@ hospital sends, and the same refusals (BF codes and Dutch texts) for what cannot
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import io
@@ -407,3 +408,38 @@ def test_a_file_without_line_ends_is_refused_as_in_python(page: Any, tmp_path: P
     js = assert_same(page, path, "nhr-pmicd")
     assert [m["code"] for m in js["fileMessages"]] == ["BF-001"]
     assert "langer dan 1 MB" in js["fileMessages"][0]["text"]
+
+
+def test_a_damaged_workbook_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    whole = generated("nhr-pmicd", tmp_path, ".xlsx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(whole)) as archive:
+        sheet = next(i for i in archive.infolist() if i.filename.endswith("sheet1.xml"))
+    broken = bytearray(whole)
+    broken[sheet.header_offset + 30 + len(sheet.filename) + sheet.compress_size // 2] ^= 0xFF
+    js = assert_same(page, _write(tmp_path, "kapot.xlsx", bytes(broken)), "nhr-pmicd")
+    assert js["refused"] and js["fileMessages"][0]["code"] == "BF-001"
+    assert js["file"]["format"] == "xlsx"
+
+
+def test_a_file_too_large_for_the_browser_is_refused_in_dutch(page: Any, tmp_path: Path) -> None:
+    """A text longer than a browser tab can hold (some 500 million characters) cannot be read
+    there: a stand-in decoder fails as Chromium does, and the export is refused with BF-006."""
+    path = generated("nhr-pmicd", tmp_path, ".csv")
+    data = base64.b64encode(path.read_bytes()).decode()
+    js = page.evaluate(
+        """async ([data, name, plan]) => {
+          const { readExport } = await import("/stage1/read.js");
+          const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+          const decode = TextDecoder.prototype.decode;
+          TextDecoder.prototype.decode = () => { throw new RangeError("Invalid string length"); };
+          try {
+            return await readExport(new File([bytes], name), plan);
+          } finally {
+            TextDecoder.prototype.decode = decode;
+          }
+        }""",
+        [data, path.name, plan_of("nhr-pmicd")],
+    )
+    assert js["refused"] and js["tables"] == []
+    assert js["fileMessages"][0]["code"] == "BF-006"
+    assert "te groot om in de browser te lezen" in js["fileMessages"][0]["text"]

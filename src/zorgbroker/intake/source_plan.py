@@ -101,6 +101,43 @@ def _dotted_json(
     return list(out.values())
 
 
+def _exists_json(
+    spec: DatasetSpec, plan: p.TablePlan, mine: TableSourceChecks
+) -> list[dict[str, Any]]:
+    """Every `exists(child, condition)` of the source rules: the child's field that references
+    this table (`fk_field`), the field of this table it names (`key_field`), and the child's
+    fields the condition reads, as `strategies.whole_tables` computes the flag."""
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, rl.Node]] = set()
+    for r in plan.rules:
+        if r.index not in mine.rules:
+            continue
+        for node in rl.walk(r.condition):
+            if not (isinstance(node, rl.Call) and node.function == "exists"):
+                continue
+            child = node.args[0]
+            assert isinstance(child, rl.FieldRef)
+            condition = node.args[1] if len(node.args) > 1 else rl.Literal(1)
+            if (child.name, condition) in seen:
+                continue
+            seen.add((child.name, condition))
+            fk = p.exists_reference(spec, plan.table, child.name)
+            assert fk.references is not None
+            out.append(
+                {
+                    "child": child.name,
+                    "condition": node_json(condition),
+                    "fk_field": _target_field_json(spec, child.name, fk.name),
+                    "key_field": _field_json(plan.table.field(fk.references.field), spec, plan),
+                    "child_fields": [
+                        _target_field_json(spec, child.name, name)
+                        for name in sorted(rl.field_names(condition))
+                    ],
+                }
+            )
+    return out
+
+
 def _target_field_json(spec: DatasetSpec, table: str, field: str) -> dict[str, Any]:
     from zorgbroker.intake.spec.loader import check_plans
 
@@ -165,6 +202,7 @@ def source_check_plan(spec: DatasetSpec) -> dict[str, dict[str, Any]]:
             # derived value they use), with their own checks: a rule does not fire for a record
             # in which a field it reads has a message, and their values are normalised first.
             "dotted": _dotted_json(spec, plan, mine),
+            "exists": _exists_json(spec, plan, mine),
             "read_fields": [
                 _field_json(f, spec, plan)
                 for f in plan.fields

@@ -114,6 +114,46 @@ function lookup(plan, checks, tables, head, field, ownTexts) {
   return { kind, at: (row) => (heads[row] === null ? null : byKey.get(heads[row]) ?? null) };
 }
 
+// exists(child, condition): whether a row of the child table that references this record (by
+// the normalised text of both keys) meets the condition, evaluated in the child's own types;
+// unknown for a record without a key, false when the child table is absent.
+function existsFlag(plan, checks, tables, child, condition, ownTexts, env) {
+  const wanted = JSON.stringify(condition);
+  const entry = (checks.exists ?? []).find(
+    (e) => e.child === child && JSON.stringify(e.condition) === wanted,
+  );
+  if (entry === undefined) return null;
+  const table = tables.find((t) => t.name === child);
+  if (table === undefined) return { kind: "bool", at: () => false };
+  const values = new Map();
+  for (const field of entry.child_fields) {
+    const read = otherTableValues(plan, table, field);
+    values.set(field.name, { kind: kindOf(field), typed: read.typed(read.texts) });
+  }
+  const childEnv = {
+    rows: table.rows,
+    today: env.today,
+    organisation: env.organisation,
+    value(name) {
+      const found = values.get(name);
+      if (found === undefined) throw new Error(`onbekend veld ${name} in exists(${child})`);
+      return { kind: found.kind, at: (row) => found.typed[row] };
+    },
+    dotted: () => null,
+    exists: () => null,
+  };
+  const test = compile(condition, childEnv);
+  const fk = otherTableValues(plan, table, entry.fk_field).texts;
+  const keys = new Set();
+  fk.forEach((key, row) => {
+    const met = test.at(row);
+    // exists(child) without a condition tests the literal 1: every row counts.
+    if (key !== null && (met === true || met === 1)) keys.add(key);
+  });
+  const own = ownTexts(entry.key_field.name);
+  return { kind: "bool", at: (row) => (own[row] === null ? null : keys.has(own[row])) };
+}
+
 // Per row, the code of the one message a field gets (its first failing check), or null.
 function fieldMessages(check, texts, typed, requiredWhen) {
   const n = texts.length;
@@ -181,6 +221,7 @@ export function sourceFindings(plan, table, options = {}) {
   // has them, else its type and normalisation.
   const described = new Map(spec.fields.map((f) => [f.name, f]));
   for (const d of checks.dotted ?? []) if (d.head_field) described.set(d.head, d.head_field);
+  for (const e of checks.exists ?? []) described.set(e.key_field.name, e.key_field);
   for (const f of [...(checks.read_fields ?? []), ...checks.fields]) described.set(f.name, f);
   const textCache = new Map();
   const typedCache = new Map();
@@ -222,6 +263,8 @@ export function sourceFindings(plan, table, options = {}) {
       throw new Error(`onbekend veld ${name}`);
     },
     dotted: (head, field) => lookup(plan, checks, options.tables ?? [], head, field, texts),
+    exists: (child, condition) =>
+      existsFlag(plan, checks, options.tables ?? [], child, condition, texts, env),
   };
 
   const messages = new Map();

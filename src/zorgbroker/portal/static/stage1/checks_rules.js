@@ -100,7 +100,8 @@ function wholeNumber(node) {
 }
 
 // `env`: {value(name) -> {kind, at}, today (day number), organisation (string or null),
-// dotted(head, field) -> {kind, at} | null, column(name) -> values of the whole table}.
+// dotted(head, field) -> {kind, at} | null, exists(child, condition) -> {kind, at} | null,
+// rows (the table's rows, for the functions over a whole column)}.
 export function compile(node, env) {
   switch (node.node) {
     case "literal": {
@@ -199,7 +200,12 @@ function compileCall(node, env) {
     const day = dayNumber(y, mo, d);
     return { kind: "date", at: () => day };
   }
-  if (fn === "exists") throw new Error("exists() leest een andere tabel; dat is een registercontrole");
+  if (fn === "exists") {
+    const condition = node.args[1] ?? { node: "literal", value: 1 };
+    const found = env.exists(node.args[0].name, condition);
+    if (found === null) throw new Error(`onbekende tabel in exists(${node.args[0].name})`);
+    return found;
+  }
   const args = node.args.map((arg) => compile(arg, env));
   const [a, b] = args;
   const unary = (kind, f) => ({ kind, at: (row) => { const v = a.at(row); return v === null ? null : f(v); } });

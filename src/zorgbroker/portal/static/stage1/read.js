@@ -237,7 +237,9 @@ export async function readExport(file, plan) {
   let bytes;
   try {
     bytes = new Uint8Array(await file.arrayBuffer());
-  } catch {
+  } catch (error) {
+    // Beyond what a tab can allocate, or a file that went away while it was read.
+    if (error instanceof RangeError) return refuse(m.tooLargeForBrowser(size));
     return refuse(m.unreadable("het bestand kan niet worden geopend of gelezen."));
   }
   state.sha256 = await sha256Hex(bytes);
@@ -253,6 +255,8 @@ export async function readExport(file, plan) {
     }
   } catch (error) {
     if (error instanceof m.ReadError) return refuse(error);
+    // A text or array larger than the browser can allocate.
+    if (error instanceof RangeError) return refuse(m.tooLargeForBrowser(size));
     throw error;
   }
   const messages = read.warnings.map((w) =>

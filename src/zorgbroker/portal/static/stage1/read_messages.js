@@ -54,6 +54,16 @@ function grouped(number) {
   return String(number).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
+// No Python counterpart: a browser tab cannot hold a text of more than about half a billion
+// characters, which Python reads in batches. The command line can send such a file.
+export function tooLargeForBrowser(size) {
+  return new ReadError(
+    "BF-006",
+    `Bestand is groter dan toegestaan: ${megabytes(size)} is te groot om in de browser te ` +
+      "lezen; lever het aan met zorgbroker submit, of in delen.",
+  );
+}
+
 export function sheetTooLarge(cells, limit) {
   // Python writes this with "," as thousands separator and then turns every comma into a
   // point, the one after "cel)" too; the texts must be the same word for word.

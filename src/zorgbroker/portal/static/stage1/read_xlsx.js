@@ -246,25 +246,30 @@ function resolveTarget(target) {
   return parts.join("/");
 }
 
-async function partText(bytes, byName, name) {
-  const member = byName.get(name.toLowerCase());
-  if (member === undefined) return null;
-  return utf8.decode(await memberBytes(bytes, member));
-}
-
 // The workbook's tables: {tables: [{name, member, header, rows}], warnings}.
 export async function readWorkbook(bytes, members, tableNames) {
   const byName = new Map(members.map((member) => [member.name.toLowerCase(), member]));
   const broken = () => m.unreadable("de Excel-werkmap is beschadigd of onvolledig.");
-  let workbook;
-  let rels;
-  try {
-    workbook = await partText(bytes, byName, "xl/workbook.xml");
-    rels = (await partText(bytes, byName, "xl/_rels/workbook.xml.rels")) ?? "";
-  } catch (error) {
-    if (error instanceof m.ReadError && error.code === "BF-001") throw broken();
-    throw error;
+  // Python streams every XML part before calamine opens the workbook: a part that does not
+  // unpack is a damaged archive (BF-001), whichever part it is.
+  // The parts are kept unpacked for what follows (each is read once).
+  const unpacked = new Map();
+  for (const member of members) {
+    const name = member.name.toLowerCase();
+    if (!member.isDir && name.endsWith(".xml")) unpacked.set(name, await memberBytes(bytes, member));
   }
+  const partText = async (_bytes, byName, name) => {
+    const key = name.toLowerCase();
+    if (unpacked.has(key)) {
+      const text = utf8.decode(unpacked.get(key));
+      unpacked.delete(key);
+      return text;
+    }
+    const member = byName.get(key);
+    return member === undefined ? null : utf8.decode(await memberBytes(bytes, member));
+  };
+  const workbook = await partText(bytes, byName, "xl/workbook.xml");
+  const rels = (await partText(bytes, byName, "xl/_rels/workbook.xml.rels")) ?? "";
   if (workbook === null) throw broken();
   const date1904 = /date1904\s*=\s*"(1|true)"/.test(workbook);
   const targets = new Map();
@@ -346,7 +351,7 @@ export async function readWorkbook(bytes, members, tableNames) {
   for (const member of members) {
     const path = member.name.toLowerCase();
     if (seen.has(path) || !WORKSHEET_PART.test(path) || (formulas && withoutValues)) continue;
-    const xml = utf8.decode(await memberBytes(bytes, member));
+    const xml = (await partText(bytes, byName, member.name)) ?? "";
     formulas ||= FORMULA_TAG.test(xml);
     withoutValues ||= FORMULA_WITHOUT_VALUE.test(xml);
   }
