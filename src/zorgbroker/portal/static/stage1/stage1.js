@@ -246,8 +246,8 @@ export async function makeStage1(
     organisation = null,
     onProgress = () => {},
     today = new Date(),
-    // On two cores the page and the worker take turns on a busy machine and the worker only
-    // costs (docs/benchmarks.md); with more, it deflates on a core of its own.
+    // On two busy cores the worker won as often as it lost (docs/benchmarks.md); with more
+    // cores it deflates on one of its own while the page goes on with the rows.
     useWorker = (navigator.hardwareConcurrency || 1) > 2,
   } = {},
 ) {
