@@ -125,6 +125,18 @@ def wrapped_key_source(settings: Settings) -> WrappedKeySource:
     return client if isinstance(client, HttpTTP) else LocalTTP(settings.home)
 
 
+def seal_public_key_source(settings: Settings) -> Callable[[], bytes]:
+    """The TTP's public sealing key, for the browser's stage 1 (portal/routes/stage1_plan.py):
+    asked once of the TTP service the settings name, else as a source finds it
+    (`ttp_public_key_for_source`: a key file, the environment's service, the embedded TTP)."""
+    from zorgbroker.pseudonymisation.source_side import ttp_public_key_for_source
+
+    client = ttp_client(settings)
+    return cache(
+        client.seal_public_key if client else partial(ttp_public_key_for_source, settings.home)
+    )
+
+
 def upload_job(settings: Settings) -> Callable[[int], object]:
     """What a worker runs for a queued upload: the upload service's `run`, with the service
     built when the first job comes (a database that is down then fails the job, which is
@@ -291,7 +303,6 @@ def portal_app(
     `purge_every` seconds (several processes doing so is harmless)."""
     from zorgbroker.mail.mailbox import MailboxFolder
     from zorgbroker.portal.app import create_app
-    from zorgbroker.pseudonymisation.source_side import ttp_public_key_for_source
 
     mailbox = MailboxFolder(settings.mailbox_dir) if demo else None
     app = create_app(
@@ -301,8 +312,7 @@ def portal_app(
         uploads=upload_service(settings),
         source_keys=wrapped_key_source(settings),
     )
-    # The browser's stage 1 seals BSNs for the TTP with this key (routes/stage1_plan.py).
-    app.state.seal_public_key = cache(partial(ttp_public_key_for_source, settings.home))
+    app.state.seal_public_key = seal_public_key_source(settings)
     # The patient pages (MedMij consent, who fetched my data) read this; without it they 404.
     app.state.patient_access = patient_access(settings)
     app.router.lifespan_context = _purging(services, purge_every)

@@ -117,10 +117,12 @@ CASES = [
 
 def _as_windows_csv(export: Path) -> None:
     """The generated CSV as an older system writes it: Windows-1252, ',' between the values,
-    CRLF line ends, and surnames and BSNs with accents, dots and spaces."""
+    CRLF line ends, surnames and BSNs with accents, dots and spaces, and a text with a comma,
+    quotes and a semicolon (which the stage-1 CSV, separated by ';', must quote)."""
     lines = export.read_text(encoding="utf-8").splitlines()
     header = lines[0].split(";")
     bsn, surname = header.index("bsn"), header.index("achternaam")
+    text = header.index("complicatie_type")
     out = [",".join(header)]
     for number, line in enumerate(lines[1:]):
         cells = line.split(";")
@@ -129,6 +131,8 @@ def _as_windows_csv(export: Path) -> None:
             cells[surname] = f"  Sévérine-{cells[surname]}  "
         if number % 4 == 0 and len(cells[bsn]) == 9:
             cells[bsn] = f"{cells[bsn][:4]}.{cells[bsn][4:6]}.{cells[bsn][6:]}"
+        if number % 5 == 1:
+            cells[text] = '"a ""b"", c;d"'
         out.append(",".join(cells))
     export.write_bytes("\r\n".join(out).encode("cp1252", errors="replace") + b"\r\n")
 

@@ -62,6 +62,8 @@ class Portal:
     def __init__(self, plan: dict[str, Any]) -> None:
         self.plan = plan
         self.posts: list[tuple[dict[str, str], bytes]] = []
+        #: What the portal answers a post with (its redirect unless a test says otherwise).
+        self.post_answer = Answer(status=303, headers={"Location": "/aanleveren/7"})
 
     def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer | None:
         if path == "/aanleveren/start":
@@ -72,7 +74,7 @@ class Portal:
             return Answer(body=json.dumps(wrapped_key()).encode(), content_type="application/json")
         if path == "/aanleveren" and method == "POST":
             self.posts.append((headers, body))
-            return Answer(status=303, headers={"Location": "/aanleveren/7"})
+            return self.post_answer
         if path == "/aanleveren/7":
             return Answer(body=b"<h1>Voortgang</h1>")
         return None
@@ -186,3 +188,36 @@ def test_production_without_a_password_asks_for_it(page: Any, portal: Portal, ex
     page.click("button[value=production]")
     page.locator("#voortgang-browser").filter(has_text="Vul uw TTP-wachtwoord in").wait_for()
     assert portal.posts == []
+
+
+#: The start page again, with the portal's error (templates/base.html's #foutmelding).
+REFUSAL_PAGE = (
+    b'<main><div class="error" role="alert" id="foutmelding"><h2>Fout</h2>'
+    b"<p>Kies een dataset en een van de twee knoppen.</p></div></main>"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        (
+            Answer(status=413, body=b"Het bestand is te groot om aan te leveren.",
+                   content_type="text/plain; charset=utf-8"),
+            "te groot om aan te leveren",
+        ),
+        (
+            Answer(status=400, body=REFUSAL_PAGE),
+            "Kies een dataset en een van de twee knoppen.",
+        ),
+    ],
+)  # fmt: skip
+def test_a_refusal_by_the_portal_is_shown_in_its_words(
+    page: Any, portal: Portal, export: Path, answer: Answer, shown: str
+) -> None:
+    portal.post_answer = answer
+    page.set_input_files("#export", str(export))
+    page.click("button[value=test]")
+    status = page.locator("#voortgang-browser")
+    status.filter(has_text="Het portaal weigerde het stap-1-bestand: ").wait_for()
+    assert shown in status.inner_text()
+    assert page.url.endswith("/aanleveren/start")

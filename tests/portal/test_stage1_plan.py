@@ -3,6 +3,8 @@ file from (docs/pseudonymisation.md 8.7), for signed-in users only."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.portal.conftest import Portal
 from tests.portal.test_story import set_up_account
 
@@ -61,3 +63,24 @@ def test_the_browsers_modules_are_served_as_javascript(portal: Portal) -> None:
         assert answer.status_code == 200, path
         assert answer.headers["content-type"].startswith("text/javascript"), path
         assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_plans_sealing_key_is_the_ttp_service_the_settings_name(tmp_path: Path) -> None:
+    """The demo runs its TTP as a process of its own: the plan carries that TTP's key, and
+    nothing is made under the portal's own home."""
+    from pydantic import SecretStr
+
+    from zorgbroker.composition import seal_public_key_source
+    from zorgbroker.pseudonymisation.service import serving
+    from zorgbroker.pseudonymisation.ttp import TrustedThirdParty
+    from zorgbroker.settings import get_settings
+
+    ttp_home = tmp_path / "ttp-process"
+    token = TrustedThirdParty(ttp_home).add_source("01234567")
+    with serving(ttp_home) as url:
+        settings = get_settings().model_copy(
+            update={"home": tmp_path / "home", "ttp_url": url, "ttp_token": SecretStr(token)}
+        )
+        key = seal_public_key_source(settings)()
+    assert key == TrustedThirdParty(ttp_home).seal_public_key()
+    assert not (tmp_path / "home" / "ttp").exists()

@@ -12,7 +12,8 @@ import { unsafe as aes } from "../vendor/noble-ciphers/aes.js";
 
 // Rust's (and so Polars') `\s`: the Unicode White_Space property. JavaScript's `\s` differs in
 // two characters (it adds U+FEFF and lacks U+0085), which would change a pseudonym.
-const WS = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+export const WS =
+  "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const BSN_SEPARATORS = new RegExp(`[${WS}.\\-]`, "g");
 const SPACES = new RegExp(`[${WS}]+`, "g");
 const EDGES = new RegExp(`^[${WS}]+|[${WS}]+$`, "g");
@@ -129,7 +130,9 @@ function compress(state, view, offset) {
 let HEX4 = null;
 
 function stateHex(state) {
-  if (HEX4 === null) HEX4 = Array.from({ length: 65536 }, (_, i) => i.toString(16).padStart(4, "0"));
+  if (HEX4 === null) {
+    HEX4 = Array.from({ length: 65536 }, (_, i) => i.toString(16).padStart(4, "0"));
+  }
   let out = "";
   for (let i = 0; i < 8; i++) out += HEX4[state[i] >>> 16] + HEX4[state[i] & 0xffff];
   return out;
@@ -172,7 +175,8 @@ export function stage1Hasher(key, label) {
       view = new DataView(buffer.buffer);
     }
     buffer.set(prefix);
-    const length = prefix.length + ENCODER.encodeInto(value, buffer.subarray(prefix.length)).written;
+    const written = ENCODER.encodeInto(value, buffer.subarray(prefix.length)).written;
+    const length = prefix.length + written;
     const end = Math.ceil((length + 9) / 64) * 64;
     buffer[length] = 0x80;
     buffer.fill(0, length + 1, end - 4);
@@ -244,8 +248,10 @@ async function ephemeralKeyPair(fixedPrivate) {
  */
 export async function makeSealer(ttpPublicKey, registry, fixedPrivate = null) {
   const { privateKey, publicBytes } = await ephemeralKeyPair(fixedPrivate);
-  const recipient = await crypto.subtle.importKey("raw", ttpPublicKey, { name: "X25519" }, false, []);
-  const shared = await crypto.subtle.deriveBits({ name: "X25519", public: recipient }, privateKey, 256);
+  const x25519 = { name: "X25519" };
+  const recipient = await crypto.subtle.importKey("raw", ttpPublicKey, x25519, false, []);
+  const agreed = { name: "X25519", public: recipient };
+  const shared = await crypto.subtle.deriveBits(agreed, privateKey, 256);
   const registryBytes = ENCODER.encode(registry);
   const info = concat([ENCODER.encode(`zb1 seal|${registry}|`), publicBytes, ttpPublicKey]);
   const ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveBits"]);
@@ -276,7 +282,9 @@ let B64_PAIRS = null;
 
 /** Standard base64 (with padding) of a short byte string, as Python's b64encode writes it. */
 export function fastBase64(bytes) {
-  if (B64_PAIRS === null) B64_PAIRS = Array.from({ length: 4096 }, (_, i) => B64[i >> 6] + B64[i & 63]);
+  if (B64_PAIRS === null) {
+    B64_PAIRS = Array.from({ length: 4096 }, (_, i) => B64[i >> 6] + B64[i & 63]);
+  }
   let out = "";
   let i = 0;
   for (; i + 3 <= bytes.length; i += 3) {
@@ -385,7 +393,8 @@ export function sivWithAssociated(key, fixed) {
       for (let at = 0; at < plain.length; at += 16) {
         stream.set(counter);
         aes.encryptBlock(ctrKey, stream);
-        for (let i = 0; i < 16 && at + i < plain.length; i++) out[16 + at + i] = plain[at + i] ^ stream[i];
+        const end = Math.min(16, plain.length - at);
+        for (let i = 0; i < end; i++) out[16 + at + i] = plain[at + i] ^ stream[i];
         for (let i = 15; i >= 0; i--) {
           counter[i] = (counter[i] + 1) & 0xff;
           if (counter[i] !== 0) break;

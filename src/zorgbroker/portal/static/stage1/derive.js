@@ -4,7 +4,8 @@
 // else DD-MM-YYYY, whatever the export's date format), so the two sides agree on every value;
 // the shared test vectors hold the edge cases (one-digit months, signs, impossible days).
 
-const WS = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+import { WS } from "./crypto.js";
+
 const EDGES = new RegExp(`^[${WS}]+|[${WS}]+$`, "g");
 const ALL_SPACE = new RegExp(`[${WS}]`, "g");
 // Polars' %Y takes an optional sign and up to four digits, %m and %d one or two digits.

@@ -26,7 +26,8 @@
 //     `sourceKey` is the project's key (keywrap.js), and for a re-identifiable registry each
 //     BSN is sealed for the TTP with `ttpPublicKey` (else the plan's `ttp_public_key`).
 //     onProgress({phase: "lezen" | "pseudonimiseren" | "inpakken", rows, total, rowsPerSecond})
-//     `useWorker: false` deflates on the page itself (zip_sink.js) instead of in zip_worker.js.
+//     `useWorker` (default: more than two cores) deflates the ZIP in zip_worker.js beside the
+//     page instead of on the page itself (zip_sink.js).
 
 import { readExport } from "./read.js";
 import { sourceFindings } from "./checks.js";
@@ -80,7 +81,8 @@ function columnIndexes(header, tablePlan) {
 
 /**
  * One writer per column of the stage-1 CSV, in the plan's column order, for the columns whose
- * source is in the export: a function of (row cells, row number, the row's P1 bytes per field).
+ * source is in the export: a function of (the row's cells, its index). A pseudonymised field
+ * leaves its normalised value and P1 bytes in `context` for the sealed column after it.
  */
 function columnWriters(tablePlan, plan, indexes, context) {
   const kinds = new Map(tablePlan.fields.map((f) => [f.name, f.identifying]));
@@ -92,14 +94,14 @@ function columnWriters(tablePlan, plan, indexes, context) {
   };
   for (const column of tablePlan.columns) {
     if (column === plan.findings_column) {
-      writers.push({ column, value: (row, n) => context.findings[n] || null });
+      writers.push({ column, safe: true, value: (row, n) => context.findings[n] || null });
       continue;
     }
     if (ages.has(column)) {
       const { birth, event } = ages.get(column);
       if (!indexes.has(birth) || !indexes.has(event)) continue;
       const [b, e] = [cell(indexes.get(birth)), cell(indexes.get(event))];
-      writers.push({ column, derived: true, value: (row) => ageText(b(row), e(row)) });
+      writers.push({ column, derived: true, safe: true, value: (row) => ageText(b(row), e(row)) });
       continue;
     }
     if (column.endsWith(plan.sealed_suffix) && !kinds.has(column)) {
@@ -109,7 +111,11 @@ function columnWriters(tablePlan, plan, indexes, context) {
       writers.push({
         column,
         derived: true,
-        value: () => (context.p1[field] ? context.sealer.seal(context.normal[field], context.p1[field]) : null),
+        safe: true,
+        value: () => {
+          const p1 = context.p1[field];
+          return p1 ? context.sealer.seal(context.normal[field], p1) : null;
+        },
       });
       continue;
     }
@@ -123,6 +129,7 @@ function columnWriters(tablePlan, plan, indexes, context) {
       const sealing = Boolean(context.sealer) && isBsn;
       writers.push({
         column,
+        safe: true,
         value: (row, n) => {
           const raw = read(row);
           const normal = isBsn ? normaliseBsn(raw) : normaliseText(raw);
@@ -137,9 +144,9 @@ function columnWriters(tablePlan, plan, indexes, context) {
         },
       });
     } else if (kind === "year") {
-      writers.push({ column, value: (row) => birthYear(read(row)) });
+      writers.push({ column, safe: true, value: (row) => birthYear(read(row)) });
     } else if (kind === "postcode4") {
-      writers.push({ column, value: (row) => postcode4(read(row)) });
+      writers.push({ column, safe: true, value: (row) => postcode4(read(row)) });
     } else if (kind !== "drop") {
       writers.push({ column, value: read });
     }
@@ -165,12 +172,20 @@ async function writeTable(table, tablePlan, plan, context, progress, sink) {
     sink.close();
     return { rows: 0, dateFormat, local };
   }
-  const values = new Array(writers.length);
+  // Pseudonyms, years, ages, sealed values and findings never need quotes: only the export's
+  // own text is looked at for a separator, quote or line break.
+  const safe = writers.map((w) => Boolean(w.safe));
+  const count = writers.length;
   let chunk = csvLine(writers.map((w) => w.column));
   for (let n = 0; n < rows.length; n++) {
     const row = rows[n];
-    for (let i = 0; i < writers.length; i++) values[i] = writers[i].value(row, n);
-    chunk += csvLine(values);
+    let line = "";
+    for (let i = 0; i < count; i++) {
+      const value = writers[i].value(row, n);
+      const text = value === null || value === undefined ? "" : safe[i] ? value : csvCell(value);
+      line += i === 0 ? text : ";" + text;
+    }
+    chunk += line + "\n";
     if ((n + 1) % PROGRESS_EVERY === 0) {
       sink.write(ENCODER.encode(chunk));
       chunk = "";
@@ -231,7 +246,9 @@ export async function makeStage1(
     organisation = null,
     onProgress = () => {},
     today = new Date(),
-    useWorker = true,
+    // On two busy cores the worker won as often as it lost (docs/benchmarks.md); with more
+    // cores it deflates on one of its own while the page goes on with the rows.
+    useWorker = (navigator.hardwareConcurrency || 1) > 2,
   } = {},
 ) {
   if (mode !== "test" && mode !== "production") throw new Error(`Onbekende modus ${mode}.`);
@@ -258,7 +275,8 @@ export async function makeStage1(
     } else {
       let sealer = null;
       if (mode === "production" && plan.reidentifiable) {
-        const publicKey = ttpPublicKey ?? (plan.ttp_public_key ? fromBase64(plan.ttp_public_key) : null);
+        const fromPlan = plan.ttp_public_key ? fromBase64(plan.ttp_public_key) : null;
+        const publicKey = ttpPublicKey ?? fromPlan;
         if (!publicKey) throw new Error("De publieke sleutel van de TTP ontbreekt.");
         sealer = await makeSealer(publicKey, plan.registry);
         summary.sealed = true;

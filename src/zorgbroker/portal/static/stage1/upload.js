@@ -21,7 +21,10 @@ function say(status, text, { error = false } = {}) {
 async function fetchJson(url, what) {
   let answer;
   try {
-    answer = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    answer = await fetch(url, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
   } catch {
     throw new Error(`${what} kon niet worden opgehaald: geen verbinding met het portaal.`);
   }
@@ -42,12 +45,14 @@ function progressText({ phase, rows, total, rowsPerSecond }) {
   if (phase === "lezen") return "Bestand lezen…";
   if (phase === "inpakken") return "Stap-1-bestand inpakken…";
   const of = total ? ` van ${NUMBER.format(total)}` : "";
-  return `Pseudonimiseren… ${NUMBER.format(rows)}${of} rijen (${NUMBER.format(rowsPerSecond)} rijen/s)`;
+  const rate = NUMBER.format(rowsPerSecond);
+  return `Pseudonimiseren… ${NUMBER.format(rows)}${of} rijen (${rate} rijen/s)`;
 }
 
 async function sourceKeyFor(form, plan, password) {
   if (!password) throw new Error("Vul uw TTP-wachtwoord in voor een productieaanlevering.");
-  const url = (form.getAttribute("data-key-url") || KEY_URL).replace("{registry}", encodeURIComponent(plan.registry));
+  const template = form.getAttribute("data-key-url") || KEY_URL;
+  const url = template.replace("{registry}", encodeURIComponent(plan.registry));
   const wrapped = await fetchJson(url, "De sleutel van het project");
   return unwrapSourceKey(wrapped, password);
 }
@@ -61,16 +66,39 @@ async function send(form, made, mode) {
   data.append("bestand", made.blob, made.fileName);
   let answer;
   try {
-    answer = await fetch(form.getAttribute("action"), { method: "POST", body: data, credentials: "same-origin" });
+    answer = await fetch(form.getAttribute("action"), {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+    });
   } catch {
-    throw new Error("Het stap-1-bestand kon niet worden verstuurd: geen verbinding met het portaal.");
+    throw new Error(
+      "Het stap-1-bestand kon niet worden verstuurd: geen verbinding met het portaal.",
+    );
   }
   if (answer.redirected || answer.ok) {
     // fetch followed the portal's 303 to the progress page: show that page.
     window.location.assign(answer.url);
     return;
   }
-  throw new Error(`Het portaal weigerde het stap-1-bestand (fout ${answer.status}).`);
+  throw new Error(`Het portaal weigerde het stap-1-bestand: ${await refusal(answer)}`);
+}
+
+/** What the portal said when it refused: its page's error message, or its plain answer. */
+async function refusal(answer) {
+  let text = "";
+  try {
+    text = await answer.text();
+  } catch {
+    text = "";
+  }
+  if ((answer.headers.get("content-type") || "").includes("html")) {
+    const page = new DOMParser().parseFromString(text, "text/html");
+    const shown = page.querySelector("#foutmelding p, [role=alert]");
+    text = shown ? shown.textContent : "";
+  }
+  text = text.replace(/\s+/g, " ").trim().slice(0, 300);
+  return text || `fout ${answer.status}`;
 }
 
 export async function handleSubmit(form, status, mode) {
