@@ -40,8 +40,8 @@ def test_the_start_page_has_the_form_the_browser_script_needs(upload_portal: Upl
         '<form id="aanlevering" method="post" action="/aanleveren" enctype="multipart/form-data"',
         'data-plan-url="/aanleveren/plan/{dataset}.json"',
         '<select id="dataset" name="dataset"',
-        'type="file" name="export" accept=".csv,.xlsx,.zip"',
-        'type="password" name="ttp_wachtwoord"',
+        '<input id="export" type="file" accept=".csv,.xlsx,.zip"',
+        '<input id="ttp_wachtwoord" type="password"',
         "TTP-wachtwoord",
         'name="mode" value="production">Versleutelen met TTP',
         'name="mode" value="test">Anonimiseren voor testaanlevering',
@@ -51,6 +51,10 @@ def test_the_start_page_has_the_form_the_browser_script_needs(upload_portal: Upl
     ):
         assert piece in html, piece
     assert csrf(html)
+    # Named, the raw export and the TTP password would go to the registry with the browser's
+    # own submit whenever the script did not run.
+    assert 'name="export"' not in html
+    assert 'name="ttp_wachtwoord"' not in html
 
 
 def test_the_templates_hold_the_datasets_header(upload_portal: UploadPortal) -> None:
