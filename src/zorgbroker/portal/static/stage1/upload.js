@@ -146,6 +146,8 @@ function start() {
       buttons.forEach((b) => (b.disabled = false));
     }
   });
+  // The page renders the buttons disabled: only now does a click go through this handler.
+  form.querySelectorAll("button").forEach((b) => (b.disabled = false));
 }
 
 start();
