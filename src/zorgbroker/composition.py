@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from zorgbroker.fhir.auth import SignedTokenVerifier
     from zorgbroker.fhir.routes import FhirService
     from zorgbroker.pseudonymisation.client import TTPClient
+    from zorgbroker.uploads.access_log import UploadAccessLog
     from zorgbroker.uploads.history import UploadHistory
     from zorgbroker.uploads.service import UploadService
     from zorgbroker.uploads.tasks import Dispatcher
@@ -67,6 +68,14 @@ def upload_history(settings: Settings) -> UploadHistory:
             settings.registry_database_url, create=settings.database_url is None
         )
     )
+
+
+def upload_access_log(settings: Settings) -> UploadAccessLog:
+    """The NEN 7513 log of views of the upload history's reports (the registry's access log)."""
+    from zorgbroker.uploads.access_log import UploadAccessLog
+    from zorgbroker.uploads.service import utc_now
+
+    return UploadAccessLog(open_registry(settings), utc_now)
 
 
 def init_registry(settings: Settings) -> Engine:
@@ -250,8 +259,9 @@ def portal_app(
 
     mailbox = MailboxFolder(settings.mailbox_dir) if demo else None
     app = create_app(
-        services, origin=origin, demo_mailbox=mailbox, uploads=upload_service(settings)
-    )
+        services, origin=origin, demo_mailbox=mailbox, uploads=upload_service(settings),
+        access_log=upload_access_log(settings),
+    )  # fmt: skip
     app.router.lifespan_context = _purging(services, purge_every)
     return app
 
