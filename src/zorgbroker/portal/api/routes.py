@@ -16,6 +16,7 @@ from zorgbroker.portal.api.auth import Principal
 from zorgbroker.portal.api.downloads import rejected_csv, report_json, report_xlsx
 from zorgbroker.portal.api.receiving import FormRefused, private_folder, receive_form
 from zorgbroker.portal.api.schemas import (
+    Me,
     Problem,
     UploadAccepted,
     UploadPage,
@@ -173,6 +174,17 @@ def _process(uploads: UploadService, upload_id: int) -> None:
         uploads.dispatch(upload_id)
     except Exception:
         log.exception("api.process_failed", upload=upload_id)
+
+
+@router.get("/me", response_model=Me, responses=PROBLEMS, summary="Wie deze sleutel gebruikt")
+def me(who: Principal) -> Me:
+    """De gebruiker en organisatie (AGB-code) van de API-sleutel."""
+    return Me(
+        user=who.user_email,
+        organisation_agb=who.organisation_agb,
+        sees_all_organisations=who.sees_all,
+        token=who.token_id,
+    )
 
 
 @router.get("/uploads", response_model=UploadPage, responses=PROBLEMS, summary="Aanleveringen")

@@ -55,6 +55,15 @@ class UploadAccepted(BaseModel):
     status_url: str
 
 
+class Me(BaseModel):
+    """Who a token acts for: the source's tool reads the AGB code its checks compare with."""
+
+    user: str
+    organisation_agb: str | None
+    sees_all_organisations: bool
+    token: int
+
+
 class UploadPage(BaseModel):
     items: list[UploadStatus]
     limit: int
