@@ -129,7 +129,7 @@ def live_api(tmp_path: Path) -> Iterator[LiveApi]:
     clock = FrozenClock()
     services = standin_services(accounts, clock, MemoryMailer())
     store = tmp_path / "store"
-    ttp = LocalTTP(tmp_path / "ttp")
+    ttp = LocalTTP(tmp_path)  # its state in tmp_path / "ttp", as the embedded TTP of a home
     uploads = UploadService(
         engine=registry,
         files=LocalFileStore(store),
