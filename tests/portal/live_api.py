@@ -52,7 +52,8 @@ def free_port() -> int:
 
 
 class BodyRecorder:
-    """ASGI middleware keeping every request body chunk the application received."""
+    """ASGI middleware keeping every request body chunk the application received, in order
+    (a test scans them joined; chunks of concurrent requests may interleave)."""
 
     def __init__(self, app: Any, bodies: list[bytes]) -> None:
         self.app = app
@@ -62,18 +63,16 @@ class BodyRecorder:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
 
         async def recording() -> Any:
+            # Kept as it arrives: a request's answer (and the test's next look) may come before
+            # the application is done with it (processing after the 202).
             message = await receive()
             if message["type"] == "http.request":
-                chunks.append(message.get("body", b""))
+                self.bodies.append(message.get("body", b""))
             return message
 
-        try:
-            await self.app(scope, recording, send)
-        finally:
-            self.bodies.append(b"".join(chunks))
+        await self.app(scope, recording, send)
 
 
 @dataclass
