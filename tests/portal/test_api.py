@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -89,7 +90,11 @@ def test_a_stage1_file_goes_from_submit_to_report(live_api: LiveApi):
     views = [e for e in live_api.access_log.for_upload(accepted["id"]) if e.action != "import"]
     assert [e.action for e in views] == ["rapport-json", "rapport-xlsx", "afgewezen-csv"]
     assert {(e.actor, e.on_behalf_of) for e in views} == {("a@example.nl", AGB)}
-    # The stage-1 file was removed from the upload store once processed.
+    # The stage-1 file was removed from the upload store once processed (just after the
+    # upload was marked done).
+    deadline = time.monotonic() + 10
+    while live_api.stored_files() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert live_api.stored_files() == []
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from zorgbroker.portal.routes import (
     account,
+    api_tokens,
     demo,
     email_address,
     factors,
@@ -20,7 +21,7 @@ from zorgbroker.portal.routes import (
 def routers(*, demo: bool) -> list[APIRouter]:
     found = [sign_in.router, invitation.router, wizard.router, account.router,
              organisation.router, passkeys.router, email_address.router,
-             factors.router]  # fmt: skip
+             factors.router, api_tokens.router]  # fmt: skip
     if demo:
         found.append(demo_router())
     return found
