@@ -13,7 +13,7 @@ import datetime as dt
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -75,6 +75,24 @@ class BodyRecorder:
         await self.app(scope, recording, send)
 
 
+class QueueSwitch:
+    """The dispatcher: inline, or (`down = True`) a queue that cannot be reached."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    @property
+    def in_background(self) -> bool:
+        return self.down
+
+    def dispatch(self, upload_id: int, job: Callable[[int], object]) -> None:
+        if self.down:
+            from zorgbroker.jobs.config import QueueUnavailable
+
+            raise QueueUnavailable("de wachtrij is niet bereikbaar")
+        job(upload_id)
+
+
 @dataclass
 class LiveApi:
     url: str
@@ -86,6 +104,7 @@ class LiveApi:
     store: Path
     clock: FrozenClock
     ttp: LocalTTP
+    queue: QueueSwitch
     #: user id and token per name: "a" (hospital A), "b" (hospital B), "admin" (the registry).
     users: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
@@ -128,17 +147,19 @@ def live_api(tmp_path: Path) -> Iterator[LiveApi]:
     clock = FrozenClock()
     services = standin_services(accounts, clock, MemoryMailer())
     store = tmp_path / "store"
+    queue = QueueSwitch()
     ttp = LocalTTP(tmp_path)  # its state in tmp_path / "ttp", as the embedded TTP of a home
     uploads = UploadService(
         engine=registry,
         files=LocalFileStore(store),
         relays=partial(Stage1Relay.for_mode, ttp=ttp),
+        dispatcher=queue,
         clock=lambda: NOW,
     )
     access_log = UploadAccessLog(registry, lambda: NOW)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    live = LiveApi(url, tmp_path, services, uploads, access_log, registry, store, clock, ttp)
+    live = LiveApi(url, tmp_path, services, uploads, access_log, registry, store, clock, ttp, queue)
     org_a = services.accounts.create_organisation("Ziekenhuis A", agb=AGB)
     org_b = services.accounts.create_organisation("Ziekenhuis B", agb=OTHER_AGB)
     org_r = services.accounts.create_organisation("Registratie", is_registry=True)

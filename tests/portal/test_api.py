@@ -233,3 +233,16 @@ def test_nothing_identifying_crossed_the_wire(live_api: LiveApi):
         for value in (row["bsn"], row["achternaam"], row["geboortedatum"]):
             assert value.encode() not in received, value
     assert json.dumps(rows[0]["bsn"]).encode() not in received
+
+
+def test_a_queue_that_cannot_be_reached_is_a_503_naming_the_upload(live_api: LiveApi):
+    file = stage1(live_api, serial_rows(1))
+    live_api.queue.down = True
+    with live_api.client("a") as client:
+        answer = post(client, file)
+        assert answer.status_code == 503
+        detail = answer.json()["detail"]
+        assert "wachtrij" in detail
+        [upload] = live_api.uploads.list()
+        assert f"Aanlevering {upload.id} " in detail
+        assert client.get(f"/uploads/{upload.id}").json()["status"] == "queued"

@@ -157,7 +157,16 @@ async def submit(request: Request, who: Principal) -> JSONResponse:
     background = None
     if uploads.processes_in_background:
         # Handing it to the queue is quick, and a queue that is down is worth a 503 now.
-        await run_in_threadpool(uploads.dispatch, upload_id)
+        from zorgbroker.jobs.config import QueueUnavailable
+
+        try:
+            await run_in_threadpool(uploads.dispatch, upload_id)
+        except QueueUnavailable as exc:
+            raise HTTPException(
+                503,
+                f"Aanlevering {upload_id} is ontvangen, maar kon niet in de wachtrij: "
+                f"{exc.message}",
+            ) from None
     else:
         background = BackgroundTask(_process, uploads, upload_id)
     info = uploads.get(upload_id)
