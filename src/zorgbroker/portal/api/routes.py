@@ -169,7 +169,7 @@ async def submit(request: Request, who: Principal) -> JSONResponse:
             ) from None
     else:
         background = BackgroundTask(_process, uploads, upload_id)
-    info = uploads.get(upload_id)
+    info = await run_in_threadpool(uploads.get, upload_id)
     body = UploadAccepted(id=upload_id, status=info.status if info else "queued",
                           status_url=status_url)  # fmt: skip
     return JSONResponse(
