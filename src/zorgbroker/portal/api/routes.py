@@ -119,7 +119,8 @@ async def submit(request: Request, who: Principal) -> JSONResponse:
     limit: int = request.app.state.max_upload_bytes
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit + 65536:
-        raise HTTPException(413, f"Het bestand is groter dan de toegestane {limit} bytes.")
+        allowed = f"{limit:,}".replace(",", ".")
+        raise HTTPException(413, f"Het bestand is groter dan de toegestane {allowed} bytes.")
     if who.organisation_agb is None:
         raise HTTPException(403, "Uw organisatie heeft geen AGB-code en kan dus niet aanleveren.")
     uploads = _uploads(request)
