@@ -139,6 +139,22 @@ def _held_records() -> int:
         return int(conn.execute(select(func.count()).select_from(table(name))).scalar_one())
 
 
+def _timings(upload_ids: list[int]) -> list[dict[str, float]]:
+    """The service's own timings of each upload (check, import parts), as it recorded them."""
+    from sqlalchemy import select
+
+    from zorgbroker.composition import open_registry
+    from zorgbroker.registry.models import Upload
+    from zorgbroker.settings import get_settings
+
+    engine = open_registry(get_settings(fresh=True))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Upload.id, Upload.timings).where(Upload.id.in_(upload_ids)).order_by(Upload.id)
+        ).all()
+    return [dict(timings or {}) for _, timings in rows]
+
+
 def _peak_rss_mib(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -191,11 +207,13 @@ def main() -> None:
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(base_url=f"{url}/api/v1", headers=headers, timeout=600) as client:
                 api_runs = []
+                api_ids: list[int] = []
                 local_runs = []
                 for run in range(args.repeat):
                     seconds, status = _through_api(client, large[2 * run])
                     assert status["status"] == "done", status
                     api_runs.append(seconds)
+                    api_ids.append(int(str(status["id"])))
                     local_runs.append(_in_process(large[2 * run + 1]))
                     print(f"run {run + 1}: API {seconds:.2f} s, in process "
                           f"{local_runs[-1]:.2f} s", flush=True)  # fmt: skip
@@ -224,6 +242,9 @@ def main() -> None:
         print(f"  through the API: median {statistics.median(api_runs):.2f} s, "
               f"best {min(api_runs):.2f} s, "
               f"{args.rows / statistics.median(api_runs):,.0f} rows/s")  # fmt: skip
+        for upload_id, timings in zip(api_ids, _timings(api_ids), strict=True):
+            parts = ", ".join(f"{k} {v:.2f}" for k, v in timings.items())
+            print(f"  upload {upload_id}, the service's own seconds: {parts}")
         print(f"  in process (zorgbroker submit's path): median "
               f"{statistics.median(local_runs):.2f} s, best {min(local_runs):.2f} s")  # fmt: skip
         print(f"{args.concurrent} concurrent API uploads of {args.concurrent_rows:,} rows:")

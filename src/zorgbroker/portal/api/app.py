@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -40,9 +41,12 @@ def create_api(
     *,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     spool_dir: Path | None = None,
+    processing_slots: int = 1,
 ) -> FastAPI:
     """`spool_dir`: where an arriving file is written until the upload service took it in
-    (a private folder per request; None: the system's temporary folder)."""
+    (a private folder per request; None: the system's temporary folder). Without a queue the
+    portal process processes uploads itself, `processing_slots` at a time (the check and the
+    import use every core already; on SQLite imports take turns anyway)."""
     api = FastAPI(
         title="zorgbroker API",
         version="1",
@@ -60,6 +64,7 @@ def create_api(
     api.state.access_log = access_log
     api.state.max_upload_bytes = max_upload_bytes
     api.state.spool_dir = spool_dir
+    api.state.processing = threading.BoundedSemaphore(processing_slots)
     api.include_router(routes.router)
 
     @api.exception_handler(HTTPException)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
@@ -169,7 +170,7 @@ async def submit(request: Request, who: Principal) -> JSONResponse:
                 f"{exc.message}",
             ) from None
     else:
-        background = BackgroundTask(_process, uploads, upload_id)
+        background = BackgroundTask(_process, uploads, upload_id, request.app.state.processing)
     info = await run_in_threadpool(uploads.get, upload_id)
     body = UploadAccepted(id=upload_id, status=info.status if info else "queued",
                           status_url=status_url)  # fmt: skip
@@ -178,12 +179,15 @@ async def submit(request: Request, who: Principal) -> JSONResponse:
     )
 
 
-def _process(uploads: UploadService, upload_id: int) -> None:
-    """Processing after the answer was sent (no queue): a failure is recorded on the upload."""
-    try:
-        uploads.dispatch(upload_id)
-    except Exception:
-        log.exception("api.process_failed", upload=upload_id)
+def _process(uploads: UploadService, upload_id: int, slots: threading.Semaphore) -> None:
+    """Processing after the answer was sent (no queue): a failure is recorded on the upload.
+    Uploads wait for a slot: fifty at once in one process would compete for the same cores
+    and hold fifty files' frames in memory, where one after the other finishes as soon."""
+    with slots:
+        try:
+            uploads.dispatch(upload_id)
+        except Exception:
+            log.exception("api.process_failed", upload=upload_id)
 
 
 @router.get("/me", response_model=Me, responses=PROBLEMS, summary="Wie deze sleutel gebruikt")
