@@ -61,8 +61,9 @@ def _serve(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
-def _token(url: str) -> str:
-    """An organisation with its AGB code, an uploader and an API token, in the installation."""
+def _tokens(url: str, count: int) -> list[str]:
+    """An organisation with its AGB code, an uploader and `count` API tokens (one per client:
+    the API allows each token 600 requests a minute, and fifty clients polling share none)."""
     from zorgbroker.accounts.interfaces import RequestContext
     from zorgbroker.accounts.models import UPLOADER
     from zorgbroker.composition import account_services
@@ -75,7 +76,10 @@ def _token(url: str) -> str:
     )
     user = services.accounts.find_user("bench@example.nl")
     assert user is not None
-    return services.api_tokens.create(user, "bench", RequestContext()).secret
+    return [
+        services.api_tokens.create(user, f"bench {i}", RequestContext()).secret
+        for i in range(count)
+    ]
 
 
 def _stage1(home: Path, folder: Path, rows: int, seed: int) -> Path:
@@ -93,7 +97,9 @@ def _stage1(home: Path, folder: Path, rows: int, seed: int) -> Path:
     return target
 
 
-def _through_api(client: httpx.Client, stage1: Path) -> tuple[float, dict[str, object]]:
+def _through_api(
+    client: httpx.Client, stage1: Path, poll: float = 0.02
+) -> tuple[float, dict[str, object]]:
     """Seconds from the POST to the report in hand, and the final status."""
     started = time.perf_counter()
     with stage1.open("rb") as handle:
@@ -105,10 +111,12 @@ def _through_api(client: httpx.Client, stage1: Path) -> tuple[float, dict[str, o
     answer.raise_for_status()
     upload_id = answer.json()["id"]
     while True:
-        status: dict[str, object] = client.get(f"/uploads/{upload_id}").json()
+        polled = client.get(f"/uploads/{upload_id}")
+        polled.raise_for_status()
+        status: dict[str, object] = polled.json()
         if status["status"] in FINISHED:
             break
-        time.sleep(0.02)
+        time.sleep(poll)
     client.get(f"/uploads/{upload_id}/report").raise_for_status()
     return time.perf_counter() - started, status
 
@@ -187,7 +195,8 @@ def main() -> None:
         os.environ["ZORGBROKER_MAIL_ENABLED"] = "false"
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        token = _token(url)
+        tokens = _tokens(url, args.concurrent + 1)
+        token = tokens[-1]
         print(f"stage-1 files: {args.repeat * 2} of {args.rows:,} rows, "
               f"{args.concurrent} of {args.concurrent_rows:,} rows ...", flush=True)  # fmt: skip
         large = [_stage1(home, files, args.rows, seed) for seed in range(1, 2 * args.repeat + 1)]
@@ -219,19 +228,24 @@ def main() -> None:
                           f"{local_runs[-1]:.2f} s", flush=True)  # fmt: skip
                 held_before = _held_records()
 
-                def one(path: Path) -> dict[str, object]:
-                    with httpx.Client(base_url=f"{url}/api/v1", headers=headers,
+                def one(path: Path, own_token: str) -> dict[str, object]:
+                    own_headers = {"Authorization": f"Bearer {own_token}"}
+                    with httpx.Client(base_url=f"{url}/api/v1", headers=own_headers,
                                       timeout=600) as own:  # fmt: skip
-                        return _through_api(own, path)[1]
+                        return _through_api(own, path, poll=0.25)[1]
 
                 started = time.perf_counter()
                 with ThreadPoolExecutor(max_workers=args.concurrent) as pool:
-                    statuses = list(pool.map(one, small))
+                    statuses = list(pool.map(one, small, tokens))
                 wall = time.perf_counter() - started
             peak = _peak_rss_mib(server.pid)
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # still processing: it has no state to keep
+                server.kill()
+                server.wait()
         held_after = _held_records()
         ids = {s["id"] for s in statuses}
         done = [s for s in statuses if s["status"] == "done"]
