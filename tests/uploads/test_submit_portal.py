@@ -129,3 +129,46 @@ def test_a_file_the_registry_rejects_exits_1_with_its_bf_code(source: LiveApi):
     document = json.loads(out)
     assert document["summary"]["file_rejected"] is True
     assert any(m["code"].startswith("BF-") for m in document["messages"])
+
+
+def test_the_client_waits_as_the_portal_asks_after_too_many_requests():
+    import httpx
+
+    from zorgbroker.uploads.portal_client import PortalClient, PortalError
+
+    answers = [
+        httpx.Response(429, headers={"Retry-After": "7"}, json={"detail": "Te veel verzoeken"}),
+        httpx.Response(200, json={"id": 4, "status": "done"}),
+    ]
+    slept: list[float] = []
+    transport = httpx.MockTransport(lambda request: answers.pop(0))
+    with PortalClient("https://portaal.example", "zbt_x_y", transport=transport,
+                      sleep=slept.append) as client:  # fmt: skip
+        assert client.status(4)["status"] == "done"
+    assert slept == [7.0]
+
+    always = httpx.MockTransport(
+        lambda request: httpx.Response(
+            429, headers={"Retry-After": "1"}, json={"detail": "Te veel"}
+        )
+    )
+    with (
+        PortalClient("https://portaal.example", "zbt_x_y", transport=always,
+                     sleep=slept.append) as client,
+        pytest.raises(PortalError, match="HTTP 429"),
+    ):  # fmt: skip
+        client.status(4)
+
+
+def test_the_api_answers_429_past_a_tokens_limit(source: LiveApi):
+    import httpx
+
+    with httpx.Client(base_url=source.api, headers={
+            "Authorization": f"Bearer {source.tokens['a']}"}) as client:  # fmt: skip
+        token_id = str(client.get("/me").json()["token"])
+        while source.services.limiter.hit("api-token", token_id):
+            pass
+        refused = client.get("/uploads")
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "60"
+    assert "Te veel verzoeken" in refused.json()["detail"]

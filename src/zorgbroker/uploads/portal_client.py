@@ -18,6 +18,8 @@ import httpx
 EXIT_USAGE = 2
 EXIT_FAILED = 3
 FINISHED = ("done", "failed", "stopped")
+#: How often a GET is asked again after "too many requests".
+RETRIES_AFTER_429 = 5
 #: Connecting and each read; a large file's upload itself may take longer as a whole.
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
@@ -83,14 +85,25 @@ class PortalClient:
     def __exit__(self, *exc: object) -> None:
         self._client.close()
 
+    def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """One request; a GET refused for too many requests (429) is asked again after the
+        wait the portal names (a few times)."""
+        for _ in range(RETRIES_AFTER_429):
+            try:
+                response = self._client.request(method, path, **options)
+            except httpx.TransportError as exc:
+                raise PortalError(
+                    f"het portaal {self._portal} is niet bereikbaar ({type(exc).__name__}); "
+                    "controleer het adres en de verbinding en probeer het opnieuw"
+                ) from None
+            if response.status_code != 429 or method != "GET":
+                return response
+            wait = response.headers.get("retry-after", "")
+            self._sleep(min(float(wait), 60.0) if wait.isdigit() else 5.0)
+        return response
+
     def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
-        try:
-            response = self._client.request(method, path, **options)
-        except httpx.TransportError as exc:
-            raise PortalError(
-                f"het portaal {self._portal} is niet bereikbaar ({type(exc).__name__}); "
-                "controleer het adres en de verbinding en probeer het opnieuw"
-            ) from None
+        response = self._send(method, path, **options)
         if response.status_code == 401:
             raise PortalError(
                 "het portaal weigert de API-sleutel (onbekend, ingetrokken of verlopen); "
