@@ -48,16 +48,24 @@ def _free_port() -> int:
         return port
 
 
-def _serve(port: int) -> None:
-    """The child: the portal with its API, as `zorgbroker demo` builds it."""
+def _serve(port: int, slots: int | None) -> None:
+    """The child: the portal with its API, as `zorgbroker demo` builds it (`slots`: another
+    number of uploads processed at once than the API's default, to compare)."""
+    import threading
+
     import uvicorn
+    from starlette.routing import Mount
 
     from zorgbroker.composition import account_services, portal_app
+    from zorgbroker.portal.api.app import PREFIX
     from zorgbroker.settings import get_settings
 
     url = f"http://127.0.0.1:{port}"
     settings = get_settings()
     app = portal_app(settings, account_services(settings, url), origin=url)
+    if slots is not None:
+        api = next(r for r in app.routes if isinstance(r, Mount) and r.path == PREFIX)
+        api.app.state.processing = threading.BoundedSemaphore(slots)  # type: ignore[attr-defined]
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
@@ -173,16 +181,33 @@ def _peak_rss_mib(pid: int) -> float | None:
     return None
 
 
+def _print_large(
+    rows: int, api_runs: list[float], api_ids: list[int], local_runs: list[float]
+) -> None:
+    print(f"upload to report, {rows:,} rows, production ({len(api_runs)} runs):")
+    print(f"  through the API: median {statistics.median(api_runs):.2f} s, "
+          f"best {min(api_runs):.2f} s, "
+          f"{rows / statistics.median(api_runs):,.0f} rows/s")  # fmt: skip
+    for upload_id, timings in zip(api_ids, _timings(api_ids), strict=True):
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in timings.items())
+        print(f"  upload {upload_id}, the service's own seconds: {parts}")
+    print(f"  in process (zorgbroker submit's path): median "
+          f"{statistics.median(local_runs):.2f} s, best {min(local_runs):.2f} s")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--concurrent", type=int, default=50)
     parser.add_argument("--concurrent-rows", type=int, default=10_000)
+    parser.add_argument(
+        "--slots", type=int, help="uploads the portal processes at once (default: the API's)"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        _serve(args.serve)
+        _serve(args.serve, args.slots)
         return
 
     with tempfile.TemporaryDirectory(prefix="zorgbroker-bench-api-") as folder:
@@ -203,7 +228,8 @@ def main() -> None:
         small = [
             _stage1(home, files, args.concurrent_rows, 1000 + i) for i in range(args.concurrent)
         ]
-        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+        slots = [] if args.slots is None else ["--slots", str(args.slots)]
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), *slots])
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -252,15 +278,8 @@ def main() -> None:
         stored_new = sum(int(s["stored"]["new"]) for s in done)  # type: ignore[index]
         total = args.concurrent * args.concurrent_rows
         print()
-        print(f"upload to report, {args.rows:,} rows, production ({args.repeat} runs):")
-        print(f"  through the API: median {statistics.median(api_runs):.2f} s, "
-              f"best {min(api_runs):.2f} s, "
-              f"{args.rows / statistics.median(api_runs):,.0f} rows/s")  # fmt: skip
-        for upload_id, timings in zip(api_ids, _timings(api_ids), strict=True):
-            parts = ", ".join(f"{k} {v:.2f}" for k, v in timings.items())
-            print(f"  upload {upload_id}, the service's own seconds: {parts}")
-        print(f"  in process (zorgbroker submit's path): median "
-              f"{statistics.median(local_runs):.2f} s, best {min(local_runs):.2f} s")  # fmt: skip
+        if args.repeat:
+            _print_large(args.rows, api_runs, api_ids, local_runs)
         print(f"{args.concurrent} concurrent API uploads of {args.concurrent_rows:,} rows:")
         print(f"  wall {wall:.2f} s, {total / wall:,.0f} rows/s")
         print(f"  uploads: {len(ids)} distinct, {len(done)} done; stored new {stored_new:,}; "
