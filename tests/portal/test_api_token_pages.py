@@ -87,3 +87,19 @@ def test_another_users_token_cannot_be_revoked_by_a_colleague(portal: Portal) ->
 def test_signed_out_the_page_asks_to_sign_in(portal: Portal) -> None:
     answer = portal.client().get("/api-sleutels")
     assert answer.status_code == 303 and answer.headers["location"] == "/aanmelden"
+
+
+def test_a_token_may_expire_after_the_chosen_days(portal: Portal) -> None:
+    client = portal.client()
+    set_up_account(portal, client)
+    page = client.get("/api-sleutels")
+    assert '<option value="90">90 dagen</option>' in page.text
+    made = form_post(client, "/api-sleutels", page.text, name="tijdelijk", dagen="90")
+    [secret] = TOKEN.findall(made.text)
+    assert "geldig tot" in client.get("/api-sleutels").text
+    odd = form_post(client, "/api-sleutels", page.text, name="x", dagen="7")
+    assert odd.status_code == 422 and "hoe lang" in odd.text
+    portal.clock.advance(days=89)
+    assert portal.services.api_tokens.verify(secret) is not None
+    portal.clock.advance(days=1)
+    assert portal.services.api_tokens.verify(secret) is None

@@ -3,6 +3,7 @@ the list with last use, making one (its secret shown once, on this answer only),
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -16,6 +17,8 @@ from zorgbroker.portal.security import context_of, services_of
 
 router = APIRouter()
 PAGE = "api/sleutels.html"
+#: The validity a user can choose, in days ("" and 0: until revoked).
+VALIDITY = {"": 0, "0": 0, "90": 90, "365": 365}
 
 
 def _token_holder(request: Request) -> UserView:
@@ -50,10 +53,18 @@ def tokens_page(request: Request, melding: str = "") -> Response:
 
 
 @router.post("/api-sleutels")
-def create_token(request: Request, name: Annotated[str, Form()] = "") -> Response:
+def create_token(
+    request: Request, name: Annotated[str, Form()] = "", dagen: Annotated[str, Form()] = ""
+) -> Response:
     user = _token_holder(request)
+    if dagen not in VALIDITY:
+        return _page(request, user, status_code=422, error="Kies hoe lang de sleutel geldig is.")
+    days = VALIDITY[dagen]
     try:
-        made = services_of(request).api_tokens.create(user.id, name, context_of(request))
+        made = services_of(request).api_tokens.create(
+            user.id, name, context_of(request),
+            valid_for=dt.timedelta(days=days) if days else None,
+        )  # fmt: skip
     except AccountError as refused:
         return _page(request, user, status_code=422, error=refused.message)
     # The secret goes out in this answer only (never in a URL or a redirect): shown once.
