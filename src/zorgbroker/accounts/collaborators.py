@@ -52,6 +52,8 @@ DEFAULT_RULES: Mapping[str, str] = {
     "password-account": "10/minute;100/hour",
     "code-account": "10/minute;50/hour",
     "mail-account": "5/10minutes",
+    # Requests per API token: enough for a busy client polling status, not for a flood.
+    "api-token": "600/minute",
 }
 
 

@@ -297,3 +297,24 @@ class RateLimitCounter(Base):
     count: Mapped[int] = mapped_column(Integer)
     #: Seconds since the epoch, as the `limits` library counts.
     expires_at: Mapped[float] = mapped_column(Float)
+
+
+class ApiToken(Base):
+    """A machine client's bearer token (`/api/v1`): scoped to one user and the organisation the
+    user belonged to when it was made. The secret part carries 256 random bits, so its SHA-256
+    digest is stored (a fast digest of that much randomness cannot be searched); `public_id` is
+    the part shown for recognition and used to find the row."""
+
+    __tablename__ = "account_api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    name: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(ForeignKey(User.id, ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey(Organisation.id), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    #: Updated at most once a minute, so a busy client does not write on every request.
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

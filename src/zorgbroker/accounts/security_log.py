@@ -51,6 +51,8 @@ EVENT_LABELS = {
     "user_enabled": "gebruiker ingeschakeld",
     "roles_changed": "rollen gewijzigd",
     "policy_changed": "wachtwoordbeleid gewijzigd",
+    "api_token_created": "API-sleutel gemaakt",
+    "api_token_revoked": "API-sleutel ingetrokken",
 }
 
 

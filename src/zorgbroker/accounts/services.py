@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from zorgbroker.accounts.api_tokens import ApiTokenService
 from zorgbroker.accounts.authentication import AuthenticationService
 from zorgbroker.accounts.interfaces import (
     AccountError,
@@ -532,6 +533,7 @@ class AccountServices:
     passwords: PasswordService
     limiter: RateLimiter
     db: sessionmaker[Session]
+    api_tokens: ApiTokenService
 
 
 def build_services(
@@ -562,5 +564,6 @@ def build_services(
     )  # fmt: skip
     accounts = AccountService(db, clock, mailer, passwords, sessions, security_log, base_url)
     return AccountServices(
-        accounts, authentication, two_factor, sessions, security_log, passwords, limiter, db
-    )
+        accounts, authentication, two_factor, sessions, security_log, passwords, limiter, db,
+        ApiTokenService(db, clock, security_log),
+    )  # fmt: skip

@@ -147,7 +147,8 @@ async def session_middleware(
     new_browser = browser is None or len(browser) > 100
     request.state.browser_token = new_token() if new_browser else browser
     token = request.cookies.get(SESSION_COOKIE)
-    is_static = request.url.path.startswith("/static/")
+    # Static files and the API (bearer tokens) neither use nor set the browser's cookies.
+    is_static = request.url.path.startswith(("/static/", "/api/"))
     request.state.session = None if is_static else services.sessions.load(token)
     request.state.session_token = token if request.state.session is not None else None
     request.state.cookie_change = None

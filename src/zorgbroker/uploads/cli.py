@@ -89,15 +89,19 @@ def history() -> UploadHistory:
 def submit_command(
     file: Annotated[Path, typer.Argument(help="Het bestand (CSV, XLSX of ZIP) om aan te leveren.")],
     dataset: DatasetOption,
-    organisation: Annotated[
-        str, typer.Option("--organisation", help="AGB-code van de aanleverende organisatie.")
-    ],
     mode: Annotated[
         SubmitMode,
         typer.Option(
             "--mode", "-m", help="test: alleen controleren; production: ook vergelijken en opslaan."
         ),
     ],
+    organisation: Annotated[
+        str | None,
+        typer.Option(
+            "--organisation",
+            help="AGB-code van de aanleverende organisatie (met --portal: die van de API-sleutel).",
+        ),
+    ] = None,
     fmt: FormatOption = Format.text,
     output: OutputOption = None,
     today: TodayOption = None,
@@ -109,8 +113,31 @@ def submit_command(
             "wachtrij) alleen het nummer van de aanlevering.",
         ),
     ] = True,
+    portal: Annotated[
+        str | None,
+        typer.Option(
+            "--portal",
+            help="Lever aan bij dit portaal (https://portaal.example.nl) via de API, met een "
+            "API-sleutel uit --token-file of ZORGBROKER_API_TOKEN.",
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help="Bestand met de API-sleutel (met --portal)."),
+    ] = None,
 ) -> None:
     """Lever een bestand aan: pseudonimisering, controle, en in productie vergelijking en opslag."""
+    if portal is not None:
+        raise typer.Exit(
+            submit_to_portal(
+                file, dataset=dataset, organisation=organisation, mode=mode.value,
+                fmt=fmt, output=output, today=today, portal=portal, token_file=token_file,
+            )
+        )  # fmt: skip
+    if token_file is not None:
+        raise fail_usage("--token-file hoort bij --portal")
+    if organisation is None:
+        raise fail_usage("geef --organisation (de AGB-code van de aanleverende organisatie)")
     from zorgbroker.jobs.config import QueueUnavailable
     from zorgbroker.uploads.errors import UploadError, UploadInterrupted
     from zorgbroker.uploads.models import DONE
@@ -185,6 +212,80 @@ def submit_command(
     err.print(f"Aanlevering {upload_id} verwerkt.", highlight=False)
     emit(report, fmt, output, file)
     raise typer.Exit(EXIT_FILE_REJECTED if report.file_rejected else EXIT_OK)
+
+
+def submit_to_portal(
+    file: Path,
+    *,
+    dataset: str,
+    organisation: str | None,
+    mode: str,
+    fmt: Format,
+    output: Path | None,
+    today: str | None,
+    portal: str,
+    token_file: Path | None,
+) -> int:
+    """`submit --portal`: the stage-1 file is made here, at the source, as without --portal;
+    then it goes to the portal's API, and the report comes back from it. The exit status."""
+    import os
+
+    from zorgbroker.uploads.errors import UploadError
+    from zorgbroker.uploads.history import report_from_document
+    from zorgbroker.uploads.portal_client import PortalClient, PortalError, read_token
+    from zorgbroker.uploads.source import stage1_file
+
+    err = Console(stderr=True)
+    settings = get_settings()
+    reference = parse_today(today)
+    upload_id = None
+    try:
+        token = read_token(token_file, os.environ.get("ZORGBROKER_API_TOKEN"))
+        with PortalClient(portal, token) as client:
+            agb = client.me().get("organisation_agb")
+            if not agb:
+                raise PortalError("de organisatie van deze API-sleutel heeft geen AGB-code", 2)
+            if organisation is not None and organisation != agb:
+                raise PortalError(
+                    f"--organisation {organisation} is niet de organisatie van de API-sleutel "
+                    f"({agb})",
+                    2,
+                )
+            with stage1_file(
+                file, dataset=dataset, organisation=agb, mode=mode,  # type: ignore[arg-type]
+                home=settings.home, today=reference,
+            ) as stage1:  # fmt: skip
+                upload_id = client.submit(stage1, dataset=dataset, mode=mode)
+            err.print(
+                f"Aanlevering {upload_id} is ontvangen door {portal}; wachten op de verwerking "
+                "(Ctrl-C stopt het wachten).",
+                highlight=False,
+            )
+            status = client.wait(upload_id)
+            if status["status"] != "done":
+                raise PortalError(f"Aanlevering {upload_id} is niet verwerkt: {status['error']}")
+            document = client.report(upload_id)
+    except UploadError as exc:
+        raise fail_usage(exc.message) from None
+    except PortalError as exc:
+        raise fail(exc.message, exc.exit_status) from None
+    except KeyboardInterrupt:
+        if upload_id is None:
+            message = (
+                "Gestopt (Ctrl-C) voordat het portaal het bestand had; er is niets opgeslagen. "
+                "Lever het bestand opnieuw aan met hetzelfde commando."
+            )
+        else:
+            message = (
+                f"Het wachten is gestopt; aanlevering {upload_id} wordt op het portaal verwerkt. "
+                "Het rapport staat daarna in het portaal."
+            )
+        err.print(message, highlight=False)
+        return EXIT_INTERRUPTED
+    report = report_from_document(document, dataset)
+    err.print(f"Aanlevering {upload_id} verwerkt.", highlight=False)
+    emit(report, fmt, output, file)
+    return EXIT_FILE_REJECTED if report.file_rejected else EXIT_OK
 
 
 def _uploads_table(uploads: list[UploadInfo]) -> object:

@@ -94,14 +94,19 @@ def _code_texts(dataset: str) -> tuple[dict[str, str], bool | None]:
 
 
 def read_report(conn: Connection, upload_id: int, dataset: str) -> Report | None:
-    from zorgbroker.intake.api import report_from_json
-
     body = conn.execute(
         select(UploadReport.body).where(UploadReport.upload_id == upload_id)
     ).scalar_one_or_none()
     if body is None:
         return None
-    document = json.loads(gzip.decompress(body))
+    return report_from_document(json.loads(gzip.decompress(body)), dataset)
+
+
+def report_from_document(document: dict[str, Any], dataset: str) -> Report:
+    """A report in the contract's JSON turned back into a `Report`, with the dataset's Dutch
+    explanations of its codes (as stored, or as the API hands it out)."""
+    from zorgbroker.intake.api import report_from_json
+
     texts, multi = _code_texts(dataset)
     codes = {m["code"] for m in document.get("messages", [])}
     return report_from_json(

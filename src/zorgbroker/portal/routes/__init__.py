@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from zorgbroker.portal.routes import (
     account,
+    api_tokens,
     demo,
     email_address,
     factors,
@@ -28,7 +29,8 @@ def routers(*, demo: bool) -> list[APIRouter]:
              organisation.router, passkeys.router, email_address.router,
              factors.router, stage1_plan.router,
              source_key.router, patient_access.router,
-             uploads.router, uploads_history.router, uploads_report.router]  # fmt: skip
+             uploads.router, uploads_history.router, uploads_report.router,
+             api_tokens.router]  # fmt: skip
     if demo:
         found.append(demo_router())
     return found
