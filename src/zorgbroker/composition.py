@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from zorgbroker.fhir.oauth.store import OAuthStore
     from zorgbroker.fhir.routes import FhirService
     from zorgbroker.pseudonymisation.client import TTPClient, WrappedKeySource
-    from zorgbroker.uploads.access_log import UploadAccessLog
     from zorgbroker.uploads.history import UploadHistory
     from zorgbroker.uploads.service import UploadService
     from zorgbroker.uploads.tasks import Dispatcher
@@ -67,14 +66,6 @@ def upload_history(settings: Settings) -> UploadHistory:
             settings.registry_database_url, create=settings.database_url is None
         )
     )
-
-
-def upload_access_log(settings: Settings) -> UploadAccessLog:
-    """The NEN 7513 log of views of the upload history's reports (the registry's access log)."""
-    from zorgbroker.uploads.access_log import UploadAccessLog
-    from zorgbroker.uploads.service import utc_now
-
-    return UploadAccessLog(open_registry(settings), utc_now)
 
 
 def init_registry(settings: Settings) -> Engine:
@@ -320,7 +311,6 @@ def portal_app(
         demo_mailbox=mailbox,
         uploads=upload_service(settings),
         source_keys=wrapped_key_source(settings),
-        access_log=upload_access_log(settings),
     )
     app.state.seal_public_key = seal_public_key_source(settings)
     # The patient pages (MedMij consent, who fetched my data) read this; without it they 404.

@@ -156,7 +156,7 @@ def live_api(tmp_path: Path) -> Iterator[LiveApi]:
         dispatcher=queue,
         clock=lambda: NOW,
     )
-    access_log = UploadAccessLog(registry, lambda: NOW)
+    access_log = UploadAccessLog(registry, lambda: NOW)  # reads what the upload service logs
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     live = LiveApi(url, tmp_path, services, uploads, access_log, registry, store, clock, ttp, queue)
@@ -170,7 +170,7 @@ def live_api(tmp_path: Path) -> Iterator[LiveApi]:
     ):
         live.users[name] = _user(services, org, f"{name}@example.nl", roles)
         live.tokens[name] = services.api_tokens.create(live.users[name], "server", SYSTEM).secret
-    app = create_app(services, origin=url, uploads=uploads, access_log=access_log)
+    app = create_app(services, origin=url, uploads=uploads)
     live.app = app
     served = BodyRecorder(app, live.bodies)
     server = uvicorn.Server(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -32,7 +31,6 @@ from zorgbroker.portal.app import create_app
 from zorgbroker.pseudonymisation.client import LocalTTP
 from zorgbroker.pseudonymisation.relay import Stage1Relay
 from zorgbroker.registry.registry_db import open_registry_database
-from zorgbroker.uploads.access_log import UploadAccessLog
 from zorgbroker.uploads.files import LocalFileStore
 from zorgbroker.uploads.models import UploadInfo
 from zorgbroker.uploads.service import UploadService
@@ -137,12 +135,8 @@ def build(folder: Path, origin: str = ORIGIN) -> tuple[UploadPortal, list[Engine
         dispatcher=Inline(),
         mailer=letters,
     )
-    extra: dict[str, object] = {}
-    if "access_log" in inspect.signature(create_app).parameters:
-        # With the API (branch api): the portal mounts /api/v1 when handed the access log, and
-        # the route walker then covers its routes too.
-        extra["access_log"] = UploadAccessLog(registry, lambda: dt.datetime.now(dt.UTC))
-    app = create_app(services, origin=origin, demo_mailbox=mailer, uploads=uploads, **extra)
+    # Handed the upload service, the portal also mounts /api/v1: the route walker covers it too.
+    app = create_app(services, origin=origin, demo_mailbox=mailer, uploads=uploads)
     # The key the browser's stage 1 seals BSNs with (the plan route, branch stage1js).
     app.state.seal_public_key = LocalTTP(folder / "ttp").seal_public_key
     portal = UploadPortal(app, services, mailer, uploads, registry, letters, folder, hospital,

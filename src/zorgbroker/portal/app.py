@@ -20,7 +20,6 @@ from zorgbroker.portal.security import csrf_guard, headers_middleware, session_m
 from zorgbroker.pseudonymisation.client import WrappedKeySource
 
 if TYPE_CHECKING:
-    from zorgbroker.uploads.access_log import UploadAccessLog
     from zorgbroker.uploads.service import UploadService
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -50,14 +49,13 @@ def create_app(
     demo_mailbox: DemoMailbox | None = None,
     uploads: UploadService | None = None,
     source_keys: WrappedKeySource | None = None,
-    access_log: UploadAccessLog | None = None,
 ) -> FastAPI:
     """`origin` is the portal's own address (``https://portaal.example.nl``): requests that
     change something must come from it. `demo_mailbox` shows the mail sent (demo mode only).
     `uploads` is the upload service the upload pages and the API call (None: a portal of
     accounts only, as some tests build it). `source_keys` is the TTP that holds the uploaders'
-    wrapped source keys (the portal relays them). `access_log` records every view of a report
-    (NEN 7513); with both it and `uploads`, the API for machines is mounted at `/api/v1`."""
+    wrapped source keys (the portal relays them). With `uploads`, the API for machines is
+    mounted at `/api/v1`."""
     app = FastAPI(
         title="zorgbroker portaal",
         docs_url=None,
@@ -70,13 +68,12 @@ def create_app(
     app.state.mailer = demo_mailbox
     app.state.uploads = uploads
     app.state.source_keys = source_keys
-    app.state.access_log = access_log
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    if uploads is not None and access_log is not None:
+    if uploads is not None:
         from zorgbroker.portal.api.app import PREFIX, create_api
 
         # A sub-application: its own OpenAPI document, and no CSRF check (bearer tokens).
-        app.mount(PREFIX, create_api(services, uploads, access_log))
+        app.mount(PREFIX, create_api(services, uploads))
     for router in routes.routers(demo=demo_mailbox is not None):
         app.include_router(router)
     # The last one added runs first: headers go on every response, errors included.

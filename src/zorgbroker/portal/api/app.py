@@ -13,7 +13,6 @@ from starlette.exceptions import HTTPException
 from zorgbroker.accounts.services import AccountServices
 from zorgbroker.logging import get_logger
 from zorgbroker.portal.api import routes
-from zorgbroker.uploads.access_log import UploadAccessLog
 from zorgbroker.uploads.service import UploadService
 
 log = get_logger(__name__)
@@ -37,7 +36,6 @@ def _field_errors(exc: RequestValidationError) -> str:
 def create_api(
     services: AccountServices,
     uploads: UploadService,
-    access_log: UploadAccessLog,
     *,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     spool_dir: Path | None = None,
@@ -61,7 +59,6 @@ def create_api(
     )
     api.state.services = services
     api.state.uploads = uploads
-    api.state.access_log = access_log
     api.state.max_upload_bytes = max_upload_bytes
     api.state.spool_dir = spool_dir
     api.state.processing = threading.BoundedSemaphore(processing_slots)

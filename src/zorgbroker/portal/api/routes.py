@@ -24,7 +24,6 @@ from zorgbroker.portal.api.schemas import (
     UploadStatus,
     status_of,
 )
-from zorgbroker.uploads.access_log import UploadAccessLog
 from zorgbroker.uploads.errors import NoReport, UploadError
 from zorgbroker.uploads.models import UploadInfo
 from zorgbroker.uploads.service import UploadService
@@ -86,13 +85,11 @@ def _report(request: Request, who: ApiPrincipal, upload_id: int, action: str) ->
         report = _uploads(request).report(upload_id)
     except NoReport as exc:
         raise HTTPException(409, f"Er is nog geen rapport: {exc.message}.") from None
-    access_log: UploadAccessLog = request.app.state.access_log
-    access_log.record(
+    _uploads(request).record_access(
+        info.id,
         actor=who.user_email,
         on_behalf_of=who.organisation_agb or "beheerder registratie",
         action=action,
-        upload_id=upload_id,
-        dataset=info.dataset,
         detail=f"api-sleutel {who.token_id}",
     )
     return report
