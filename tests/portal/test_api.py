@@ -64,6 +64,12 @@ def test_a_stage1_file_goes_from_submit_to_report(live_api: LiveApi):
         assert (status["records"], status["accepted"], status["rejected"]) == (3, 2, 1)
         assert status["stored"] == {"new": 2, "updated": 0, "unchanged": 0}
         assert status["organisation"] == AGB
+        # The stages the processing went through, as the progress page shows them.
+        assert status["stage"] == "done"
+        assert list(status["stages"]) == [
+            "structure", "pseudonymisation", "validation", "comparison", "import"
+        ]  # fmt: skip
+        assert status["stages"]["import"]["rows"] == 2
 
         report = client.get(status["links"]["report"].removeprefix("/api/v1"))
         assert report.status_code == 200

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from zorgbroker.uploads.models import STATUS_LABELS, UploadInfo
+from zorgbroker.uploads.progress import rows_per_second
 
 
 class Problem(BaseModel):
@@ -29,6 +30,12 @@ class Links(BaseModel):
     rejected_csv: str
 
 
+class StageFigures(BaseModel):
+    seconds: float | None
+    rows: int | None
+    rows_per_second: int | None
+
+
 class UploadStatus(BaseModel):
     id: int
     organisation: str = Field(description="AGB-code van de aanleverende organisatie")
@@ -46,6 +53,14 @@ class UploadStatus(BaseModel):
     file_rejected: bool | None
     stored: StoredCounts | None
     error: str | None
+    stage: str | None = Field(
+        description="de stap waarin de verwerking is: structure, pseudonymisation, "
+        "validation, comparison of import; done als ze klaar is, leeg voordat ze begon"
+    )
+    stage_started_at: dt.datetime | None
+    stages: dict[str, StageFigures] = Field(
+        description="per stap van de (laatste) verwerking: seconden, rijen en rijen per seconde"
+    )
     links: Links
 
 
@@ -102,5 +117,15 @@ def status_of(info: UploadInfo, base: str) -> UploadStatus:
         if stored is None
         else StoredCounts(new=stored.new, updated=stored.updated, unchanged=stored.unchanged),
         error=info.error,
+        stage=info.stage,
+        stage_started_at=info.stage_started_at,
+        stages={
+            name: StageFigures(
+                seconds=figures.get("seconds"),
+                rows=figures.get("rows"),
+                rows_per_second=rows_per_second(figures.get("rows"), figures.get("seconds")),
+            )
+            for name, figures in (info.stages or {}).items()
+        },
         links=links(base, info.id),
     )
