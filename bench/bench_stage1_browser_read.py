@@ -27,8 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.stage1_support import plan_of, serve_static
 
-from zorgbroker.intake.api import load_dataset, source_findings
-from zorgbroker.intake.generate.api import generate
+from zorgbroker.intake.api import generate, load_dataset, source_findings
 
 TODAY = dt.date(2026, 12, 1)
 RUN_JS = """
