@@ -40,7 +40,7 @@ from zorgbroker.fhir.models import StoredResource
 from zorgbroker.fhir.oauth.store import OAuthStore, StoredTokenVerifier
 from zorgbroker.fhir.schema import ensure_schema
 from zorgbroker.fhir.store import FhirStore, read_resources, utcnow
-from zorgbroker.registry.database import engine_for
+from zorgbroker.registry.database import engine_for, serving_engine
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "nictiz-stu3"
 GGZ = FIXTURES / "qualification-ggz-2-0" / "resources"
@@ -134,7 +134,8 @@ def serve(url: str, fd: int, port: int) -> None:
 
     from zorgbroker.fhir.routes import FhirService, create_app
 
-    engine = engine_for(url)
+    # As `zorgbroker fhir serve` builds it (composition.fhir_service).
+    engine = serving_engine(engine_for(url))
     service = FhirService(
         engine, StoredTokenVerifier(engine, utcnow), base_url=f"http://127.0.0.1:{port}"
     )
@@ -247,6 +248,8 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         time.sleep(2)  # every worker up, not only the first to answer
+        # For a profiler to attach to (py-spy record --pid ...).
+        print("server processes:", " ".join(str(s.pid) for s in servers), flush=True)
         before = [cpu_seconds(s.pid) for s in servers]
         load_before = os.getloadavg()[0]
         requests = asyncio.run(drive(base, tokens, args.clients, args.seconds))

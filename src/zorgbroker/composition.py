@@ -198,8 +198,9 @@ def fhir_service(settings: Settings, base_url: str | None = None) -> FhirService
     from zorgbroker.fhir.oauth.store import StoredTokenVerifier
     from zorgbroker.fhir.routes import FhirService
     from zorgbroker.fhir.store import utcnow
+    from zorgbroker.registry.database import serving_engine
 
-    engine = fhir_engine(settings)
+    engine = serving_engine(fhir_engine(settings))
     return FhirService(
         engine,
         StoredTokenVerifier(engine, utcnow),
