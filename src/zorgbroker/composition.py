@@ -209,6 +209,14 @@ def fhir_service(settings: Settings, base_url: str | None = None) -> FhirService
     )
 
 
+def fhir_app(base_url: str | None = None) -> FastAPI:
+    """The FHIR server of `zorgbroker fhir serve --workers`, built in every worker process from
+    the environment."""
+    from zorgbroker.fhir.routes import create_app
+
+    return create_app(fhir_service(get_settings(), base_url))
+
+
 def patient_access(settings: Settings) -> PatientAccess:
     """What the portal's patient pages use: consent for a PGO and the access log."""
     from zorgbroker.fhir.oauth.patients import PatientAccess
