@@ -183,6 +183,7 @@ def serve_command(
         app: object = create_app(service)
     else:
         service.close()
+        service.engine.dispose()  # the supervisor serves nothing: it keeps no connections open
         app = functools.partial(fhir_app, base_url)
     config = server_config(app, host=host, port=port, cert=tls_cert, key=tls_key, workers=workers)
     if workers == 1:
