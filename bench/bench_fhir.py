@@ -3,11 +3,16 @@
 The GGZ 2.0 qualification record of XXX-Bals is copied for `--patients` patients (ids and
 references renamed, the shared organisations and practitioners once) into a database, SQLite by
 default (`--database` to reuse a file or point at PostgreSQL). The server runs in its own process
-(uvicorn, one worker) on a loopback port; `--clients` concurrent clients each pick a patient and
-one of the 18 searches of the GGZ TestScripts, with that patient's bearer token, for
-`--seconds`. It prints the latency percentiles per search and overall, and requests per second.
+processes (`--workers`, uvicorn each, sharing one listening socket on a loopback port).
+Access tokens are minted as `zorgbroker fhir token` does (stored digests in the authorisation
+server's table) for `--tokens` patients picked at random. `--clients` concurrent clients act as
+PGOs: each takes a patient and that patient's token, runs the 18 searches of the GGZ TestScripts
+in a random order, then takes the next patient, for `--seconds`. It prints the latency
+percentiles per search and overall, requests per second, the load average, and the server
+processes' CPU time per request during the run (read from /proc): on a shared machine the CPU
+per request is the figure that does not move with what else runs; latency does.
 
-    uv run python bench/bench_fhir.py --patients 10000 --clients 50 --seconds 20
+    uv run python bench/bench_fhir.py --patients 10000 --clients 50 --seconds 20 --workers 2
 """
 
 from __future__ import annotations
@@ -30,12 +35,12 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from zorgbroker.fhir.auth import SignedTokenVerifier
 from zorgbroker.fhir.indexing import compartment
 from zorgbroker.fhir.models import StoredResource
+from zorgbroker.fhir.oauth.store import OAuthStore, StoredTokenVerifier
 from zorgbroker.fhir.schema import ensure_schema
-from zorgbroker.fhir.store import FhirStore, read_resources
-from zorgbroker.registry.database import engine_for
+from zorgbroker.fhir.store import FhirStore, read_resources, utcnow
+from zorgbroker.registry.database import engine_for, serving_engine
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "nictiz-stu3"
 GGZ = FIXTURES / "qualification-ggz-2-0" / "resources"
@@ -104,43 +109,76 @@ def load(url: str, patients: int) -> None:
     print(f"loaded {patients} patients ({patients * len(own)} resources) in {seconds:.0f} s")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def mint_tokens(url: str, patients: int, count: int, seed: int = 7) -> list[tuple[str, str]]:
+    """(patient, token) for `count` patients picked at random, stored as `zorgbroker fhir token`
+    stores them."""
+    store = OAuthStore(engine_for(url), utcnow)
+    chosen = random.Random(seed).sample(range(patients), min(count, patients))
+    return [
+        (
+            patient_id(n),
+            store.issue_token(
+                client_id="bench",
+                patient_id=patient_id(n),
+                scope="praktijk~24",  # the GGZ data service,
+                lifetime=dt.timedelta(hours=2),
+            ),
+        )
+        for n in chosen
+    ]
 
 
-def serve(url: str, port: int) -> None:
+def serve(url: str, fd: int, port: int) -> None:
+    """One server process on the listening socket it inherited."""
     import uvicorn
 
     from zorgbroker.fhir.routes import FhirService, create_app
 
-    verifier = SignedTokenVerifier(bytes.fromhex(os.environ["BENCH_FHIR_KEY"]))
-    service = FhirService(engine_for(url), verifier, base_url=f"http://127.0.0.1:{port}")
-    uvicorn.run(
-        create_app(service), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    # As `zorgbroker fhir serve` builds it (composition.fhir_service).
+    engine = serving_engine(engine_for(url))
+    service = FhirService(
+        engine, StoredTokenVerifier(engine, utcnow), base_url=f"http://127.0.0.1:{port}"
     )
+    config = uvicorn.Config(
+        create_app(service), log_level="warning", access_log=False, lifespan="on"
+    )
+    uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def client_loop(
-    base: str, tokens: list[str], deadline: float, timings: dict[str, list[float]], seed: int
+    base: str,
+    tokens: list[tuple[str, str]],
+    deadline: float,
+    timings: dict[str, list[float]],
+    seed: int,
 ) -> int:
     chooser = random.Random(seed)
     errors = 0
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         while time.perf_counter() < deadline:
-            search = chooser.choice(SEARCHES)
-            token = chooser.choice(tokens)
-            started = time.perf_counter()
-            response = await client.get(
-                search,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"},
-            )
-            elapsed = time.perf_counter() - started
-            if response.status_code != 200:
-                errors += 1
-            timings.setdefault(search.split("?")[0].split("&")[0], []).append(elapsed)
+            _, token = chooser.choice(tokens)
+            # A PGO fetches the patient's whole GGZ record with one token.
+            for search in chooser.sample(SEARCHES, len(SEARCHES)):
+                if time.perf_counter() >= deadline:
+                    break
+                started = time.perf_counter()
+                response = await client.get(
+                    search,
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Accept": "application/fhir+json",
+                    },
+                )
+                elapsed = time.perf_counter() - started
+                if response.status_code != 200:
+                    errors += 1
+                timings.setdefault(search.split("?")[0].split("&")[0], []).append(elapsed)
     return errors
 
 
@@ -149,7 +187,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def drive(base: str, tokens: list[str], clients: int, seconds: float) -> int:
+async def drive(base: str, tokens: list[tuple[str, str]], clients: int, seconds: float) -> int:
     timings: dict[str, list[float]] = {}
     deadline = time.perf_counter() + seconds
     errors = await asyncio.gather(
@@ -179,41 +217,59 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--tokens", type=int, default=2_000, help="patients given a token")
     parser.add_argument("--database", help="SQLAlchemy URL; a new SQLite file when absent")
-    parser.add_argument("--serve", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=3, metavar=("URL", "FD", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
+        serve(args.serve[0], int(args.serve[1]), int(args.serve[2]))
         return
     url = args.database or f"sqlite:///{tempfile.mkdtemp(prefix='bench-fhir-')}/fhir.sqlite3"
     load(url, args.patients)
-    key = os.urandom(32)
-    verifier = SignedTokenVerifier(key)
-    tokens = [
-        verifier.mint(patient_id(n), "bench~ggz", client_id="bench", lifetime=dt.timedelta(hours=1))
-        for n in range(args.patients)
+    tokens = mint_tokens(url, args.patients, args.tokens)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2048)
+    port = listener.getsockname()[1]
+    servers = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--serve", url, str(listener.fileno()), str(port)],
+            pass_fds=(listener.fileno(),),
+        )
+        for _ in range(args.workers)
     ]
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", url, str(port)],
-        env={**os.environ, "BENCH_FHIR_KEY": key.hex()},
-    )
     base = f"http://127.0.0.1:{port}/"
     try:
-        for _ in range(200):
+        for _ in range(300):
             try:
                 httpx.get(f"{base}metadata", timeout=1)
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
+        time.sleep(2)  # every worker up, not only the first to answer
+        # For a profiler to attach to (py-spy record --pid ...).
+        print("server processes:", " ".join(str(s.pid) for s in servers), flush=True)
+        before = [cpu_seconds(s.pid) for s in servers]
+        load_before = os.getloadavg()[0]
+        clients_before = time.process_time()
         requests = asyncio.run(drive(base, tokens, args.clients, args.seconds))
+        clients_cpu = time.process_time() - clients_before
+        load_after = os.getloadavg()[0]
+        after = [cpu_seconds(s.pid) for s in servers]
     finally:
-        server.terminate()
-        _, _, usage = os.wait4(server.pid, 0)
-    # The server's CPU per request: on a shared machine the one figure that does not move with
-    # what else runs (its start-up and the readiness probes are included, so it is an upper bound).
-    cpu = usage.ru_utime + usage.ru_stime
-    print(f"server CPU {cpu:.1f} s, {1000 * cpu / max(requests, 1):.1f} ms per request")
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait()
+    cpu = sum(after) - sum(before)
+    print(
+        f"{args.workers} worker(s): server CPU {cpu:.1f} s during the run, "
+        f"{1000 * cpu / max(requests, 1):.2f} ms per request; "
+        f"load average {load_before:.1f} before, {load_after:.1f} after ({os.cpu_count()} cores)"
+    )
+    # The clients share the machine's cores with the server: their CPU is the server's loss.
+    print(f"clients (this process) CPU {clients_cpu:.1f} s during the run")
 
 
 if __name__ == "__main__":

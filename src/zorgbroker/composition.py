@@ -210,14 +210,23 @@ def fhir_service(settings: Settings, base_url: str | None = None) -> FhirService
     from zorgbroker.fhir.oauth.store import StoredTokenVerifier
     from zorgbroker.fhir.routes import FhirService
     from zorgbroker.fhir.store import utcnow
+    from zorgbroker.registry.database import serving_engine
 
-    engine = fhir_engine(settings)
+    engine = serving_engine(fhir_engine(settings))
     return FhirService(
         engine,
         StoredTokenVerifier(engine, utcnow),
         base_url=base_url,
         oauth=authorization_service(settings, engine),
     )
+
+
+def fhir_app(base_url: str | None = None) -> FastAPI:
+    """The FHIR server of `zorgbroker fhir serve --workers`, built in every worker process from
+    the environment."""
+    from zorgbroker.fhir.routes import create_app
+
+    return create_app(fhir_service(get_settings(), base_url))
 
 
 def patient_access(settings: Settings) -> PatientAccess:

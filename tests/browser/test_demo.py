@@ -127,6 +127,6 @@ def test_a_second_start_keeps_the_demo_users_and_reports_a_busy_port(
 
     again = start_demo(demo.home, _free_port())
     try:
-        assert again.printed.count("wachtwoord:") == 2
+        assert again.printed.count("wachtwoord:") == 3  # two users and the demo patient
     finally:
         stop(again)

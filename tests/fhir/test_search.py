@@ -92,6 +92,16 @@ def test_total_counts_matches_only_and_includes_come_on_every_page(server: Serve
     assert len(seen) == 14
 
 
+def test_a_page_past_the_last_still_reports_the_total_and_no_next_link(server: Server) -> None:
+    url = "/Observation?category=http://hl7.org/fhir/observation-category|survey&_count=5"
+    last = search(server, url + "&_page=3")
+    assert last["total"] == 14 and len(last["entry"]) == 4
+    beyond = search(server, url + "&_page=4")
+    assert beyond["total"] == 14
+    assert beyond.get("entry", []) == []
+    assert [link["relation"] for link in beyond["link"]] == ["self"]
+
+
 def test_includes_repeat_on_each_page_that_needs_them(server: Server) -> None:
     url = (
         "/MedicationRequest?category=http://snomed.info/sct|16076005"

@@ -154,12 +154,16 @@ def serve_command(
     tls_key: Annotated[
         Path | None, typer.Option("--tls-sleutel", help="Privésleutel (PEM) bij het certificaat.")
     ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Aantal processen.")] = 1,
 ) -> None:
     """Start de FHIR-server met het token-endpoint (https met TLS 1.2 of 1.3 als een
     certificaat is gegeven; anders http achter een proxy die TLS afhandelt)."""
-    import uvicorn
+    import functools
 
-    from zorgbroker.composition import fhir_service
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from zorgbroker.composition import fhir_app, fhir_service
     from zorgbroker.fhir.oauth.lists import ListError
     from zorgbroker.fhir.routes import create_app
     from zorgbroker.fhir.tls import server_config
@@ -170,11 +174,22 @@ def serve_command(
         if path is not None and not path.is_file():
             raise fail_usage(f"{path} bestaat niet")
     try:
+        # Built here to report a bad list or database before listening; with several workers
+        # each process builds its own from the same settings.
         service = fhir_service(get_settings(), base_url)
     except ListError as error:
         raise fail(str(error), FAILED) from None
-    config = server_config(create_app(service), host=host, port=port, cert=tls_cert, key=tls_key)
-    uvicorn.Server(config).run()
+    if workers == 1:
+        app: object = create_app(service)
+    else:
+        service.close()
+        service.engine.dispose()  # the supervisor serves nothing: it keeps no connections open
+        app = functools.partial(fhir_app, base_url)
+    config = server_config(app, host=host, port=port, cert=tls_cert, key=tls_key, workers=workers)
+    if workers == 1:
+        uvicorn.Server(config).run()
+    else:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
 def _variables(pairs: list[str]) -> dict[str, str]:

@@ -14,6 +14,8 @@ from zorgbroker.cli.common import EXIT_FAILED, fail_usage, print_error
 from zorgbroker.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from zorgbroker.platform.demo import KeptInvitations
+    from zorgbroker.platform.demo_patient import DemoPatient
     from zorgbroker.platform.ttp_process import TTPProcess
 
 #: The demo listens here only: it is not meant to be reached from other machines.
@@ -106,6 +108,7 @@ def _run_demo(settings: Settings, port: int, ttp: TTPProcess) -> None:
     url = f"http://localhost:{port}"
     invitations = KeptInvitations()
     users = set_up(account_services(settings, url, mailer=invitations).accounts, invitations)
+    patient = _demo_patient(settings, url, invitations)
     for user in users:
         if user.ttp_enrolled:
             enrol_demo_uploader(
@@ -130,6 +133,7 @@ def _run_demo(settings: Settings, port: int, ttp: TTPProcess) -> None:
                 f"{', '.join(DEMO_REGISTRIES)}: hiermee opent de browser de projectsleutel "
                 "bij een aanlevering in productie; de mail van de TTP staat in de demo-mailbox)"
             )
+    lines += _patient_lines(patient)
     lines += [
         "",
         "Tweestapsverificatie is in de demo-organisaties niet verplicht (aan te zetten onder "
@@ -142,6 +146,27 @@ def _run_demo(settings: Settings, port: int, ttp: TTPProcess) -> None:
     typer.echo("\n".join(lines))
     sys.stdout.flush()
     uvicorn.run(app, host=DEMO_HOST, port=port, log_level="warning")
+
+
+def _demo_patient(settings: Settings, url: str, invitations: KeptInvitations) -> DemoPatient:
+    from zorgbroker.composition import account_services, fhir_engine, fhir_oauth_store
+    from zorgbroker.platform.demo_patient import set_up_patient
+
+    accounts = account_services(settings, url, mailer=invitations).accounts
+    return set_up_patient(accounts, invitations, fhir_oauth_store(fhir_engine(settings)))
+
+
+def _patient_lines(patient: DemoPatient) -> list[str]:
+    fixtures = "../shared/fixtures/nictiz-stu3/qualification-ggz-2-0/resources"
+    return [
+        f"  {patient.email}  wachtwoord: {patient.password}",
+        f"    patiënt {patient.patient_id} (MedMij): met tweestapsverificatie ziet deze "
+        "'Wie heeft mijn gegevens opgevraagd'. Laad het dossier, maak een token en zoek:",
+        f"      zorgbroker fhir load {fixtures}",
+        f"      zorgbroker fhir token --patient {patient.patient_id} --scope praktijk~24",
+        "      zorgbroker fhir serve --port 8080  en  curl -H 'Authorization: Bearer TOKEN' "
+        "http://127.0.0.1:8080/Condition",
+    ]
 
 
 def serve_command(

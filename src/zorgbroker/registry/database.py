@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 #: Seconds a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_SECONDS = 600
@@ -40,13 +40,23 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def _sqlite_engine(url: str) -> Engine:
+#: Connections a serving engine keeps open on SQLite: one for each of anyio's 40 worker threads
+#: that run a server's synchronous routes, and some for its event loop's own work.
+SERVING_POOL_SIZE = 48
+
+
+def _sqlite_engine(url: str, *, pooled: bool = False) -> Engine:
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False},
-        # One connection per checkout: SQLite connections are cheap, and a pool shared between
-        # threads would hand a connection with an open write lock to someone else.
-        poolclass=NullPool,
+        # By default one connection per checkout: SQLite connections are cheap to open. A pool
+        # never hands on a connection in a transaction either (it rolls back on check-in), so a
+        # server of many small reads may keep its connections (`serving_engine`).
+        **(
+            {"poolclass": QueuePool, "pool_size": SERVING_POOL_SIZE, "max_overflow": 16}
+            if pooled
+            else {"poolclass": NullPool}
+        ),
     )
 
     @event.listens_for(engine, "connect")
@@ -67,6 +77,16 @@ def _sqlite_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def serving_engine(engine: Engine) -> Engine:
+    """An engine of `engine`'s database for a server of many small requests: on SQLite one that
+    keeps its connections open, since opening one (with its pragmas) and closing it again cost
+    more CPU than the indexed reads of a FHIR search (docs/benchmarks.md). PostgreSQL engines
+    pool already: `engine` itself. Not cached: a server makes one and keeps it."""
+    if not is_sqlite(engine):
+        return engine
+    return _sqlite_engine(engine.url.render_as_string(hide_password=False), pooled=True)
 
 
 @cache
