@@ -18,6 +18,7 @@ from tests.intake.conftest import write_csv
 from tests.portal.live_api import SYSTEM, TODAY, LiveApi, live_api, wait_done
 from tests.registry.conftest import AGB, NHR_HEADER, serial_rows
 from tests.stage1 import stage1_of
+from tests.wire import opened
 from zorgbroker.registry.models import AccessLogEntry, Upload
 
 __all__ = ["live_api"]
@@ -233,8 +234,10 @@ def test_nothing_identifying_crossed_the_wire(live_api: LiveApi):
     file = stage1(live_api, rows)
     with live_api.client("a") as client:
         wait_done(client, post(client, file).json()["id"])
-    received = b"".join(live_api.bodies)
+    received = opened(b"".join(live_api.bodies))
     assert len(received) > file.stat().st_size
+    # The stage-1 file's tables are in what is searched, unpacked: the search can find things.
+    assert b"zb_bronbevindingen" in received
     for row in rows:
         for value in (row["bsn"], row["achternaam"], row["geboortedatum"]):
             assert value.encode() not in received, value
