@@ -83,9 +83,14 @@ class _Receiver:
     """python-multipart's callbacks: collects the headers of each part, then routes its data."""
 
     def __init__(
-        self, folder: Path, max_file_bytes: int, make_guard: GuardMaker | None = None
+        self,
+        folder: Path,
+        max_file_bytes: int,
+        make_guard: GuardMaker | None = None,
+        file_field: str = FILE_FIELD,
     ) -> None:
         self.form = ReceivedForm()
+        self._file_field = file_field
         self._make_guard = make_guard
         self._guard: Stage1Guard | None = None
         self._pending = bytearray()
@@ -122,9 +127,11 @@ class _Receiver:
         if kind != b"form-data" or name is None:
             raise FormRefused(422, "Een deel van het formulier heeft geen veldnaam.")
         self._name = name.decode("utf-8", "replace")
-        if self._name == FILE_FIELD:
+        if self._name == self._file_field:
             if self._in_file or self.form.file is not None:
-                raise FormRefused(422, "Stuur precies één bestand in het veld 'file'.")
+                raise FormRefused(
+                    422, f"Stuur precies één bestand in het veld '{self._file_field}'."
+                )
             sent = options.get(b"filename", b"").decode("utf-8", "replace")
             self.form.file_name = display_name(sent)
             self._in_file = True
@@ -212,10 +219,11 @@ async def receive_form(
     *,
     max_file_bytes: int,
     make_guard: GuardMaker | None = None,
+    file_field: str = FILE_FIELD,
 ) -> ReceivedForm:
     """Parse the multipart body as it streams in; the file lands in `folder` (once the guard
     of `make_guard`, if any, accepted its start)."""
-    receiver = _Receiver(folder, max_file_bytes, make_guard)
+    receiver = _Receiver(folder, max_file_bytes, make_guard, file_field)
     parser = MultipartParser(
         boundary_of(content_type),
         {  # type: ignore[arg-type]
