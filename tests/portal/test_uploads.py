@@ -221,6 +221,32 @@ def test_an_upload_without_the_csrf_token_or_from_elsewhere_is_refused(
     assert portal.uploads.list() == []
 
 
+def test_the_streamed_upload_checks_the_token_before_the_file_and_takes_htmxs_header(
+    upload_portal: UploadPortal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portal = upload_portal
+    client = portal.signed_in(portal.hospital, "dm@rivierenland.example")
+    token = csrf(client.get("/aanleveren").text)
+    raw, _ = raw_export(portal.folder / "raw", "csv")
+    with watched_writes(monkeypatch) as written, raw.open("rb") as handle:
+        wrong = client.post(
+            "/aanleveren",
+            data={"csrf_token": "verkeerd", "dataset": "nhr-pmicd", "mode": "test"},
+            files={"bestand": ("stap1.zip", handle, "application/zip")},
+            headers={"Origin": ORIGIN},
+        )
+    assert wrong.status_code == 403 and "Dit formulier is verlopen" in wrong.text
+    assert written.opened == [] and portal.uploads.list() == []
+    with portal.stage1(portal.export()).open("rb") as handle:
+        by_header = client.post(
+            "/aanleveren",
+            data={"dataset": "nhr-pmicd", "mode": "test"},
+            files={"bestand": ("stap1.zip", handle, "application/zip")},
+            headers={"Origin": ORIGIN, "X-CSRF-Token": token},
+        )
+    assert by_header.status_code == 303
+
+
 def test_only_uploaders_of_an_organisation_with_an_agb_code_may_upload(
     upload_portal: UploadPortal,
 ) -> None:

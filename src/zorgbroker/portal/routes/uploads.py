@@ -119,6 +119,11 @@ def template(request: Request, dataset: str, suffix: str) -> Response:
     )
 
 
+def _token(request: Request, fields: dict[str, str]) -> str | None:
+    """The CSRF token as htmx sends it (a header) or as the form does (a field)."""
+    return request.headers.get("x-csrf-token") or fields.get("csrf_token")
+
+
 def _guard_maker(request: Request) -> GuardMaker:
     """The first gate of the file part, made from the fields before it (the browser sends
     csrf_token, dataset and mode first): a wrong token, dataset or mode is refused before any
@@ -126,7 +131,7 @@ def _guard_maker(request: Request) -> GuardMaker:
     from zorgbroker.intake.api import load_dataset
 
     def make(fields: dict[str, str], file_name: str) -> Stage1Guard:
-        if not form_token_valid(request, fields.get("csrf_token")):
+        if not form_token_valid(request, _token(request, fields)):
             raise FormRefused(403, CSRF_REFUSED)
         dataset = fields.get("dataset", "")
         if fields.get("mode") not in MODES or dataset not in {n for n, _, _ in _datasets()}:
@@ -159,7 +164,7 @@ async def receive(request: Request, background: BackgroundTasks) -> Response:
             if refused.status == 413:
                 return _start_page(request, "Het bestand is te groot om aan te leveren.", 413)
             return _start_page(request, refused.detail, refused.status)
-        if not form_token_valid(request, form.fields.get("csrf_token")):
+        if not form_token_valid(request, _token(request, form.fields)):
             raise HTTPException(403, CSRF_REFUSED)
         dataset, mode = form.fields.get("dataset", ""), form.fields.get("mode", "")
         if mode not in MODES or dataset not in {name for name, _, _ in _datasets()}:
