@@ -16,6 +16,13 @@ from sqlalchemy import func, select
 
 from tests.intake.conftest import write_csv
 from tests.portal.live_api import SYSTEM, TODAY, LiveApi, live_api, wait_done
+from tests.portal.raw_uploads import (
+    RAW_KINDS,
+    RAW_REFUSALS,
+    files_holding,
+    raw_export,
+    watched_writes,
+)
 from tests.registry.conftest import AGB, NHR_HEADER, serial_rows
 from tests.stage1 import stage1_of
 from tests.wire import opened
@@ -142,6 +149,31 @@ def test_a_raw_export_is_refused_with_bf020_and_not_kept(live_api: LiveApi, tmp_
             conn.execute(select(Upload.stored_file).where(Upload.id == status["id"])).scalar()
             is None
         )
+
+
+@pytest.mark.parametrize("kind", RAW_KINDS)
+def test_a_raw_export_is_refused_before_anything_of_it_is_written(
+    live_api: LiveApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+):
+    raw, line = raw_export(tmp_path / "raw", kind)
+    with watched_writes(monkeypatch) as written, live_api.client("a") as client:
+        answer = post(client, raw)
+        assert answer.status_code == 202
+        # Refused from its first KB by the guard: no file was ever opened for it.
+        assert written.opened == [] and written.spooled == 0
+        status = wait_done(client, answer.json()["id"])
+        assert status["status"] == "done" and status["file_rejected"] is True
+        messages = client.get(f"/uploads/{status['id']}/report").json()["messages"]
+        assert [m["code"] for m in messages] == ["BF-020"]
+        assert f"{raw.name}: {RAW_REFUSALS[kind]}" in json.dumps(messages, ensure_ascii=False)
+        # A stage-1 file through the same watch is written, once the guard let it in.
+        answer = post(client, stage1(live_api, serial_rows(2)))
+        assert answer.status_code == 202 and len(written.opened) == 1
+    # Only the source's own exports hold the row; nothing of the registry side does.
+    assert {p.name for p in files_holding(line, live_api.home)} == {"export.csv"}
+    with live_api.registry.connect() as conn:
+        size = conn.execute(select(Upload.file_bytes).where(Upload.id == status["id"])).scalar()
+    assert size == raw.stat().st_size
 
 
 @pytest.mark.parametrize(

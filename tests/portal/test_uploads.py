@@ -11,12 +11,20 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from python_calamine import CalamineWorkbook
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.intake.conftest import write_csv
 from tests.portal.conftest import ORIGIN, csrf
+from tests.portal.raw_uploads import (
+    RAW_KINDS,
+    RAW_REFUSALS,
+    files_holding,
+    raw_export,
+    watched_writes,
+)
 from tests.portal.uploads_support import REGISTRY_ADMIN, UploadPortal, upload, upload_portal
 from tests.registry.conftest import NHR_HEADER, serial_rows
 from tests.stage1 import make_ttp_unusable
@@ -146,6 +154,41 @@ def test_a_raw_export_is_refused_and_not_kept(upload_portal: UploadPortal) -> No
             assert first_line not in path.read_bytes(), path
 
 
+@pytest.mark.parametrize("kind", RAW_KINDS)
+def test_a_raw_export_posted_by_mistake_is_refused_before_anything_is_written(
+    upload_portal: UploadPortal, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    portal = upload_portal
+    client = portal.signed_in(portal.hospital, "dm@rivierenland.example")
+    raw, line = raw_export(portal.folder / "raw", kind)
+    with watched_writes(monkeypatch) as written:
+        answer = upload(client, raw)
+    assert answer.status_code == 303
+    # The guard refused it from its first KB: no file was opened for it, nor spooled.
+    assert written.opened == [] and written.spooled == 0
+    upload_id = int(answer.headers["location"].rsplit("/", 1)[1])
+    info = portal.uploads.get(upload_id)
+    assert info is not None and info.status == "done" and info.file_rejected
+    assert info.file_bytes == raw.stat().st_size
+    page = client.get(f"/aanleveringen/{upload_id}/rapport")
+    assert "BF-020" in page.text and f"stap1.zip: {RAW_REFUSALS[kind]}" in page.text
+    assert not files_holding(line, portal.folder / "store", portal.folder / "mail")
+
+
+def test_a_stage1_file_is_written_once_the_guard_let_it_in(
+    upload_portal: UploadPortal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portal = upload_portal
+    client = portal.signed_in(portal.hospital, "dm@rivierenland.example")
+    stage1 = portal.stage1(portal.export())
+    with watched_writes(monkeypatch) as written:
+        answer = upload(client, stage1)
+    assert answer.status_code == 303
+    assert [p.name for p in written.opened] == ["stap1.zip"] and written.spooled == 0
+    info = portal.uploads.get(int(answer.headers["location"].rsplit("/", 1)[1]))
+    assert info is not None and not info.file_rejected
+
+
 def test_bad_posts_get_a_dutch_answer(upload_portal: UploadPortal) -> None:
     portal = upload_portal
     client = portal.signed_in(portal.hospital, "dm@rivierenland.example")
@@ -176,6 +219,32 @@ def test_an_upload_without_the_csrf_token_or_from_elsewhere_is_refused(
         )
     assert no_token.status_code == 403
     assert portal.uploads.list() == []
+
+
+def test_the_streamed_upload_checks_the_token_before_the_file_and_takes_htmxs_header(
+    upload_portal: UploadPortal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portal = upload_portal
+    client = portal.signed_in(portal.hospital, "dm@rivierenland.example")
+    token = csrf(client.get("/aanleveren").text)
+    raw, _ = raw_export(portal.folder / "raw", "csv")
+    with watched_writes(monkeypatch) as written, raw.open("rb") as handle:
+        wrong = client.post(
+            "/aanleveren",
+            data={"csrf_token": "verkeerd", "dataset": "nhr-pmicd", "mode": "test"},
+            files={"bestand": ("stap1.zip", handle, "application/zip")},
+            headers={"Origin": ORIGIN},
+        )
+    assert wrong.status_code == 403 and "Dit formulier is verlopen" in wrong.text
+    assert written.opened == [] and portal.uploads.list() == []
+    with portal.stage1(portal.export()).open("rb") as handle:
+        by_header = client.post(
+            "/aanleveren",
+            data={"dataset": "nhr-pmicd", "mode": "test"},
+            files={"bestand": ("stap1.zip", handle, "application/zip")},
+            headers={"Origin": ORIGIN, "X-CSRF-Token": token},
+        )
+    assert by_header.status_code == 303
 
 
 def test_only_uploaders_of_an_organisation_with_an_agb_code_may_upload(

@@ -17,6 +17,7 @@ from tests.stage1 import stage1_of
 from zorgbroker.intake.api import Report, Stored
 from zorgbroker.pseudonymisation.client import LocalTTP
 from zorgbroker.pseudonymisation.relay import Stage1Relay
+from zorgbroker.pseudonymisation.stage1_reader import Stage1Refused
 from zorgbroker.registry.layout import layout_for
 from zorgbroker.registry.registry_db import open_registry_database
 from zorgbroker.settings import Settings
@@ -224,6 +225,37 @@ def test_a_raw_export_handed_to_the_service_is_refused_and_nothing_is_kept(
     ((mailed, mailed_report),) = letters.sent  # the sender is told, once
     assert mailed.id == upload_id and mailed_report is not None
     assert mailed_report.messages["code"].to_list() == ["BF-020"]
+
+
+def test_a_refusal_made_while_the_body_arrived_is_recorded_as_a_refused_upload(
+    engine: Engine, store: LocalFileStore, tmp_path: Path
+):
+    """The portal's guard refused a body from its first KB and wrote nothing: the service
+    records it from its name, size and hash as it records a file it refuses itself."""
+    letters = Letters()
+    service = make_service(engine, store, tmp_path, dispatcher=Inline(), mailer=letters)
+    refused = Stage1Refused("BF-020", "export.csv: het bestand is geen stap-1-archief (ZIP)")
+
+    upload_id = service.refuse_unreceived(
+        refused, name="export.csv", sha256="ab" * 32, size=1234, dataset="nhr-pmicd",
+        organisation=AGB, mode="test", uploaded_by="jansen", today=TODAY,
+    )  # fmt: skip
+
+    info = service.get(upload_id)
+    assert info is not None and info.status == "done" and info.file_rejected
+    assert (info.file_name, info.file_bytes, info.stored_file) == ("export.csv", 1234, None)
+    report = service.report(upload_id)
+    assert report.messages["code"].to_list() == ["BF-020"]
+    assert "export.csv: het bestand is geen" in str(report.messages.row(0))
+    assert report.file.sha256 == "ab" * 32 and report.stored is None
+    assert not (tmp_path / "store").exists() or stored_files(tmp_path / "store") == []
+    ((mailed, _),) = letters.sent
+    assert mailed.id == upload_id
+    with pytest.raises(UploadError, match="Onbekende dataset"):
+        service.refuse_unreceived(
+            refused, name="x", sha256="", size=1, dataset="bestaat-niet", organisation=AGB,
+            mode="test", uploaded_by="jansen",
+        )  # fmt: skip
 
 
 def test_a_repeated_production_export_is_recognised_by_its_own_hash(

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from zorgbroker.accounts.services import AccountServices
 from zorgbroker.portal import routes
 from zorgbroker.portal.pages import RedirectTo, redirect, render
-from zorgbroker.portal.routes.uploads import upload_size_limit
+from zorgbroker.portal.routes.uploads import UPLOAD_PATH, upload_size_limit
 from zorgbroker.portal.security import csrf_guard, headers_middleware, session_middleware
 from zorgbroker.pseudonymisation.client import WrappedKeySource
 
@@ -67,6 +67,8 @@ def create_app(
     app.state.origin = origin.rstrip("/")
     app.state.mailer = demo_mailbox
     app.state.uploads = uploads
+    # Read as a stream by its route (a refused file is never written): see `csrf_guard`.
+    app.state.streamed_forms = frozenset({UPLOAD_PATH})
     app.state.source_keys = source_keys
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if uploads is not None:

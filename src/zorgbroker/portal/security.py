@@ -120,17 +120,28 @@ async def csrf_guard(request: Request) -> None:
     if not allowed:
         raise HTTPException(403, "Dit verzoek komt niet van deze website en is geweigerd.")
     token = request.headers.get("x-csrf-token")
+    if token is None and request.url.path in getattr(request.app.state, "streamed_forms", ()):
+        # This route reads its multipart body as a stream, so that a file it refuses is never
+        # spooled to disk; it checks the form's token itself (`form_token_valid`) before the
+        # file part is taken.
+        return
     if token is None:
         form = await request.form()
         value = form.get("csrf_token")
         token = value if isinstance(value, str) else None
+    if not form_token_valid(request, token):
+        raise HTTPException(403, CSRF_REFUSED)
+
+
+CSRF_REFUSED = (
+    "Dit formulier is verlopen of ongeldig. Laad de pagina opnieuw en probeer het nog eens."
+)
+
+
+def form_token_valid(request: Request, token: str | None) -> bool:
+    """Whether `token` is the session's CSRF token."""
     session = current_session(request)
-    if session is None or not token or not secrets.compare_digest(token, session.csrf_secret):
-        raise HTTPException(
-            403,
-            "Dit formulier is verlopen of ongeldig. Laad de pagina opnieuw en probeer het "
-            "nog eens.",
-        )
+    return bool(session and token and secrets.compare_digest(token, session.csrf_secret))
 
 
 def _set_cookie(response: Response, name: str, value: str, max_age: int | None) -> None:

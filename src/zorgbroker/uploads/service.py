@@ -51,6 +51,7 @@ from zorgbroker.intake.api import (
     CheckOptions,
     CheckOutcome,
     DatasetSpec,
+    FileInfo,
     Mode,
     Report,
     SpecError,
@@ -301,7 +302,8 @@ class UploadService:
         try:
             export = open_stage1_file(file, spec, registry=spec.registry).manifest.file
         except Stage1Refused as refused:
-            return self._refused(file, spec, organisation, mode, uploaded_by, today, refused)
+            info = file_info(file, file.name)
+            return self._refused(info, spec, organisation, mode, uploaded_by, today, refused)
         copy = self._files.put(file)
         now = self._clock()
         sha256 = str(export["sha256"])
@@ -350,9 +352,32 @@ class UploadService:
         )
         return upload_id
 
+    def refuse_unreceived(
+        self,
+        refused: Stage1Refused,
+        *,
+        name: str,
+        sha256: str,
+        size: int,
+        dataset: str,
+        organisation: str,
+        mode: Mode,
+        uploaded_by: str,
+        today: dt.date | None = None,
+    ) -> int:
+        """Record the refusal of a body the portal refused while it arrived (`stage1_guard`),
+        so nothing of it was ever written: a finished upload whose report is the refusal, as
+        `receive` makes of a file it refuses. `sha256` and `size` are of the whole body."""
+        check_agb(organisation)
+        if mode not in ("test", "production"):
+            raise UploadError(f"onbekende modus '{mode}'; kies test of production")
+        spec = dataset_spec(dataset)
+        info = FileInfo(name, sha256, size, "unknown", None)
+        return self._refused(info, spec, organisation, mode, uploaded_by, today, refused)
+
     def _refused(
         self,
-        file: Path,
+        info: FileInfo,
         spec: DatasetSpec,
         organisation: str,
         mode: Mode,
@@ -365,7 +390,6 @@ class UploadService:
         size and hash only)."""
         now = self._clock()
         reference = today or now.astimezone().date()
-        info = file_info(file, file.name)
         options = CheckOptions(today=reference, organisation=organisation, mode=mode)
         report = refusal(spec, options, info, refused.code, refused.detail).report
         report = report.with_registry_result(
@@ -378,7 +402,7 @@ class UploadService:
                     dataset_version_id=ensure_dataset_version(conn, spec),
                     mode=mode,
                     status=PROCESSING,
-                    file_name=file.name[:255],
+                    file_name=info.name[:255],
                     file_sha256=info.sha256,
                     file_bytes=info.bytes,
                     stored_file=None,

@@ -1,6 +1,11 @@
 """Reading a multipart upload as it arrives: the file part goes to disk in chunks (never whole
 in memory), the small text fields are kept, and the body is cut off at the size limit.
 
+A `Stage1Guard` (made from the text fields before the file part, so `dataset` comes first) sees
+the file's first KB before anything is written: a body that cannot be a stage-1 file (a raw
+export sent by mistake) is refused there, read on to its end only to count and hash it, and
+never written (`ReceivedForm.refused`).
+
 The file is written under a name chosen here, in a private folder (mode 0700) of its own that
 the caller removes once the upload service has taken the file in (or refused it), on every way
 out; nothing of a refused file stays behind.
@@ -8,10 +13,11 @@ out; nothing of a refused file stays behind.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -19,6 +25,12 @@ from typing import BinaryIO
 
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
+
+from zorgbroker.pseudonymisation.stage1_guard import Stage1Guard, Verdict
+from zorgbroker.pseudonymisation.stage1_reader import Stage1Refused
+
+#: Makes the guard of a file part from the text fields before it and the file's display name.
+GuardMaker = Callable[[dict[str, str], str], Stage1Guard]
 
 #: The form field that carries the file.
 FILE_FIELD = "file"
@@ -43,6 +55,11 @@ class ReceivedForm:
     fields: dict[str, str] = field(default_factory=dict)
     file: Path | None = None
     file_bytes: int = 0
+    #: The file's name as sent (display form) and the SHA-256 of all of its bytes.
+    file_name: str = ""
+    file_sha256: str = ""
+    #: Set when the guard refused the file: then nothing of it was written (`file` is None).
+    refused: Stage1Refused | None = None
 
 
 def display_name(sent: str) -> str:
@@ -65,8 +82,20 @@ def private_folder(parent: Path | None = None) -> Iterator[Path]:
 class _Receiver:
     """python-multipart's callbacks: collects the headers of each part, then routes its data."""
 
-    def __init__(self, folder: Path, max_file_bytes: int) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        max_file_bytes: int,
+        make_guard: GuardMaker | None = None,
+        file_field: str = FILE_FIELD,
+    ) -> None:
         self.form = ReceivedForm()
+        self._file_field = file_field
+        self._make_guard = make_guard
+        self._guard: Stage1Guard | None = None
+        self._pending = bytearray()
+        self._digest = hashlib.sha256()
+        self._in_file = False
         self._folder = folder
         self._max_file_bytes = max_file_bytes
         self._headers: dict[bytes, bytes] = {}
@@ -98,34 +127,72 @@ class _Receiver:
         if kind != b"form-data" or name is None:
             raise FormRefused(422, "Een deel van het formulier heeft geen veldnaam.")
         self._name = name.decode("utf-8", "replace")
-        if self._name == FILE_FIELD:
-            if self.form.file is not None:
-                raise FormRefused(422, "Stuur precies één bestand in het veld 'file'.")
+        if self._name == self._file_field:
+            if self._in_file or self.form.file is not None:
+                raise FormRefused(
+                    422, f"Stuur precies één bestand in het veld '{self._file_field}'."
+                )
             sent = options.get(b"filename", b"").decode("utf-8", "replace")
-            self.form.file = self._folder / display_name(sent)
-            self._out = self.form.file.open("xb")
-            self.form.file.chmod(0o600)
+            self.form.file_name = display_name(sent)
+            self._in_file = True
+            if self._make_guard is not None:
+                self._guard = self._make_guard(dict(self.form.fields), self.form.file_name)
+            else:
+                self._open()
         else:
             if len(self.form.fields) >= MAX_FIELDS:
                 raise FormRefused(422, "Het formulier heeft te veel velden.")
             self._text = bytearray()
 
-    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+    def _open(self) -> None:
+        self.form.file = self._folder / self.form.file_name
+        self._out = self.form.file.open("xb")
+        self.form.file.chmod(0o600)
+
+    def _file_data(self, chunk: bytes) -> None:
+        self.form.file_bytes += len(chunk)
+        if self.form.file_bytes > self._max_file_bytes:
+            limit = f"{self._max_file_bytes:,}".replace(",", ".")
+            raise FormRefused(413, f"Het bestand is groter dan de toegestane {limit} bytes.")
+        self._digest.update(chunk)
         if self._out is not None:
-            self.form.file_bytes += end - start
-            if self.form.file_bytes > self._max_file_bytes:
-                limit = f"{self._max_file_bytes:,}".replace(",", ".")
-                raise FormRefused(413, f"Het bestand is groter dan de toegestane {limit} bytes.")
-            self._out.write(data[start:end])
+            self._out.write(chunk)
+        elif self._guard is not None and self.form.refused is None:
+            # Held in memory only (a few tens of KB) until the guard decides.
+            self._pending += chunk
+            try:
+                verdict = self._guard.feed(chunk)
+            except Stage1Refused as refused:
+                self.form.refused = refused
+                self._pending.clear()
+                return
+            if verdict is Verdict.ACCEPTED:
+                self._open()
+                assert self._out is not None
+                self._out.write(self._pending)
+                self._pending.clear()
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_file:
+            self._file_data(data[start:end])
         elif self._text is not None:
             self._text += data[start:end]
             if len(self._text) > MAX_FIELD_BYTES:
                 raise FormRefused(422, f"Het veld '{self._name}' is te lang.")
 
     def on_part_end(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None
+        if self._in_file:
+            self._in_file = False
+            self.form.file_sha256 = self._digest.hexdigest()
+            if self._out is not None:
+                self._out.close()
+                self._out = None
+            elif self._guard is not None and self.form.refused is None and self.form.file_bytes:
+                try:
+                    self._guard.finish()
+                except Stage1Refused as refused:
+                    self.form.refused = refused
+                self._pending.clear()
         elif self._text is not None and self._name is not None:
             self.form.fields[self._name] = self._text.decode("utf-8", "replace").strip()
             self._text = None
@@ -146,10 +213,17 @@ def boundary_of(content_type: str) -> bytes:
 
 
 async def receive_form(
-    content_type: str, body: AsyncIterator[bytes], folder: Path, *, max_file_bytes: int
+    content_type: str,
+    body: AsyncIterator[bytes],
+    folder: Path,
+    *,
+    max_file_bytes: int,
+    make_guard: GuardMaker | None = None,
+    file_field: str = FILE_FIELD,
 ) -> ReceivedForm:
-    """Parse the multipart body as it streams in; the file lands in `folder`."""
-    receiver = _Receiver(folder, max_file_bytes)
+    """Parse the multipart body as it streams in; the file lands in `folder` (once the guard
+    of `make_guard`, if any, accepted its start)."""
+    receiver = _Receiver(folder, max_file_bytes, make_guard, file_field)
     parser = MultipartParser(
         boundary_of(content_type),
         {  # type: ignore[arg-type]

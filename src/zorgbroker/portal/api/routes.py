@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
@@ -24,9 +25,10 @@ from zorgbroker.portal.api.schemas import (
     UploadStatus,
     status_of,
 )
+from zorgbroker.pseudonymisation.stage1_guard import Stage1Guard
 from zorgbroker.uploads.errors import NoReport, UploadError
 from zorgbroker.uploads.models import UploadInfo
-from zorgbroker.uploads.service import UploadService
+from zorgbroker.uploads.service import UploadService, dataset_spec
 
 log = get_logger(__name__)
 
@@ -129,6 +131,7 @@ async def submit(request: Request, who: Principal) -> JSONResponse:
                 request.stream(),
                 folder,
                 max_file_bytes=limit,
+                make_guard=_guard,
             )
         except FormRefused as refused:
             raise HTTPException(refused.status, refused.detail) from None
@@ -138,19 +141,36 @@ async def submit(request: Request, who: Principal) -> JSONResponse:
             raise HTTPException(422, "Het veld 'dataset' ontbreekt (bijvoorbeeld nhr-pmicd).")
         if mode not in MODES:
             raise HTTPException(422, "Het veld 'mode' moet 'test' of 'production' zijn.")
-        if form.file is None or form.file_bytes == 0:
+        if form.file_bytes == 0:
             raise HTTPException(422, "Het veld 'file' ontbreekt of het bestand is leeg.")
         try:
-            upload_id = await run_in_threadpool(
-                uploads.receive,
-                form.file,
-                dataset=dataset,
-                organisation=who.organisation_agb,
-                mode=mode,  # type: ignore[arg-type]
-                uploaded_by=who.user_email,
-            )
+            if form.refused is not None:
+                # Refused from its first KB: nothing of it was written; the refusal is recorded.
+                upload_id = await run_in_threadpool(
+                    partial(
+                        uploads.refuse_unreceived,
+                        form.refused,
+                        name=form.file_name,
+                        sha256=form.file_sha256,
+                        size=form.file_bytes,
+                        dataset=dataset,
+                        organisation=who.organisation_agb,
+                        mode=mode,  # type: ignore[arg-type]
+                        uploaded_by=who.user_email,
+                    )
+                )
+            else:
+                assert form.file is not None  # the guard accepted it, so it was written
+                upload_id = await run_in_threadpool(
+                    uploads.receive,
+                    form.file,
+                    dataset=dataset,
+                    organisation=who.organisation_agb,
+                    mode=mode,  # type: ignore[arg-type]
+                    uploaded_by=who.user_email,
+                )
         except UploadError as exc:
-            raise HTTPException(422, f"{form.file.name}: {exc.message}") from None
+            raise HTTPException(422, f"{form.file_name}: {exc.message}") from None
     base = _base(request)
     status_url = f"{base}/uploads/{upload_id}"
     background = None
@@ -174,6 +194,17 @@ async def submit(request: Request, who: Principal) -> JSONResponse:
     return JSONResponse(
         body.model_dump(), status_code=202, headers={"Location": status_url}, background=background
     )
+
+
+def _guard(fields: dict[str, str], file_name: str) -> Stage1Guard:
+    """The first gate of the file part: the dataset field must come before it."""
+    if not fields.get("dataset"):
+        raise FormRefused(422, "Het veld 'dataset' ontbreekt (bijvoorbeeld nhr-pmicd).")
+    try:
+        spec = dataset_spec(fields.get("dataset", ""))
+    except UploadError as exc:
+        raise FormRefused(422, f"{file_name}: {exc.message}") from None
+    return Stage1Guard(spec, file_name)
 
 
 def _process(uploads: UploadService, upload_id: int, slots: threading.Semaphore) -> None:

@@ -1,10 +1,12 @@
 """Aanleveren: the start page, the empty templates ("Gebruik"), and taking a stage-1 file in.
 
 The browser reads the export and pseudonymises it (stage 1, `static/stage1/upload.js`); what
-reaches `POST /aanleveren` is the stage-1 ZIP it made (`bestand`). It is streamed to a private
-temporary file in chunks (Starlette spools a multipart file to disk past 1 MB; we copy it on in
-1 MB chunks, counting), handed to the upload service, and removed whatever happens: a raw export
-sent here is refused by the service (BF-020) and nothing of it is kept. Processing runs after
+reaches `POST /aanleveren` is the stage-1 ZIP it made (`bestand`). The body is parsed as it
+arrives (as `/api/v1/uploads` does; not Starlette's form, which spools a file to disk first):
+the token, dataset and mode come first, then a `Stage1Guard` looks at the file's first KB, and
+only a file that can be a stage-1 file is written to a private temporary folder, handed to the
+upload service (which checks it fully) and removed whatever happens. A raw export sent here is
+refused from its first KB (BF-020) and nothing of it is ever written. Processing runs after
 the answer (a background task, or the configured queue); the browser goes to the progress page.
 """
 
@@ -13,23 +15,26 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from zorgbroker.accounts.services import UserView
+from zorgbroker.intake.api import Mode
+from zorgbroker.portal.api.receiving import FormRefused, GuardMaker, receive_form
 from zorgbroker.portal.pages import redirect, render, signed_in_user
 from zorgbroker.portal.routes.uploads_common import may_upload, upload_service
+from zorgbroker.portal.security import CSRF_REFUSED, form_token_valid
+from zorgbroker.pseudonymisation.stage1_guard import Stage1Guard
 
 router = APIRouter()
 
 #: Largest request accepted at POST /aanleveren: the readers' largest file (8 GiB, BF-006
 #: above it) and room for the form around it. `app.state.max_upload_bytes` overrides it.
 MAX_UPLOAD_BYTES = 8 * 1024**3 + 1024**2
-CHUNK = 1024 * 1024
 UPLOAD_PATH = "/aanleveren"
 MODES = {"production": "Versleutelen met TTP", "test": "Anonimiseren voor testaanlevering"}
 
@@ -114,52 +119,86 @@ def template(request: Request, dataset: str, suffix: str) -> Response:
     )
 
 
-async def _spool(upload: UploadFile, target: Path, limit: int) -> int:
-    """Copy the uploaded file to `target` in chunks; its size. `ValueError` past `limit`."""
-    size = 0
-    with target.open("wb") as out:
-        while chunk := await upload.read(CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise ValueError("te groot")
-            out.write(chunk)
-    return size
+def _token(request: Request, fields: dict[str, str]) -> str | None:
+    """The CSRF token as htmx sends it (a header) or as the form does (a field)."""
+    return request.headers.get("x-csrf-token") or fields.get("csrf_token")
+
+
+def _guard_maker(request: Request) -> GuardMaker:
+    """The first gate of the file part, made from the fields before it (the browser sends
+    csrf_token, dataset and mode first): a wrong token, dataset or mode is refused before any
+    byte of the file is taken, and so is a file that cannot be a stage-1 file."""
+    from zorgbroker.intake.api import load_dataset
+
+    def make(fields: dict[str, str], file_name: str) -> Stage1Guard:
+        if not form_token_valid(request, _token(request, fields)):
+            raise FormRefused(403, CSRF_REFUSED)
+        dataset = fields.get("dataset", "")
+        if fields.get("mode") not in MODES or dataset not in {n for n, _, _ in _datasets()}:
+            raise FormRefused(400, "Kies een dataset en een van de twee knoppen.")
+        return Stage1Guard(load_dataset(dataset), file_name)
+
+    return make
 
 
 @router.post(UPLOAD_PATH)
-async def receive(
-    request: Request,
-    background: BackgroundTasks,
-    dataset: Annotated[str, Form()],
-    mode: Annotated[str, Form()],
-    bestand: Annotated[UploadFile, File()],
-) -> Response:
+async def receive(request: Request, background: BackgroundTasks) -> Response:
     from zorgbroker.uploads.errors import UploadError
 
     user = _uploader(request)
     service = upload_service(request)
-    if mode not in MODES or dataset not in {name for name, _, _ in _datasets()}:
-        return _start_page(request, "Kies een dataset en een van de twee knoppen.", 400)
     folder = Path(tempfile.mkdtemp(prefix="zorgbroker-portaal-"))
     try:
-        # The server chooses the name: the browser's file name is never a path here.
-        path = folder / "stap1.zip"
         try:
-            size = await _spool(bestand, path, max_upload_bytes(request))
-        except ValueError:
-            return _start_page(request, "Het bestand is te groot om aan te leveren.", 413)
-        if size == 0:
+            form = await receive_form(
+                request.headers.get("content-type", ""),
+                request.stream(),
+                folder,
+                max_file_bytes=max_upload_bytes(request),
+                make_guard=_guard_maker(request),
+                file_field="bestand",
+            )
+        except FormRefused as refused:
+            if refused.status == 403:
+                raise HTTPException(403, refused.detail) from None
+            if refused.status == 413:
+                return _start_page(request, "Het bestand is te groot om aan te leveren.", 413)
+            return _start_page(request, refused.detail, refused.status)
+        if not form_token_valid(request, _token(request, form.fields)):
+            raise HTTPException(403, CSRF_REFUSED)
+        dataset, mode = form.fields.get("dataset", ""), form.fields.get("mode", "")
+        if mode not in MODES or dataset not in {name for name, _, _ in _datasets()}:
+            return _start_page(request, "Kies een dataset en een van de twee knoppen.", 400)
+        if form.file_bytes == 0:
             return _start_page(request, "Het bestand is leeg; kies een bestand.", 400)
         assert user.organisation_agb is not None  # may_upload checked it
+        chosen: Mode = "production" if mode == "production" else "test"
         try:
-            upload_id = await run_in_threadpool(
-                service.receive,
-                path,
-                dataset=dataset,
-                organisation=user.organisation_agb,
-                mode="production" if mode == "production" else "test",
-                uploaded_by=user.email,
-            )
+            if form.refused is not None:
+                # Refused from its first KB: nothing of it was written; the refusal is recorded.
+                upload_id = await run_in_threadpool(
+                    partial(
+                        service.refuse_unreceived,
+                        form.refused,
+                        name=form.file_name,
+                        sha256=form.file_sha256,
+                        size=form.file_bytes,
+                        dataset=dataset,
+                        organisation=user.organisation_agb,
+                        mode=chosen,
+                        uploaded_by=user.email,
+                    )
+                )
+            else:
+                assert form.file is not None  # the guard accepted it, so it was written
+                upload_id = await run_in_threadpool(
+                    service.receive,
+                    form.file,
+                    dataset=dataset,
+                    organisation=user.organisation_agb,
+                    mode=chosen,
+                    uploaded_by=user.email,
+                )
         except UploadError as wrong:
             return _start_page(request, wrong.message, 400)
     finally:
