@@ -386,6 +386,7 @@ def test_a_sheet_spanning_too_many_cells_is_refused_as_in_python(page: Any, tmp_
 
     js = assert_same(page, _workbook(tmp_path / "groot.xlsx", build), "parabench-mi")
     assert [m["code"] for m in js["fileMessages"]] == ["BF-006"]
+    assert "gevulde cel), het maximum is 32.000.000." in js["fileMessages"][0]["text"]
 
 
 @pytest.mark.parametrize(
