@@ -2,7 +2,9 @@
 
 Quoting follows what Polars does when it splits rows: every `"` toggles "inside quotes", so a
 doubled quote `""` leaves the state unchanged. Counting quote parity therefore finds exactly the
-line ends Polars will treat as row ends.
+line ends Polars will treat as row ends. A quote inside an unquoted field (`O"Brien`) would
+break that count, so the batch reader first writes such fields in quoted form
+(`quote_stray_quotes`), after which counting is exact again.
 """
 
 from __future__ import annotations
