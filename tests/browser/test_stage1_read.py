@@ -354,6 +354,31 @@ def test_a_quote_closed_inside_a_field_is_refused_as_in_python(page: Any, tmp_pa
     assert "rij 3 " in js["fileMessages"][0]["text"]
 
 
+def test_a_quote_inside_an_unquoted_field_is_kept_as_in_python(page: Any, tmp_path: Path) -> None:
+    source = generated("nhr-pmicd", tmp_path, ".csv").read_bytes().decode()
+    lines = source.split("\n")
+    cells = lines[3].split(";")
+    cells[2] = 'O"Brien'
+    lines[3] = ";".join(cells)
+    path = _write(tmp_path, "obrien.csv", "\n".join(lines).encode())
+    js = assert_same(page, path, "nhr-pmicd")
+    assert not js["refused"]
+    assert js["records"] == len([line for line in lines[1:] if line])
+    assert js["tables"][0]["rows"][2][2] == 'O"Brien'
+
+
+def test_a_quote_that_never_closes_is_refused_as_in_python(page: Any, tmp_path: Path) -> None:
+    source = generated("nhr-pmicd", tmp_path, ".csv").read_bytes().decode()
+    lines = source.split("\n")
+    cells = lines[3].split(";")
+    cells[2] = '"de Vries'
+    lines[3] = ";".join(cells)
+    path = _write(tmp_path, "open.csv", "\n".join(lines).encode())
+    js = assert_same(page, path, "nhr-pmicd")
+    assert [m["code"] for m in js["fileMessages"]] == ["BF-001"]
+    assert "rij 3 heeft een aanhalingsteken" in js["fileMessages"][0]["text"]
+
+
 def test_workbook_dates_and_times_as_in_python(page: Any, tmp_path: Path) -> None:
     """Serial numbers under date, date-time, time and duration formats, the 1900 leap-year
     quirk's corner included, as calamine turns them into text."""
@@ -386,6 +411,7 @@ def test_a_sheet_spanning_too_many_cells_is_refused_as_in_python(page: Any, tmp_
 
     js = assert_same(page, _workbook(tmp_path / "groot.xlsx", build), "parabench-mi")
     assert [m["code"] for m in js["fileMessages"]] == ["BF-006"]
+    assert "gevulde cel), het maximum is 32.000.000." in js["fileMessages"][0]["text"]
 
 
 @pytest.mark.parametrize(

@@ -90,6 +90,24 @@ def test_a_refused_export_gives_the_same_refusal(tmp_path: Path) -> None:
     assert (stage1.records, stage1.rejected) == (raw.records, raw.rejected)
 
 
+def test_an_export_a_registry_file_rule_refuses_is_refused_by_the_registry(
+    tmp_path: Path,
+) -> None:
+    """File rules are the registry's to compute: the stage-1 file carries the tables, not the
+    refusal, so the registry's report holds the rule's message and rejects the file."""
+    export = tmp_path / "export.csv"
+    generate("parabench-mi", rows=4, out=export, seed=3, today=TODAY)
+    lines = export.read_text(encoding="utf-8").splitlines()
+    # jaar_afgesloten J on three rows and N on one: BF-204.
+    lines[2] = lines[2].replace(";J;", ";N;", 1)
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    raw, stage1 = _reports(export, "parabench-mi", tmp_path / "home", tmp_path, None)
+    assert raw.file_rejected and "BF-204" in raw.messages["code"].to_list()
+    assert stage1.file_rejected
+    assert_frame_equal(stage1.messages, raw.messages)
+    assert (stage1.records, stage1.rejected) == (raw.records, raw.rejected)
+
+
 @pytest.mark.parametrize("dataset", ["nhr-pmicd", "nivel-fysio"])
 def test_the_accepted_rows_equal_the_embedded_pipelines(tmp_path: Path, dataset: str) -> None:
     """What the registry would import from a stage-1 file (relayed through the TTP) equals what

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.registry.conftest import AGB, OTHER_AGB, Registry, nhr_row, serial_rows
+from tests.registry.conftest import AGB, OTHER_AGB, Registry, nhr_row, parabench_row, serial_rows
 from tests.stage1 import make_ttp_unusable
 from zorgbroker.cli import app
 from zorgbroker.registry.crash_point import PAUSE_ENV
@@ -66,6 +66,27 @@ def test_a_rejected_file_exits_1_and_stores_nothing(registry: Registry):
     document = json.loads(out)
     assert document["summary"]["file_rejected"] is True
     assert document["summary"]["stored"] == {"new": 0, "updated": 0, "unchanged": 0}
+
+
+def test_an_export_a_registry_file_rule_refuses_is_refused_in_the_registrys_report(
+    registry: Registry,
+):
+    """A file rule (BF-204) is the registry's to compute: the stage-1 file carries the tables,
+    and the registry's report rejects the file with the rule's message, as a check does."""
+    rows = [parabench_row(1, jaar_afgesloten="J"), parabench_row(2, jaar_afgesloten="N")]
+    path = str(registry.parabench_file(rows))
+    common = ("--dataset", "parabench-mi", "--organisation", AGB, "--peildatum", "2026-11-22",
+              "--format", "json")  # fmt: skip
+
+    code, out, _ = run("submit", path, "--mode", "test", *common)
+    checked_code, checked, _ = run("check", path, *common)
+
+    assert (code, checked_code) == (1, 1)
+    submitted, direct = json.loads(out), json.loads(checked)
+    assert submitted["summary"]["file_rejected"] is True
+    assert submitted["summary"]["records"] == direct["summary"]["records"] == 2
+    assert [m["code"] for m in submitted["messages"]] == [m["code"] for m in direct["messages"]]
+    assert "BF-204" in [m["code"] for m in submitted["messages"]]
 
 
 def test_usage_errors_exit_2_with_a_dutch_message(registry: Registry):

@@ -147,6 +147,10 @@ def write_stage1_file(
         file, spec, today=day, organisation=organisation, display_name=display_name
     )
     report = found.report
+    # Refused only for what the file carries: a registry file rule (BF-202, BF-204, ...) is not
+    # carried (the registry computes it, docs/pseudonymisation.md 8.2), so its tables must travel
+    # for the registry to refuse the file with the rule's own message. As the browser decides.
+    refused = any(m.code.startswith("BF-") for m in found.file_messages)
     manifest = Manifest(
         dataset=spec.dataset,
         dataset_version=spec.version,
@@ -159,14 +163,14 @@ def write_stage1_file(
             FileMessage(code=m.code, table=m.table, field=m.field, value=m.value, text=m.text)
             for m in found.file_messages
         ],
-        refused=report.file_rejected,
+        refused=refused,
     )
-    summary = Stage1Summary(refused=report.file_rejected, source_report=report)
+    summary = Stage1Summary(refused=refused, source_report=report)
     tmp = output.with_name(f".{output.name}.{secrets.token_hex(6)}.tmp")
     try:
         # Pseudonyms and sealed values hardly compress: the fastest level does as well.
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-            if report.file_rejected:
+            if refused:
                 manifest = replace(manifest, records={spec.main_table.name: report.records})
             else:
                 manifest = _write_tables(

@@ -118,3 +118,27 @@ def test_elfproef_agrees_with_stdnum(number: str) -> None:
 def test_gs1_check_agrees_with_stdnum(number: str) -> None:
     frame = pl.DataFrame({"t": [number]})
     assert evaluate("gs1_check(t)", frame)[0] == ean.is_valid(number)
+
+
+@pytest.mark.parametrize(
+    ("function", "values"),
+    [
+        # A wrong-length value beside a right one: the whole column is evaluated at once, so a
+        # lookup indexed by the too-large number used to crash the check run.
+        ("elfproef", ["111222333", "1234567890", "99999999999", "12345678"]),
+        ("gs1_check", ["04006381333931", "123456789012345", "99999999999999999999", "1" * 25]),
+    ],
+)
+def test_wrong_length_values_fail_without_crashing(function: str, values: list[str]) -> None:
+    frame = pl.DataFrame({"t": values})
+    assert evaluate(f"{function}(t)", frame) == [True, False, False, False]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789", max_size=22), min_size=1, max_size=5))
+def test_digit_checks_never_crash_on_any_length(values: list[str]) -> None:
+    frame = pl.DataFrame({"t": values})
+    expected_bsn = [len(v) == 9 and stdnum_bsn.is_valid(v) and v != "0" * 9 for v in values]
+    expected_gs1 = [len(v) == 14 and ean.is_valid(v) for v in values]
+    assert evaluate("elfproef(t)", frame) == expected_bsn
+    assert evaluate("gs1_check(t)", frame) == expected_gs1

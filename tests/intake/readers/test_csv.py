@@ -187,3 +187,38 @@ def test_a_table_can_be_read_twice(tmp_path: Path) -> None:
     upload = open_upload(write(tmp_path, b"a;b\n1;2\n3;4\n"), chunk_bytes=5)
     first = read_table(upload)
     assert rows(read_table(upload)) == rows(first) == [("1", "2"), ("3", "4")]
+
+
+def _forty_rows(name_of_row_20: str) -> bytes:
+    lines = ["nr;achternaam;plaats"]
+    lines += [f"{i};{name_of_row_20 if i == 20 else f'naam{i}'};Utrecht" for i in range(1, 41)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("name", ['O"Brien', 'O"Brien ', '3" stent', 'a"b"c"'])
+def test_a_quote_inside_an_unquoted_field_is_kept_literally(tmp_path: Path, name: str) -> None:
+    # As Excel and RFC 4180-tolerant readers (and the browser's reader) do: a quote only opens
+    # a quoted field at the start of a field. Before, the rest of the file became one field.
+    _, frame = open_and_read(write(tmp_path, _forty_rows(name)))
+    assert frame.height == 40
+    assert frame["achternaam"][19] == name
+    assert frame["nr"].to_list() == [str(i) for i in range(1, 41)]
+
+
+def test_a_stray_quote_beside_quoted_fields_and_in_windows_1252(tmp_path: Path) -> None:
+    data = 'a;b;c\n1;O"Brien;"regel 1\nregel 2"\n2;"x;y";Zoë"s\n3;"zei ""ja""";z\n'
+    for encoded in (data.encode(), data.encode("cp1252")):
+        _, frame = open_and_read(write(tmp_path, encoded))
+        assert rows(frame) == [
+            ("1", 'O"Brien', "regel 1\nregel 2"),
+            ("2", "x;y", 'Zoë"s'),
+            ("3", 'zei "ja"', "z"),
+        ]
+
+
+def test_a_quoted_field_that_never_closes_is_bf001_naming_its_row(tmp_path: Path) -> None:
+    data = b'a;b\n1;2\n3;4\n5;"open\n' + b"6;7\n" * 36
+    error = read_error(write(tmp_path, data))
+    assert error.code == "BF-001"
+    assert "rij 3 " in error.message
+    assert "aanhalingsteken" in error.message

@@ -192,6 +192,11 @@ def test_one_cell_far_away_is_refused_before_calamine_allocates_the_grid(tmp_pat
     error = read_error(path)
     assert error.code == "BF-006"
     assert error.info is not None and error.info.format == "xlsx"
+    # Points group the thousands; the comma after "cel)" stays a comma.
+    assert error.message == (
+        "Bestand is groter dan toegestaan: een werkblad beslaat 17.179.869.184 cellen (van A1 "
+        "tot de laatste gevulde cel), het maximum is 32.000.000."
+    )
 
 
 def test_formatted_empty_cells_far_away_do_not_count(tmp_path: Path) -> None:

@@ -293,11 +293,15 @@ def _digit_string_test(
     times cheaper, and `\\d` in a regex would also accept non-ASCII digits).
     """
     text, number = pl.field("text"), pl.field("number")
-    shaped = (text.str.len_bytes() == width) & (text >= "0")
     # An unparseable value fails; an empty one stays unknown, so `not elfproef(x)` does not fire.
     parsed = number.is_not_null() | text.is_null()
-    both = pl.struct(value.alias("text"), value.cast(dtype, strict=False).alias("number"))
-    ok = both.struct.with_fields((shaped & parsed & test(number)).alias("ok")).struct.field("ok")
+    # Only a value of the right shape is parsed at all: `test` looks digits up in tables sized
+    # for `width` digits, and a whole column is evaluated at once, so one longer number (a
+    # 10-digit "BSN") would index past a table and crash the run instead of failing its own row.
+    shaped = (value.str.len_bytes() == width) & (value >= "0")
+    shaped_number = pl.when(shaped).then(value.cast(dtype, strict=False))
+    both = pl.struct(value.alias("text"), shaped_number.alias("number"))
+    ok = both.struct.with_fields((parsed & test(number)).alias("ok")).struct.field("ok")
     return ok.name.keep()
 
 

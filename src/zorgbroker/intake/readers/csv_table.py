@@ -23,7 +23,12 @@ import polars as pl
 from zorgbroker.intake.readers import messages
 from zorgbroker.intake.readers.base import Limits, ReadError
 from zorgbroker.intake.readers.csv_layout import CsvLayout
-from zorgbroker.intake.readers.dialect import QUOTE, split_near_middle
+from zorgbroker.intake.readers.dialect import (
+    QUOTE,
+    UnclosedQuote,
+    quote_stray_quotes,
+    split_near_middle,
+)
 from zorgbroker.intake.readers.direct import DirectScan
 from zorgbroker.intake.readers.encoding import (
     cp1252_to_utf8,
@@ -175,8 +180,16 @@ class _ChunkParser:
             raw = data if end == len(data) else data[:end]
             if not self._encoding_checked and has_utf8_multibyte(raw):
                 raise messages.mixed_encoding(table=self._table, row=rows_before + 1)
-            yield from self._parse_whole(cp1252_to_utf8(raw), rows_before)
+            yield from self._parse_whole(
+                self._literal_quotes(cp1252_to_utf8(raw), rows_before), rows_before
+            )
             return
+        if data.find(QUOTE, 0, end) >= 0:
+            whole = data if end == len(data) else data[:end]
+            literal = self._literal_quotes(whole, rows_before)
+            if literal is not whole:
+                yield from self._parse_whole(literal, rows_before)
+                return
         if end == len(data):
             yield from self._parse_whole(data, rows_before)
             return
@@ -188,6 +201,18 @@ class _ChunkParser:
                 yield self._blank_to_null(frame.slice(0, frame.height - 1), data)
                 return
         yield from self._parse_whole(data[:end], rows_before)
+
+    def _literal_quotes(self, chunk: bytes, rows_before: int) -> bytes:
+        """`chunk` with its quotes inside unquoted fields made literal (the same object if it
+        has none); a quoted field that never closes is BF-001 naming its row."""
+        literal = quote_stray_quotes(chunk, self._separator.encode(), self._eol)
+        if isinstance(literal, UnclosedQuote):
+            raise messages.unreadable_row(
+                rows_before + literal.records + 1,
+                'heeft een aanhalingsteken (") dat een veld opent maar nooit wordt afgesloten.',
+                table=self._table,
+            )
+        return literal
 
     def _parse_whole(self, chunk: bytes, rows_before: int) -> Iterator[pl.DataFrame]:
         """`chunk` holds whole records; on failure or too many rows it is halved at a record

@@ -2,12 +2,17 @@
 
 Quoting follows what Polars does when it splits rows: every `"` toggles "inside quotes", so a
 doubled quote `""` leaves the state unchanged. Counting quote parity therefore finds exactly the
-line ends Polars will treat as row ends.
+line ends Polars will treat as row ends. A quote inside an unquoted field (`O"Brien`) would
+break that count, so the batch reader first writes such fields in quoted form
+(`quote_stray_quotes`), after which counting is exact again.
 """
 
 from __future__ import annotations
 
 import csv
+import re
+from dataclasses import dataclass
+from functools import cache
 
 from zorgbroker.intake.readers import messages
 
@@ -140,3 +145,76 @@ def column_names(cells: list[str], *, table: str | None = None) -> list[str]:
             raise messages.duplicate_columns(first, position, exact=exact, table=table)
         first_seen[key] = position
     return names
+
+
+@cache
+def _clean_stretch(separator: bytes, eol: bytes) -> re.Pattern[bytes]:
+    """From a record start: quoted fields (a quote opens one only at the start of a field) and
+    any bytes but a quote. A match stops at the first quote that is not part of such a field."""
+    ends = re.escape(separator) + re.escape(eol)
+    # Possessive quantifiers: a quote that never closes must not make the engine try every way
+    # of splitting the text before it (exponential backtracking).
+    return re.compile(rb"(?:(?<![^" + ends + rb'])"(?:[^"]++|"")*+"|[^"]++)*+')
+
+
+_QUOTED_FIELD = re.compile(rb'"(?:[^"]++|"")*+"')
+
+
+@dataclass(frozen=True)
+class UnclosedQuote:
+    """A quoted field that never closes: `records` whole records come before its own."""
+
+    records: int
+
+
+def quote_stray_quotes(data: bytes, separator: bytes, eol: bytes) -> bytes | UnclosedQuote:
+    """`data` (whole records) with every unquoted field that holds a quote written as a quoted
+    field (`O"Brien` becomes `"O""Brien"`), so that Polars and the quote counting above read such
+    a quote literally, as Excel and RFC 4180-tolerant readers do; or where a quoted field that
+    never closes begins.
+
+    Counting quotes alone would take the quote in `O"Brien` for the start of a field that runs
+    on to the next quote, possibly thousands of records further: those records would be lost.
+    Only the fields that need it are touched; a file without such quotes costs one regex pass.
+    """
+    clean = _clean_stretch(separator, eol)
+    parts: list[bytes] = []
+    done = 0
+    pos = 0
+    size = len(data)
+    while True:
+        stop = _match_end(clean.match(data, pos))
+        if stop >= size:
+            break
+        before = data[stop - 1 : stop] if stop else b""
+        if stop == 0 or before in (separator, eol):
+            prefix = b"".join([*parts, data[done:stop]])
+            return UnclosedQuote(_QUOTED_FIELD.sub(b"", prefix).count(eol))
+        start = max(data.rfind(separator, 0, stop), data.rfind(eol, 0, stop)) + 1
+        end = _field_end(data, stop, separator, eol)
+        if QUOTE in data[start:stop]:
+            # Text after a closing quote ("ab"c): Polars refuses the record, which names its row.
+            pos = stop + 1
+            continue
+        field = data[start:end]
+        parts += [data[done:start], QUOTE, field.replace(QUOTE, QUOTE + QUOTE), QUOTE]
+        done = pos = end
+    if not parts:
+        return data
+    parts.append(data[done:])
+    return b"".join(parts)
+
+
+def _match_end(match: re.Match[bytes] | None) -> int:
+    # The pattern matches the empty string, so there always is a match.
+    assert match is not None
+    return match.end()
+
+
+def _field_end(data: bytes, pos: int, separator: bytes, eol: bytes) -> int:
+    """Where the unquoted field around `pos` ends (a line end's carriage return not included)."""
+    ends = [i for i in (data.find(separator, pos), data.find(eol, pos)) if i >= 0]
+    end = min(ends) if ends else len(data)
+    if end > pos and data[end - 1 : end] == b"\r" and data[end : end + 1] in (eol, b""):
+        end -= 1
+    return end

@@ -55,11 +55,16 @@ def too_large(size: int, limit: int) -> ReadError:
     )
 
 
+def _grouped(number: int) -> str:
+    """A whole number with points between the thousands, as Dutch writes it."""
+    return f"{number:,}".replace(",", ".")
+
+
 def sheet_too_large(cells: int, limit: int) -> ReadError:
     return ReadError(
         "BF-006",
-        f"Bestand is groter dan toegestaan: een werkblad beslaat {cells:,} cellen (van A1 tot "
-        f"de laatste gevulde cel), het maximum is {limit:,}.".replace(",", "."),
+        f"Bestand is groter dan toegestaan: een werkblad beslaat {_grouped(cells)} cellen (van A1 "
+        f"tot de laatste gevulde cel), het maximum is {_grouped(limit)}.",
     )
 
 

@@ -154,9 +154,13 @@ function parseRows(text, sep, eol, width, table) {
         for (;;) {
           const q = text.indexOf('"', j);
           if (q < 0) {
-            parts += text.slice(j);
-            j = n;
-            break;
+            // The rest of the file would become this one field: refused, naming the row, as
+            // Python's reader does (dialect.quote_stray_quotes).
+            throw m.unreadable(
+              `rij ${rows.length + 1} heeft een aanhalingsteken (") dat een veld opent maar ` +
+                "nooit wordt afgesloten.",
+              table,
+            );
           }
           parts += text.slice(j, q);
           if (text.charCodeAt(q + 1) === QUOTE) {

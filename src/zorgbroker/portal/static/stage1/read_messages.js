@@ -50,8 +50,9 @@ export function tooLarge(size, limit) {
   );
 }
 
+// A whole number with points between the thousands, as Dutch writes it (as Python's _grouped).
 function grouped(number) {
-  return String(number).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return String(number).replace(/\B(?=(\d{3})+(?!\d))/g, ".");
 }
 
 // No Python counterpart: a browser tab cannot hold a text of more than about half a billion
@@ -65,12 +66,12 @@ export function tooLargeForBrowser(size) {
 }
 
 export function sheetTooLarge(cells, limit) {
-  // Python writes this with "," as thousands separator and then turns every comma into a
-  // point, the one after "cel)" too; the texts must be the same word for word.
-  const text =
+  // Word for word as Python's sheet_too_large.
+  return new ReadError(
+    "BF-006",
     `Bestand is groter dan toegestaan: een werkblad beslaat ${grouped(cells)} cellen (van A1 tot ` +
-    `de laatste gevulde cel), het maximum is ${grouped(limit)}.`;
-  return new ReadError("BF-006", text.replaceAll(",", "."));
+      `de laatste gevulde cel), het maximum is ${grouped(limit)}.`,
+  );
 }
 
 export function unsafeArchive(detail) {
