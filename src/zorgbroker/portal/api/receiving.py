@@ -26,8 +26,10 @@ from typing import BinaryIO
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
+from zorgbroker.intake.api import Mode
 from zorgbroker.pseudonymisation.stage1_guard import Stage1Guard, Verdict
 from zorgbroker.pseudonymisation.stage1_reader import Stage1Refused
+from zorgbroker.uploads.service import UploadService
 
 #: Makes the guard of a file part from the text fields before it and the file's display name.
 GuardMaker = Callable[[dict[str, str], str], Stage1Guard]
@@ -60,6 +62,28 @@ class ReceivedForm:
     file_sha256: str = ""
     #: Set when the guard refused the file: then nothing of it was written (`file` is None).
     refused: Stage1Refused | None = None
+
+
+def take_in(
+    uploads: UploadService,
+    form: ReceivedForm,
+    *,
+    dataset: str,
+    organisation: str,
+    mode: Mode,
+    uploaded_by: str,
+) -> int:
+    """The upload made of a received form: for a body the guard refused, its refusal recorded
+    (nothing of it was written); else the written file taken in by the upload service."""
+    if form.refused is not None:
+        return uploads.refuse_unreceived(
+            form.refused, name=form.file_name, sha256=form.file_sha256, size=form.file_bytes,
+            dataset=dataset, organisation=organisation, mode=mode, uploaded_by=uploaded_by,
+        )  # fmt: skip
+    assert form.file is not None  # the guard accepted it, so it was written
+    return uploads.receive(
+        form.file, dataset=dataset, organisation=organisation, mode=mode, uploaded_by=uploaded_by
+    )
 
 
 def display_name(sent: str) -> str:

@@ -16,7 +16,7 @@ from zorgbroker.intake.api import Report
 from zorgbroker.logging import get_logger
 from zorgbroker.portal.api.auth import Principal
 from zorgbroker.portal.api.downloads import rejected_csv, report_json, report_xlsx
-from zorgbroker.portal.api.receiving import FormRefused, private_folder, receive_form
+from zorgbroker.portal.api.receiving import FormRefused, private_folder, receive_form, take_in
 from zorgbroker.portal.api.schemas import (
     Me,
     Problem,
@@ -144,31 +144,17 @@ async def submit(request: Request, who: Principal) -> JSONResponse:
         if form.file_bytes == 0:
             raise HTTPException(422, "Het veld 'file' ontbreekt of het bestand is leeg.")
         try:
-            if form.refused is not None:
-                # Refused from its first KB: nothing of it was written; the refusal is recorded.
-                upload_id = await run_in_threadpool(
-                    partial(
-                        uploads.refuse_unreceived,
-                        form.refused,
-                        name=form.file_name,
-                        sha256=form.file_sha256,
-                        size=form.file_bytes,
-                        dataset=dataset,
-                        organisation=who.organisation_agb,
-                        mode=mode,  # type: ignore[arg-type]
-                        uploaded_by=who.user_email,
-                    )
-                )
-            else:
-                assert form.file is not None  # the guard accepted it, so it was written
-                upload_id = await run_in_threadpool(
-                    uploads.receive,
-                    form.file,
+            upload_id = await run_in_threadpool(
+                partial(
+                    take_in,
+                    uploads,
+                    form,
                     dataset=dataset,
                     organisation=who.organisation_agb,
                     mode=mode,  # type: ignore[arg-type]
                     uploaded_by=who.user_email,
                 )
+            )
         except UploadError as exc:
             raise HTTPException(422, f"{form.file_name}: {exc.message}") from None
     base = _base(request)

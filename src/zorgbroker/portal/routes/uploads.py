@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from zorgbroker.accounts.services import UserView
 from zorgbroker.intake.api import Mode
-from zorgbroker.portal.api.receiving import FormRefused, GuardMaker, receive_form
+from zorgbroker.portal.api.receiving import FormRefused, GuardMaker, receive_form, take_in
 from zorgbroker.portal.pages import redirect, render, signed_in_user
 from zorgbroker.portal.routes.uploads_common import may_upload, upload_service
 from zorgbroker.portal.security import CSRF_REFUSED, form_token_valid
@@ -174,31 +174,17 @@ async def receive(request: Request, background: BackgroundTasks) -> Response:
         assert user.organisation_agb is not None  # may_upload checked it
         chosen: Mode = "production" if mode == "production" else "test"
         try:
-            if form.refused is not None:
-                # Refused from its first KB: nothing of it was written; the refusal is recorded.
-                upload_id = await run_in_threadpool(
-                    partial(
-                        service.refuse_unreceived,
-                        form.refused,
-                        name=form.file_name,
-                        sha256=form.file_sha256,
-                        size=form.file_bytes,
-                        dataset=dataset,
-                        organisation=user.organisation_agb,
-                        mode=chosen,
-                        uploaded_by=user.email,
-                    )
-                )
-            else:
-                assert form.file is not None  # the guard accepted it, so it was written
-                upload_id = await run_in_threadpool(
-                    service.receive,
-                    form.file,
+            upload_id = await run_in_threadpool(
+                partial(
+                    take_in,
+                    service,
+                    form,
                     dataset=dataset,
                     organisation=user.organisation_agb,
                     mode=chosen,
                     uploaded_by=user.email,
                 )
+            )
         except UploadError as wrong:
             return _start_page(request, wrong.message, 400)
     finally:
