@@ -21,6 +21,7 @@ from playwright.sync_api import Page, Route, expect
 
 from tests.accounts.conftest import GOOD_PASSWORD, HOME, demo_sqlite_engine, standin_services
 from tests.browser.conftest import _free_port
+from tests.browser.test_sign_in_story import axe_audit
 from zorgbroker.accounts.standins import FrozenClock, MemoryMailer
 from zorgbroker.fhir.oauth.lists import DEMO_LISTS, read_lists
 from zorgbroker.fhir.oauth.patients import PatientAccess
@@ -108,4 +109,27 @@ def test_the_patient_consents_and_the_browser_reaches_the_pgo(
     assert f"{back.scheme}://{back.netloc}{back.path}" == REDIRECT
     query = parse_qs(back.query)
     assert query["state"] == [state] and len(query["code"][0]) >= 40
+    context.close()
+
+
+def test_the_consent_page_and_the_access_page_have_no_wcag_21_aa_violation(
+    browser: Any, practice: Practice
+) -> None:
+    # Only here is the CSP lifted: axe is injected as an inline script.
+    pgo = OAuth2Client(client_id=PGO, scope="praktijk~24", redirect_uri=REDIRECT)
+    authorize, _ = pgo.create_authorization_url(f"{practice.url}/medmij/autoriseren")
+    context = browser.new_context(bypass_csp=True)
+    page: Page = context.new_page()
+    page.goto(authorize)
+    page.get_by_label("E-mailadres").fill(EMAIL)
+    page.get_by_label("Wachtwoord").fill(GOOD_PASSWORD)
+    page.get_by_role("button", name="Aanmelden").click()
+    practice.clock.advance(seconds=30)
+    page.get_by_label("Beveiligingscode (6 cijfers)").fill(practice.totp.at(practice.clock.now()))
+    page.get_by_role("button", name="Bevestigen").first.click()
+    expect(page.get_by_role("heading", name="Toestemming voor uw PGO")).to_be_visible()
+    axe_audit(page)
+    page.goto(f"{practice.url}/mijn-gegevens/opvragingen")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    axe_audit(page)
     context.close()

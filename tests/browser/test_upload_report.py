@@ -104,7 +104,7 @@ def test_the_report_page_filters_shows_all_and_downloads(
     lines = Path(download.value.path()).read_text().splitlines()
     assert lines[0] == "tabel,record" and len(lines) == 26
 
-    for path in (f"/aanleveringen/{upload_id}", "/aanleveren"):
+    for path in (f"/aanleveringen/{upload_id}", "/aanleveren", "/api-sleutels"):
         page.goto(url + path)
         axe_audit(page)
 
